@@ -1,0 +1,125 @@
+// Package config loads and validates rlbuild configuration: a YAML file,
+// then RLBUILD_* environment variables, then command-line flags, each
+// overriding the one before. Every rlbuild command reads its settings
+// through Load, so an invalid value is reported the same way everywhere:
+// with the key, where it came from (file and line, variable or flag) and
+// what would fix it.
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"path/filepath"
+)
+
+// Config is the effective configuration of one build.
+//
+// Keys are the yaml tags joined by dots ("kernel.cmdline"); the matching
+// environment variable is RLBUILD_ followed by the key in upper case with
+// dots as underscores (RLBUILD_KERNEL_CMDLINE).
+type Config struct {
+	// Name names the build; default: the config file's base name.
+	Name string `yaml:"name" json:"name"`
+	// Arch is the target GOARCH: amd64 or arm64.
+	Arch string `yaml:"arch" json:"arch"`
+	// Out is the artifacts directory; default out/<name> below the
+	// directory rlbuild runs in. Not part of the config hash: the same
+	// build in two places gives the same bytes.
+	Out string `yaml:"out" json:"-"`
+	// Source is the root of the redleaf source tree whose kernel and
+	// programs are built; default: found by walking up from the working
+	// directory. Not part of the config hash.
+	Source string `yaml:"source" json:"-"`
+
+	Kernel    Kernel    `yaml:"kernel" json:"kernel"`
+	Initramfs Initramfs `yaml:"initramfs" json:"initramfs"`
+	Disk      Disk      `yaml:"disk" json:"disk"`
+	PXE       PXE       `yaml:"pxe" json:"pxe"`
+	QEMU      QEMU      `yaml:"qemu" json:"qemu"`
+
+	// File is the config file this was loaded from ("" if none).
+	File string `yaml:"-" json:"-"`
+}
+
+// Kernel chooses the Linux kernel that boots the machine.
+type Kernel struct {
+	// Source is "module" (a Go module holding a vmlinuz, pinned in
+	// go.mod) or "file" (Path).
+	Source string `yaml:"source" json:"source"`
+	// Module is the Go module path, optionally with @version; default
+	// github.com/gokrazy/kernel.<arch> at the version go.mod pins.
+	Module string `yaml:"module" json:"module"`
+	// Path is a bzImage (amd64) or Image (arm64) file, relative to the
+	// config file's directory.
+	Path string `yaml:"path" json:"path"`
+	// Cmdline is the kernel command line; default: the serial console of
+	// the arch and panic=-1.
+	Cmdline string `yaml:"cmdline" json:"cmdline"`
+}
+
+// Initramfs configures the initial RAM file system.
+type Initramfs struct {
+	// Compression is zstd, gzip or none.
+	Compression string `yaml:"compression" json:"compression"`
+	// Commands are u-root command packages added for debugging, e.g.
+	// github.com/u-root/u-root/cmds/core/ls; they land in /bbin.
+	Commands []string `yaml:"commands" json:"commands"`
+	// Files are extra files as HOSTPATH:TARGETPATH (or HOSTPATH, which
+	// keeps the path), host paths relative to the config file.
+	Files []string `yaml:"files" json:"files"`
+}
+
+// Disk configures the raw GPT disk image.
+type Disk struct {
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// UEFI installs systemd-boot on the ESP.
+	UEFI bool `yaml:"uefi" json:"uefi"`
+	// BIOS installs syslinux (amd64 only).
+	BIOS bool `yaml:"bios" json:"bios"`
+	// ESPMiB is the EFI System Partition's size; at least 64.
+	ESPMiB int `yaml:"esp_mib" json:"esp_mib"`
+	// SizeMiB is the whole image's size; 0 fits the ESP.
+	SizeMiB int `yaml:"size_mib" json:"size_mib"`
+}
+
+// PXE configures the network boot bundle (pxe/ with boot.ipxe).
+type PXE struct {
+	Enabled bool `yaml:"enabled" json:"enabled"`
+}
+
+// QEMU configures `rlbuild boot`.
+type QEMU struct {
+	// Mode is the default boot mode: kernel, uefi, bios or pxe.
+	Mode      string `yaml:"mode" json:"mode"`
+	MemoryMiB int    `yaml:"memory_mib" json:"memory_mib"`
+	CPUs      int    `yaml:"cpus" json:"cpus"`
+	// Accel is tcg or kvm.
+	Accel string `yaml:"accel" json:"accel"`
+}
+
+// Hash returns the SHA-256 of the settings that shape the artifacts (all
+// but Out, Source and File), in hex. Host paths count relative to the
+// config file, so the same config in two checkouts has the same hash.
+func (c *Config) Hash() string {
+	cp := *c
+	cp.Kernel.Path = c.relative(c.Kernel.Path)
+	cp.Initramfs.Files = nil
+	for _, f := range c.Initramfs.Files {
+		h, t := SplitFile(f)
+		cp.Initramfs.Files = append(cp.Initramfs.Files, c.relative(h)+":"+t)
+	}
+	b, _ := json.Marshal(&cp) // only strings, ints, bools and slices: cannot fail
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func (c *Config) relative(path string) string {
+	if path == "" || c.File == "" {
+		return path
+	}
+	if rel, err := filepath.Rel(filepath.Dir(c.File), path); err == nil {
+		return filepath.ToSlash(rel)
+	}
+	return path
+}

@@ -1,0 +1,340 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cast"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+	"gopkg.in/yaml.v3"
+)
+
+// EnvPrefix prefixes every environment variable that sets a key.
+const EnvPrefix = "RLBUILD_"
+
+// Options says where Load takes its settings from.
+type Options struct {
+	// File is the YAML config file. Required.
+	File string
+	// Flags, if set, override file and environment for the keys that
+	// FlagKeys maps them to, when the user set them on the command line.
+	Flags *pflag.FlagSet
+	// FlagKeys maps a flag name to the config key it sets.
+	FlagKeys map[string]string
+	// WorkDir resolves the default Source and relative Out; default ".".
+	WorkDir string
+}
+
+// field is one leaf key of Config.
+type field struct {
+	key  string
+	path []int // reflect field index path
+	kind reflect.Kind
+}
+
+var fields = collectFields(reflect.TypeOf(Config{}), "", nil)
+
+func collectFields(t reflect.Type, prefix string, idx []int) []field {
+	var fs []field
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		key := prefix + tag
+		path := append(append([]int(nil), idx...), i)
+		if f.Type.Kind() == reflect.Struct {
+			fs = append(fs, collectFields(f.Type, key+".", path)...)
+			continue
+		}
+		fs = append(fs, field{key: key, path: path, kind: f.Type.Kind()})
+	}
+	return fs
+}
+
+// Keys returns every configuration key, sorted.
+func Keys() []string {
+	ks := make([]string, len(fields))
+	for i, f := range fields {
+		ks[i] = f.key
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// EnvVar returns the environment variable that sets key.
+func EnvVar(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// Load reads, merges and validates a configuration. Its error is an
+// Errors listing every problem found, or a plain error for a file that
+// cannot be read at all.
+func Load(o Options) (*Config, error) {
+	if o.File == "" {
+		return nil, &Error{Key: "--config", Msg: "no config file given", Fix: "pass one with --config, e.g. --config configs/qemu.yaml"}
+	}
+	if o.WorkDir == "" {
+		o.WorkDir = "."
+	}
+	data, err := os.ReadFile(o.File)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &Error{Origin: o.File, Msg: "config file does not exist", Fix: "pass an existing file with --config; ready ones are in configs/ (qemu.yaml, qemu-arm64.yaml, usb.yaml)"}
+	}
+	if err != nil {
+		return nil, &Error{Origin: o.File, Msg: err.Error()}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Error{Origin: o.File, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Fix: "fix the syntax at the line named"}
+	}
+	l := &loader{opts: o, lines: map[string]int{}}
+	l.walk(&root, "")
+	if len(root.Content) > 0 && root.Content[0].Kind != yaml.MappingNode {
+		return nil, l.errs
+	}
+
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return nil, &Error{Origin: o.File, Msg: "not valid YAML: " + err.Error()}
+	}
+	v.SetEnvPrefix(strings.TrimSuffix(EnvPrefix, "_"))
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if o.Flags != nil {
+		for name, key := range o.FlagKeys {
+			if fl := o.Flags.Lookup(name); fl != nil && fl.Changed {
+				if err := v.BindPFlag(key, fl); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	l.checkEnv()
+
+	c := &Config{File: o.File}
+	cv := reflect.ValueOf(c).Elem()
+	explicit := map[string]bool{}
+	for _, f := range fields {
+		if !v.IsSet(f.key) {
+			continue // default, filled in below
+		}
+		explicit[f.key] = true
+		l.set(cv.FieldByIndex(f.path), f, v.Get(f.key))
+	}
+	l.applyDefaults(c, explicit)
+	l.validate(c)
+	if len(l.errs) > 0 {
+		return nil, l.errs
+	}
+	return c, nil
+}
+
+type loader struct {
+	opts  Options
+	lines map[string]int // key -> line in the file
+	errs  Errors
+}
+
+func (l *loader) fail(key, msg, fix string) {
+	l.errs = append(l.errs, &Error{Key: key, Origin: l.origin(key), Msg: msg, Fix: fix})
+}
+
+// origin says where the value of key came from, the last source winning.
+func (l *loader) origin(key string) string {
+	if l.opts.Flags != nil {
+		for name, k := range l.opts.FlagKeys {
+			if k == key {
+				if fl := l.opts.Flags.Lookup(name); fl != nil && fl.Changed {
+					return "flag --" + name
+				}
+			}
+		}
+	}
+	if _, ok := os.LookupEnv(EnvVar(key)); ok {
+		return "environment variable " + EnvVar(key)
+	}
+	if line, ok := l.lines[key]; ok {
+		return fmt.Sprintf("%s:%d", l.opts.File, line)
+	}
+	if l.opts.File != "" {
+		return l.opts.File
+	}
+	return ""
+}
+
+// walk records the line of every key in the file and reports keys that
+// are not configuration keys, with the nearest known key as a hint.
+func (l *loader) walk(n *yaml.Node, prefix string) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			l.walk(c, prefix)
+		}
+		return
+	case yaml.MappingNode:
+	default:
+		if prefix == "" && n.Kind != 0 {
+			l.errs = append(l.errs, &Error{Origin: fmt.Sprintf("%s:%d", l.opts.File, n.Line), Msg: "the config file must be a YAML mapping of keys to values", Fix: "start from configs/qemu.yaml"})
+		}
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		key := prefix + k.Value
+		if isSection(key) {
+			l.lines[key] = k.Line
+			if val.Kind == yaml.MappingNode {
+				l.walk(val, key+".")
+			} else if !(val.Kind == yaml.ScalarNode && val.Tag == "!!null") {
+				l.errs = append(l.errs, &Error{Key: key, Origin: fmt.Sprintf("%s:%d", l.opts.File, k.Line), Msg: "is a section and takes keys, not a value", Fix: "write its keys indented below it, e.g. " + sectionExample(key)})
+			}
+			continue
+		}
+		if !isKey(key) {
+			fix := "remove it; the keys are listed in README.md (Configuration)"
+			if s := closest(key, Keys()); s != "" {
+				fix = fmt.Sprintf("did you mean %q?", s)
+			}
+			l.errs = append(l.errs, &Error{Key: key, Origin: fmt.Sprintf("%s:%d", l.opts.File, k.Line), Msg: "unknown key", Fix: fix})
+			continue
+		}
+		l.lines[key] = val.Line
+	}
+}
+
+func isKey(key string) bool {
+	for _, f := range fields {
+		if f.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func isSection(key string) bool {
+	for _, f := range fields {
+		if strings.HasPrefix(f.key, key+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func sectionExample(section string) string {
+	for _, f := range fields {
+		if strings.HasPrefix(f.key, section+".") {
+			return fmt.Sprintf("%q", strings.TrimPrefix(f.key, section+".")+": ...")
+		}
+	}
+	return ""
+}
+
+// checkEnv reports RLBUILD_* variables that set no key: a misspelt
+// variable would otherwise be ignored without a word.
+func (l *loader) checkEnv() {
+	known := map[string]bool{}
+	for _, f := range fields {
+		known[EnvVar(f.key)] = true
+	}
+	var names []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, EnvPrefix) && !known[name] && !ignoredEnv[name] {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fix := "unset it; each key K is set by RLBUILD_ and K in upper case with dots as underscores"
+		var vars []string
+		for _, f := range fields {
+			vars = append(vars, strings.ToLower(EnvVar(f.key)))
+		}
+		if s := closest(name, vars); s != "" {
+			fix = fmt.Sprintf("did you mean %s?", strings.ToUpper(s))
+		}
+		l.errs = append(l.errs, &Error{Origin: "environment variable " + name, Msg: "sets no configuration key", Fix: fix})
+	}
+}
+
+// ignoredEnv are RLBUILD_ variables that are not configuration keys.
+var ignoredEnv = map[string]bool{
+	"RLBUILD_TEST_SLOW": true,
+}
+
+// set converts raw to the field's type, recording an error on mismatch.
+func (l *loader) set(dst reflect.Value, f field, raw any) {
+	switch f.kind {
+	case reflect.String:
+		switch raw.(type) {
+		case map[string]any, []any:
+			l.fail(f.key, fmt.Sprintf("expected a string, got %s", describe(raw)), "write a single value")
+			return
+		}
+		s, err := cast.ToStringE(raw)
+		if err != nil {
+			l.fail(f.key, fmt.Sprintf("expected a string, got %s", describe(raw)), "write a single value")
+			return
+		}
+		dst.SetString(s)
+	case reflect.Bool:
+		b, err := cast.ToBoolE(raw)
+		if err != nil {
+			l.fail(f.key, fmt.Sprintf("expected true or false, got %s", describe(raw)), "write true or false")
+			return
+		}
+		dst.SetBool(b)
+	case reflect.Int:
+		if fl, ok := raw.(float64); ok && fl != math.Trunc(fl) {
+			l.fail(f.key, fmt.Sprintf("expected a whole number, got %v", fl), "write a whole number")
+			return
+		}
+		n, err := cast.ToIntE(raw)
+		if err != nil {
+			l.fail(f.key, fmt.Sprintf("expected a whole number, got %s", describe(raw)), "write a whole number")
+			return
+		}
+		dst.SetInt(int64(n))
+	case reflect.Slice:
+		if _, ok := raw.(map[string]any); ok {
+			l.fail(f.key, "expected a list of strings, got a mapping", "write a YAML list, e.g. [a, b]")
+			return
+		}
+		ss, err := cast.ToStringSliceE(raw)
+		if err != nil {
+			l.fail(f.key, fmt.Sprintf("expected a list of strings, got %s", describe(raw)), "write a YAML list, e.g. [a, b]")
+			return
+		}
+		dst.Set(reflect.ValueOf(ss))
+	}
+}
+
+func describe(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "nothing"
+	case string:
+		return fmt.Sprintf("%q", v)
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	default:
+		return fmt.Sprintf("%v", v)
+	}
+}
+
+// configDir is the directory relative host paths in the file resolve to.
+func (l *loader) configDir() string { return filepath.Dir(l.opts.File) }
