@@ -158,8 +158,8 @@ func (l *loader) validateDisk(c *Config) {
 	}
 	if d.ESPMiB < 64 {
 		l.fail("disk.esp_mib", fmt.Sprintf("an ESP of %d MiB is too small", d.ESPMiB), "give at least 64: FAT32 needs it and some firmware insists on it")
-	} else if d.ESPMiB > 65536 {
-		l.fail("disk.esp_mib", fmt.Sprintf("an ESP of %d MiB is larger than rlbuild supports", d.ESPMiB), "give at most 65536")
+	} else if d.ESPMiB > 32768 {
+		l.fail("disk.esp_mib", fmt.Sprintf("an ESP of %d MiB is larger than rlbuild supports", d.ESPMiB), "give at most 32768")
 	}
 	if d.SizeMiB != 0 && d.SizeMiB < d.ESPMiB+2 {
 		l.fail("disk.size_mib", fmt.Sprintf("%d MiB cannot hold the %d MiB ESP and the GPT", d.SizeMiB, d.ESPMiB), fmt.Sprintf("give 0 (fit the ESP) or at least %d", d.ESPMiB+2))
