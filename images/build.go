@@ -1,0 +1,348 @@
+// Package images turns a configuration into boot artifacts: it
+// cross-compiles the domain kernel, assembles the initramfs, picks the
+// Linux kernel, writes the PXE bundle and the GPT disk image, and records
+// all of it in the manifest that every other rlbuild command reads.
+//
+// Layout of an artifacts directory:
+//
+//	manifest.json    the description of the build (see images/manifest)
+//	vmlinuz          the Linux kernel
+//	initrd.img       the compressed initramfs; /init is the domain kernel
+//	disk.img         GPT disk: ESP with systemd-boot (UEFI) and syslinux (BIOS)
+//	pxe/boot.ipxe    iPXE script; pxe/vmlinuz and pxe/initrd.img beside it
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rlgo/redleaf/config"
+	"github.com/rlgo/redleaf/host"
+	"github.com/rlgo/redleaf/images/disk"
+	"github.com/rlgo/redleaf/images/gobuild"
+	"github.com/rlgo/redleaf/images/initramfs"
+	"github.com/rlgo/redleaf/images/kernelsrc"
+	"github.com/rlgo/redleaf/images/manifest"
+	"github.com/rlgo/redleaf/version"
+)
+
+// KernelPackage is the Go package of the domain kernel, built as /init.
+const KernelPackage = "./cmd/rlkernel"
+
+// Artifact names inside the output directory.
+const (
+	KernelFile = "vmlinuz"
+	InitrdFile = "initrd.img"
+	DiskFile   = "disk.img"
+	PXEDir     = "pxe"
+	IPXEFile   = "pxe/boot.ipxe"
+)
+
+// Options tune a build.
+type Options struct {
+	// Log receives one line per step; nil discards them.
+	Log io.Writer
+}
+
+// Step is one timed step of a build.
+type Step struct {
+	Name     string
+	Duration time.Duration
+}
+
+// Result is a finished build.
+type Result struct {
+	Manifest   *manifest.Manifest
+	Steps      []Step
+	Initramfs  initramfs.Info
+	DiskUsed   int64 // bytes of the disk image that hold data (not holes)
+	KernelSize int64
+}
+
+// plan is everything resolved before any work starts.
+type plan struct {
+	cfg       *config.Config
+	kernel    *kernelsrc.Kernel
+	buildTime time.Time // manifest build time
+	fileTime  time.Time // timestamps inside artifacts
+}
+
+// Build produces the artifacts of c in c.Out. All inputs are checked
+// first (kernel, host tools, SOURCE_DATE_EPOCH), so a bad input fails in
+// a second, not after a long build. Artifacts are written to a staging
+// directory inside c.Out and moved into place at the end, the manifest
+// last: a failed build leaves the previous build intact.
+func Build(ctx context.Context, c *config.Config, o Options) (*Result, error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	b := &builder{log: o.Log, res: &Result{}}
+	p, err := prepare(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("out: cannot create output directory: %w", err)
+	}
+	stage, err := os.MkdirTemp(c.Out, ".staging-")
+	if err != nil {
+		return nil, fmt.Errorf("out: %w", err)
+	}
+	defer os.RemoveAll(stage)
+	work := filepath.Join(stage, ".work")
+	if err := os.MkdirAll(filepath.Join(work, "initramfs"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(stage, PXEDir), 0o755); err != nil {
+		return nil, err
+	}
+
+	m := &manifest.Manifest{
+		Name:          c.Name,
+		Arch:          c.Arch,
+		Kernel:        KernelFile,
+		KernelVersion: p.kernel.Version,
+		KernelSource:  p.kernel.Source,
+		Initrd:        InitrdFile,
+		Cmdline:       c.Kernel.Cmdline,
+		Boot:          []string{"kernel"},
+		ConfigHash:    c.Hash(),
+		ToolVersion:   version.String(),
+		BuildTime:     p.buildTime,
+	}
+	initBin := filepath.Join(work, "rlkernel")
+	err = b.step(fmt.Sprintf("go build %s (linux/%s)", KernelPackage, c.Arch), func() error {
+		return gobuild.Build(ctx, gobuild.Options{
+			Dir:     c.Source,
+			Package: KernelPackage,
+			GOARCH:  c.Arch,
+			Output:  initBin,
+			X:       map[string]string{"github.com/rlgo/redleaf/version.Version": version.String()},
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = b.step("initramfs ("+c.Initramfs.Compression+")", func() error {
+		info, err := initramfs.Build(ctx, filepath.Join(stage, InitrdFile), initramfs.Spec{
+			Arch:        c.Arch,
+			Init:        initBin,
+			Files:       extraFiles(c),
+			Commands:    c.Initramfs.Commands,
+			Compression: c.Initramfs.Compression,
+			SourceDir:   c.Source,
+			TempDir:     filepath.Join(work, "initramfs"),
+		})
+		if info != nil {
+			b.res.Initramfs = *info
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = b.step("kernel "+p.kernel.Version+" from "+p.kernel.Source, func() error {
+		return copyFile(p.kernel.Path, filepath.Join(stage, KernelFile))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.PXE.Enabled {
+		err = b.step("pxe bundle", func() error { return writePXE(stage, c.Kernel.Cmdline) })
+		if err != nil {
+			return nil, err
+		}
+		m.IPXE = IPXEFile
+		m.Boot = append(m.Boot, "pxe")
+	}
+	if c.Disk.Enabled {
+		err = b.step("disk image", func() error {
+			_, err := disk.Build(filepath.Join(stage, DiskFile), disk.Spec{
+				Arch:    c.Arch,
+				Kernel:  filepath.Join(stage, KernelFile),
+				Initrd:  filepath.Join(stage, InitrdFile),
+				Cmdline: c.Kernel.Cmdline,
+				Title:   "RedLeaf-Go (" + c.Name + ")",
+				Seed:    m.ConfigHash,
+				ESPSize: int64(c.Disk.ESPMiB) << 20,
+				Size:    int64(c.Disk.SizeMiB) << 20,
+				UEFI:    c.Disk.UEFI,
+				BIOS:    c.Disk.BIOS,
+				Time:    p.fileTime,
+			})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		m.Disk = DiskFile
+		if c.Disk.UEFI {
+			m.Boot = append(m.Boot, "uefi")
+		}
+		if c.Disk.BIOS {
+			m.Boot = append(m.Boot, "bios")
+		}
+	}
+	err = b.step("manifest", func() error {
+		for _, rel := range artifactList(m) {
+			if err := m.Add(stage, rel); err != nil {
+				return err
+			}
+		}
+		return publish(stage, c.Out, m)
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.res.Manifest = m
+	if st, err := os.Stat(filepath.Join(c.Out, KernelFile)); err == nil {
+		b.res.KernelSize = st.Size()
+	}
+	if m.Disk != "" {
+		b.res.DiskUsed = allocatedBytes(m.Path(m.Disk))
+	}
+	return b.res, nil
+}
+
+type builder struct {
+	log io.Writer
+	res *Result
+}
+
+func (b *builder) step(name string, f func() error) error {
+	start := time.Now()
+	err := f()
+	d := time.Since(start)
+	b.res.Steps = append(b.res.Steps, Step{name, d})
+	if err == nil {
+		fmt.Fprintf(b.log, "  %-60s %6.2fs\n", name, d.Seconds())
+	}
+	return err
+}
+
+// prepare resolves and checks every input before work starts.
+func prepare(c *config.Config) (*plan, error) {
+	p := &plan{cfg: c, buildTime: time.Now().UTC()}
+	if s, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok {
+		secs, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil || secs < 0 {
+			return nil, fmt.Errorf("environment variable SOURCE_DATE_EPOCH=%q is not a Unix time in seconds: set it to e.g. $(git log -1 --format=%%ct) or unset it", s)
+		}
+		p.buildTime = time.Unix(secs, 0).UTC()
+		p.fileTime = p.buildTime
+	}
+	var err error
+	switch c.Kernel.Source {
+	case "file":
+		p.kernel, err = kernelsrc.FromFile(c.Kernel.Path, c.Arch)
+	default:
+		p.kernel, err = kernelsrc.FromModule(c.Source, c.Kernel.Module, c.Arch)
+	}
+	if err != nil {
+		return nil, configError(c, err)
+	}
+	var missing []error
+	need := func(f host.File, purpose string) {
+		if _, err := host.Find(f, purpose); err != nil {
+			missing = append(missing, err)
+		}
+	}
+	if c.Disk.Enabled && c.Disk.UEFI {
+		if c.Arch == "arm64" {
+			need(host.SystemdBootAA64, "for arm64 UEFI disk images (disk.uefi)")
+		} else {
+			need(host.SystemdBootX64, "for UEFI disk images (disk.uefi)")
+		}
+	}
+	if c.Disk.Enabled && c.Disk.BIOS {
+		need(host.Syslinux, "for BIOS disk images (disk.bios)")
+		need(host.SyslinuxGPTMBR, "for BIOS disk images (disk.bios)")
+		need(host.SyslinuxLdlinux, "for BIOS disk images (disk.bios)")
+	}
+	if len(missing) > 0 {
+		return nil, errors.Join(missing...)
+	}
+	return p, nil
+}
+
+// configError names the config file for errors about a config key.
+func configError(c *config.Config, err error) error {
+	var ke *kernelsrc.Error
+	if errors.As(err, &ke) {
+		return &config.Error{Origin: c.File, Key: ke.Key, Msg: ke.Msg}
+	}
+	return err
+}
+
+func extraFiles(c *config.Config) []initramfs.File {
+	var fs []initramfs.File
+	for _, f := range c.Initramfs.Files {
+		h, t := config.SplitFile(f)
+		fs = append(fs, initramfs.File{Host: h, Target: t})
+	}
+	return fs
+}
+
+// writePXE writes the iPXE script and links the kernel and initrd beside
+// it, so that pxe/ alone can be a TFTP or HTTP root.
+func writePXE(stage, cmdline string) error {
+	for _, f := range []string{KernelFile, InitrdFile} {
+		if err := linkOrCopy(filepath.Join(stage, f), filepath.Join(stage, PXEDir, f)); err != nil {
+			return err
+		}
+	}
+	// initrd= on the command line lets the kernel's EFI stub find the
+	// initrd when iPXE runs as an EFI program; BIOS iPXE ignores it.
+	script := fmt.Sprintf("#!ipxe\n# RedLeaf-Go: generated by rlbuild image\nkernel %s initrd=%s %s\ninitrd %s\nboot\n",
+		KernelFile, InitrdFile, cmdline, InitrdFile)
+	return os.WriteFile(filepath.Join(stage, IPXEFile), []byte(script), 0o644)
+}
+
+func artifactList(m *manifest.Manifest) []string {
+	list := []string{m.Kernel, m.Initrd}
+	if m.IPXE != "" {
+		list = append(list, IPXEFile, PXEDir+"/"+KernelFile, PXEDir+"/"+InitrdFile)
+	}
+	if m.Disk != "" {
+		list = append(list, m.Disk)
+	}
+	return list
+}
+
+// knownArtifacts are the files a build may own in its output directory;
+// publish removes the ones this build did not produce, and nothing else.
+var knownArtifacts = []string{KernelFile, InitrdFile, DiskFile, IPXEFile, PXEDir + "/" + KernelFile, PXEDir + "/" + InitrdFile}
+
+// publish moves the staged artifacts into out and writes the manifest.
+// The old manifest goes first, so a crash in between leaves no manifest
+// that describes files it does not match.
+func publish(stage, out string, m *manifest.Manifest) error {
+	if err := os.Remove(filepath.Join(out, manifest.FileName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	produced := map[string]bool{}
+	for _, a := range m.Artifacts {
+		produced[a.Path] = true
+		dst := filepath.Join(out, filepath.FromSlash(a.Path))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(filepath.Join(stage, filepath.FromSlash(a.Path)), dst); err != nil {
+			return err
+		}
+	}
+	for _, k := range knownArtifacts {
+		if !produced[k] {
+			os.Remove(filepath.Join(out, filepath.FromSlash(k)))
+		}
+	}
+	os.Remove(filepath.Join(out, PXEDir)) // only if empty
+	return m.Write(out)
+}
