@@ -73,11 +73,6 @@ var (
 		Paths:   []string{"/usr/lib/syslinux/mbr/gptmbr.bin", "/usr/share/syslinux/gptmbr.bin"},
 		Package: "syslinux-common",
 	}
-	SyslinuxLdlinux = File{
-		What:    "syslinux ldlinux.c32 module",
-		Paths:   []string{"/usr/lib/syslinux/modules/bios/ldlinux.c32", "/usr/share/syslinux/ldlinux.c32"},
-		Package: "syslinux-common",
-	}
 	Syslinux = File{
 		What:    "syslinux installer",
 		Paths:   []string{"syslinux"},

@@ -264,7 +264,6 @@ func prepare(c *config.Config) (*plan, error) {
 	if c.Disk.Enabled && c.Disk.BIOS {
 		need(host.Syslinux, "for BIOS disk images (disk.bios)")
 		need(host.SyslinuxGPTMBR, "for BIOS disk images (disk.bios)")
-		need(host.SyslinuxLdlinux, "for BIOS disk images (disk.bios)")
 	}
 	if len(missing) > 0 {
 		return nil, errors.Join(missing...)

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rlgo/redleaf/config"
+	"github.com/rlgo/redleaf/console"
+	"github.com/rlgo/redleaf/images/manifest"
+	"github.com/rlgo/redleaf/qemu"
+)
+
+func bootCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "boot",
+		Short: "Boot a built image in QEMU, interactively or driven by a console script",
+		Long: `Boots the artifacts of a config (out/<name>) or of --artifacts DIR in QEMU,
+under TCG unless qemu.accel says kvm. Without --step or --script the serial
+console is the terminal (Ctrl-A X quits QEMU). With them, rlbuild drives the
+console: each expect step waits for a regular expression (at most --timeout),
+each send step types a line; after the last step rlbuild waits for QEMU to
+exit and exits with its status. A step that fails or times out ends QEMU
+and exits non-zero.
+
+  rlbuild boot --mode uefi --step 'expect=\$ ' --step 'send=echo hi' \
+    --step 'expect=(?m)^hi$' --step 'send=poweroff'`,
+		Args: cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	f.String("mode", "", "boot mode: kernel, uefi or bios (config key qemu.mode)")
+	f.Int("memory", 0, "guest memory in MiB (config key qemu.memory_mib)")
+	f.Int("cpus", 0, "guest CPUs (config key qemu.cpus)")
+	f.String("accel", "", "accelerator: tcg or kvm (config key qemu.accel)")
+	artifacts := f.String("artifacts", "", "artifacts directory to boot (default: the config's out); with it, --config is optional")
+	steps := f.StringArray("step", nil, "console script step, repeatable and run in order: expect=REGEX, expect@90s=REGEX, send=TEXT, sleep=2s")
+	script := f.String("script", "", "file of console script steps, one per line (# comments)")
+	timeout := f.Duration("timeout", 2*time.Minute, "how long each expect step, and QEMU's exit after the script, may take")
+	transcript := f.String("transcript", "", "also write the console output to this file")
+	quiet := f.Bool("quiet", false, "do not copy the console to standard output in script mode")
+	cf := addConfigFlags(cmd, map[string]string{"mode": "qemu.mode", "memory": "qemu.memory_mib", "cpus": "qemu.cpus", "accel": "qemu.accel"})
+
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		q, dir, err := bootSettings(cmd, cf, *artifacts)
+		if err != nil {
+			return err
+		}
+		m, err := manifest.Load(dir)
+		if err != nil {
+			return err
+		}
+		qc, err := qemu.FromManifest(m, qemu.Mode(q.Mode))
+		if err != nil {
+			return err
+		}
+		qc.MemoryMiB, qc.CPUs, qc.Accel = q.MemoryMiB, q.CPUs, q.Accel
+
+		script, err := loadSteps(*steps, *script)
+		if err != nil {
+			return err
+		}
+		if len(script) == 0 {
+			fmt.Fprintf(os.Stderr, "booting %s (%s, %s mode); Ctrl-A X quits QEMU\n", m.Name, m.Arch, q.Mode)
+			code, err := qemu.Run(cmd.Context(), qc)
+			if err != nil {
+				return exitError{code: exitCode(code), err: err}
+			}
+			return nil
+		}
+		var out io.Writer = os.Stdout
+		if *quiet {
+			out = io.Discard
+		}
+		if *transcript != "" {
+			tf, err := os.Create(*transcript)
+			if err != nil {
+				return fmt.Errorf("--transcript: %w", err)
+			}
+			defer tf.Close()
+			out = io.MultiWriter(out, tf)
+		}
+		return runScript(cmd, qc, script, *timeout, out)
+	}
+	return cmd
+}
+
+// bootSettings returns the QEMU settings and the artifacts directory:
+// from the config, or from flags alone when only --artifacts is given.
+func bootSettings(cmd *cobra.Command, cf *configFlags, artifacts string) (config.QEMU, string, error) {
+	if artifacts != "" && !cmd.Flags().Changed("config") {
+		q := config.QEMU{Mode: "kernel", MemoryMiB: 1024, CPUs: 1, Accel: "tcg"}
+		f := cmd.Flags()
+		if f.Changed("mode") {
+			q.Mode, _ = f.GetString("mode")
+		}
+		if f.Changed("memory") {
+			q.MemoryMiB, _ = f.GetInt("memory")
+		}
+		if f.Changed("cpus") {
+			q.CPUs, _ = f.GetInt("cpus")
+		}
+		if f.Changed("accel") {
+			q.Accel, _ = f.GetString("accel")
+		}
+		return q, artifacts, nil
+	}
+	c, err := cf.load(cmd)
+	if err != nil {
+		return config.QEMU{}, "", err
+	}
+	if artifacts == "" {
+		artifacts = c.Out
+	}
+	return c.QEMU, artifacts, nil
+}
+
+func loadSteps(flags []string, file string) ([]console.Step, error) {
+	var steps []console.Step
+	if file != "" {
+		fh, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("--script: %w", err)
+		}
+		defer fh.Close()
+		if steps, err = console.ParseScript(fh, file); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range flags {
+		st, err := console.ParseStep(s)
+		if err != nil {
+			return nil, fmt.Errorf("--step: %w", err)
+		}
+		steps = append(steps, st)
+	}
+	return steps, nil
+}
+
+func runScript(cmd *cobra.Command, qc qemu.Config, steps []console.Step, timeout time.Duration, out io.Writer) error {
+	vm, err := qemu.Start(cmd.Context(), qc, qemu.WithTranscript(out))
+	if err != nil {
+		return err
+	}
+	defer vm.Close()
+	if err := vm.Console().Run(cmd.Context(), steps, timeout); err != nil {
+		vm.Kill()
+		return err
+	}
+	select {
+	case <-vm.Done():
+	case <-time.After(timeout):
+		vm.Kill()
+		return fmt.Errorf("QEMU still running %v after the last script step: end the script with send=poweroff, or raise --timeout", timeout)
+	case <-cmd.Context().Done():
+		return cmd.Context().Err()
+	}
+	code, err := vm.Wait()
+	if err != nil {
+		return exitError{code: exitCode(code), err: err}
+	}
+	fmt.Fprintln(os.Stderr, "\nrlbuild: script done, QEMU exited with status 0")
+	return nil
+}
+
+func exitCode(qemuCode int) int {
+	if qemuCode > 0 && qemuCode < 126 {
+		return qemuCode
+	}
+	return 1
+}
+
