@@ -204,7 +204,7 @@ func (l *loader) walk(n *yaml.Node, prefix string) {
 		}
 		if !isKey(key) {
 			fix := "remove it; the keys are listed in README.md (Configuration)"
-			if s := closest(key, Keys()); s != "" {
+			if s := closest(key, keysAndSections()); s != "" {
 				fix = fmt.Sprintf("did you mean %q?", s)
 			}
 			l.errs = append(l.errs, &Error{Key: key, Origin: fmt.Sprintf("%s:%d", l.opts.File, k.Line), Msg: "unknown key", Fix: fix})
@@ -212,6 +212,23 @@ func (l *loader) walk(n *yaml.Node, prefix string) {
 		}
 		l.lines[key] = val.Line
 	}
+}
+
+// keysAndSections lists every key and every section ("kernel").
+func keysAndSections() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, k := range Keys() {
+		parts := strings.Split(k, ".")
+		for i := 1; i <= len(parts); i++ {
+			p := strings.Join(parts[:i], ".")
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 func isKey(key string) bool {

@@ -44,6 +44,10 @@ and exits non-zero.
 	cf := addConfigFlags(cmd, map[string]string{"mode": "qemu.mode", "memory": "qemu.memory_mib", "cpus": "qemu.cpus", "accel": "qemu.accel"})
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		script, err := loadSteps(*steps, *script)
+		if err != nil {
+			return err
+		}
 		q, dir, err := bootSettings(cmd, cf, *artifacts)
 		if err != nil {
 			return err
@@ -57,11 +61,6 @@ and exits non-zero.
 			return err
 		}
 		qc.MemoryMiB, qc.CPUs, qc.Accel = q.MemoryMiB, q.CPUs, q.Accel
-
-		script, err := loadSteps(*steps, *script)
-		if err != nil {
-			return err
-		}
 		if len(script) == 0 {
 			fmt.Fprintf(os.Stderr, "booting %s (%s, %s mode); Ctrl-A X quits QEMU\n", m.Name, m.Arch, q.Mode)
 			code, err := qemu.Run(cmd.Context(), qc)
@@ -171,4 +170,3 @@ func exitCode(qemuCode int) int {
 	}
 	return 1
 }
-
