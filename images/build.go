@@ -30,6 +30,7 @@ import (
 	"github.com/rlgo/redleaf/images/initramfs"
 	"github.com/rlgo/redleaf/images/kernelsrc"
 	"github.com/rlgo/redleaf/images/manifest"
+	"github.com/rlgo/redleaf/kernel/vet"
 	"github.com/rlgo/redleaf/version"
 )
 
@@ -267,6 +268,19 @@ func prepare(c *config.Config) (*plan, error) {
 	}
 	if len(missing) > 0 {
 		return nil, errors.Join(missing...)
+	}
+	// Domains are isolated by the language only: an image whose domain
+	// code is not safe Go is refused.
+	diags, err := vet.Check(c.Source, nil)
+	if err != nil {
+		return nil, fmt.Errorf("checking domains: %w", err)
+	}
+	if len(diags) > 0 {
+		lines := make([]string, len(diags))
+		for i, d := range diags {
+			lines[i] = d.String()
+		}
+		return nil, fmt.Errorf("refusing to build: %d violation(s) of the domain rules (rlbuild vet lists them):\n%s", len(diags), strings.Join(lines, "\n"))
 	}
 	return p, nil
 }

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rlgo/redleaf/kernel/vet"
+)
+
+func vetCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "vet [packages]",
+		Short: "Check that domain code is safe Go (no unsafe, cgo, linkname, go statements, ambient authority, shared globals)",
+		Long: `Checks every domain package of the repository (packages marked //rl:domain),
+or the packages named, each as a domain whatever it is. Prints
+file:line:col: rule: what and why, and exits 1 on any violation.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			diags, err := vet.Check(dir, args)
+			if err != nil {
+				return err
+			}
+			for _, d := range diags {
+				fmt.Println(d)
+			}
+			if len(diags) > 0 {
+				return exitError{code: 1, err: fmt.Errorf("%d violation(s) of the domain rules", len(diags))}
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,263 @@
+package vet
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+
+	"golang.org/x/tools/go/ast/edge"
+	"golang.org/x/tools/go/ast/inspector"
+	"golang.org/x/tools/go/types/typeutil"
+)
+
+// The global rule. Every instance of a domain runs the same package, so its
+// package-level variables are state they all share: one instance could
+// change what another sees, and a domain's death could not reclaim it. A
+// package-level variable is therefore fine only if, after its declaration,
+// nothing changes it.
+//
+// For each use of a package-level variable (of this package or an imported
+// one) the checker follows the access path that stays inside the variable's
+// storage, through field selections, indexing, slicing and dereferences
+// (v, v.f, v[i], v[i:j], *v, and through a map, slice or pointer the storage
+// it refers to), and rejects the path as
+//
+//   - written: assigned (also as a range key or value), incremented or
+//     decremented, address taken (&v, or a method with a pointer receiver
+//     called on it, which is how package-level mutexes are caught), appended
+//     to, copied into, deleted from, cleared, closed, sent on or received
+//     from;
+//   - escaping (for this package's variables): a map, slice, channel,
+//     pointer or non-error interface value taken from it is copied, passed to
+//     a function, used as a method receiver, or its reference-typed elements
+//     are ranged over, because whoever holds such a reference can change the
+//     shared storage. Comparisons, len and cap, copies of elements that are
+//     plain values and the read-only functions of readOnlyFuncs are fine.
+//
+// Sentinel errors (error values), constants, tables filled in their
+// declaration and only read, and pointers to immutableTypes (a compiled
+// regexp) are fine. Imported packages' variables are only checked for
+// writes: the standard library exports tables (unicode.Upper,
+// base64.StdEncoding) meant to be passed around and read.
+//
+// Not tracked: writes through references stored in a copy of a struct or
+// array value (c := cfg; c.names[0] = x), and references handed out by
+// methods or functions of an immutable type or in readOnlyFuncs.
+
+// whyShared ends every global diagnostic.
+const whyShared = "package-level variables are shared by every instance of the domain; keep mutable state in values the domain creates"
+
+// immutableTypes are types whose values nothing can change after
+// construction through their exported API; pointers to them may be shared.
+var immutableTypes = map[string]bool{
+	"regexp.Regexp":            true, // safe for concurrent use (except Longest, a configuration call)
+	"strings.Replacer":         true,
+	"time.Location":            true,
+	"encoding/base64.Encoding": true,
+}
+
+// readOnlyFuncs neither change their arguments nor hand out references to
+// them, so a package-level table may be passed to them.
+var readOnlyFuncs = map[string]bool{
+	"slices.Contains":     true,
+	"slices.Index":        true,
+	"slices.Equal":        true,
+	"slices.BinarySearch": true,
+	"strings.Join":        true,
+	"bytes.Equal":         true,
+	"unicode.Is":          true,
+	"unicode.In":          true,
+	"unicode.IsOneOf":     true,
+}
+
+// checkGlobals applies the global rule to the given files.
+func (c *domainCheck) checkGlobals(files []inspector.Cursor) {
+	for _, fc := range files {
+		for cur := range fc.Preorder((*ast.Ident)(nil)) {
+			v, ok := c.pass.TypesInfo.Uses[cur.Node().(*ast.Ident)].(*types.Var)
+			if !ok || v.IsField() || v.Pkg() == nil || v.Parent() != v.Pkg().Scope() {
+				continue
+			}
+			if cur.ParentEdgeKind() == edge.SelectorExpr_Sel {
+				cur = cur.Parent() // a qualified identifier, pkg.V
+			}
+			c.checkGlobalUse(v, cur)
+		}
+	}
+}
+
+// checkGlobalUse checks one use of package-level variable v at cur.
+func (c *domainCheck) checkGlobalUse(v *types.Var, cur inspector.Cursor) {
+	info := c.pass.TypesInfo
+	own := v.Pkg() == c.pass.Pkg
+	name := v.Name()
+	if !own {
+		name = v.Pkg().Name() + "." + name
+	}
+	pos := cur.Node().Pos()
+
+	// Climb the access path inside v's storage.
+path:
+	for {
+		switch cur.ParentEdgeKind() {
+		case edge.ParenExpr_X, edge.IndexExpr_X, edge.StarExpr_X, edge.SliceExpr_X:
+		case edge.SelectorExpr_X:
+			if sel := info.Selections[cur.Parent().Node().(*ast.SelectorExpr)]; sel == nil || sel.Kind() != types.FieldVal {
+				break path
+			}
+		default:
+			break path
+		}
+		cur = cur.Parent()
+	}
+	if cur.ParentEdgeKind() == edge.AssignStmt_Rhs && assignedToBlank(cur) {
+		return // _ = v
+	}
+	t := info.TypeOf(cur.Node().(ast.Expr))
+
+	written := func(verb string) {
+		c.report(pos, "global", "%s package-level var %s: %s", verb, name, whyShared)
+	}
+	escapes := func(how string) {
+		if own && refType(t) {
+			c.report(pos, "global", "lets a reference into package-level var %s (%s) escape, %s: %s",
+				name, types.TypeString(t, types.RelativeTo(c.pass.Pkg)), how, whyShared)
+		}
+	}
+
+	parent := cur.Parent().Node()
+	switch cur.ParentEdgeKind() {
+	case edge.AssignStmt_Lhs, edge.RangeStmt_Key, edge.RangeStmt_Value:
+		written("assigns to")
+	case edge.IncDecStmt_X:
+		if parent.(*ast.IncDecStmt).Tok == token.INC {
+			written("increments")
+		} else {
+			written("decrements")
+		}
+	case edge.UnaryExpr_X:
+		switch parent.(*ast.UnaryExpr).Op {
+		case token.AND:
+			written("takes the address of")
+		case token.ARROW:
+			written("receives from")
+		default:
+			escapes("copied")
+		}
+	case edge.SendStmt_Chan:
+		written("sends on")
+	case edge.BinaryExpr_X, edge.BinaryExpr_Y:
+		// a comparison: reading
+	case edge.RangeStmt_X:
+		rs := parent.(*ast.RangeStmt)
+		if _, ok := t.Underlying().(*types.Chan); ok {
+			written("receives from")
+		} else if bindsRef(info, rs.Key) || bindsRef(info, rs.Value) {
+			escapes("by ranging over its reference-typed elements")
+		}
+	case edge.SelectorExpr_X: // a method, as the path stops at fields
+		sel := info.Selections[parent.(*ast.SelectorExpr)]
+		fn, _ := sel.Obj().(*types.Func)
+		if fn == nil {
+			break
+		}
+		if isPointer(fn.Signature().Recv().Type()) && !isPointer(t) {
+			c.report(pos, "global", "takes the address of package-level var %s, calling pointer method %s: %s", name, fn.Name(), whyShared)
+		} else {
+			escapes("as the receiver of method " + fn.Name())
+		}
+	case edge.CallExpr_Args:
+		c.checkGlobalArg(parent.(*ast.CallExpr), cur.ParentEdgeIndex(), written, escapes)
+	default:
+		escapes("copied")
+	}
+}
+
+// checkGlobalArg checks a package-level variable's path passed as argument
+// i of call.
+func (c *domainCheck) checkGlobalArg(call *ast.CallExpr, i int, written, escapes func(string)) {
+	info := c.pass.TypesInfo
+	switch fn := typeutil.Callee(info, call).(type) {
+	case *types.Builtin:
+		switch fn.Name() {
+		case "len", "cap":
+		case "delete":
+			written("deletes from")
+		case "clear":
+			written("clears")
+		case "close":
+			written("closes")
+		case "append":
+			if i == 0 {
+				written("appends to")
+			} else if !call.Ellipsis.IsValid() {
+				escapes("appended")
+			}
+		case "copy":
+			if i == 0 {
+				written("copies into")
+			}
+		default:
+			escapes("passed to " + fn.Name())
+		}
+	case *types.Func:
+		if name := fn.Origin().FullName(); !readOnlyFuncs[name] {
+			escapes("passed to " + name)
+		}
+	default:
+		if tv, ok := info.Types[call.Fun]; ok && tv.IsType() {
+			if refType(info.TypeOf(call)) {
+				escapes("converted")
+			}
+		} else {
+			escapes("passed to a function value")
+		}
+	}
+}
+
+// assignedToBlank reports whether the right-hand side at cur is assigned
+// to the blank identifier.
+func assignedToBlank(cur inspector.Cursor) bool {
+	as := cur.Parent().Node().(*ast.AssignStmt)
+	if i := cur.ParentEdgeIndex(); len(as.Lhs) == len(as.Rhs) {
+		id, ok := as.Lhs[i].(*ast.Ident)
+		return ok && id.Name == "_"
+	}
+	return false
+}
+
+// bindsRef reports whether a range key or value expression binds a
+// reference-typed element to a variable.
+func bindsRef(info *types.Info, e ast.Expr) bool {
+	if e == nil {
+		return false
+	}
+	if id, ok := e.(*ast.Ident); ok && id.Name == "_" {
+		return false
+	}
+	t := info.TypeOf(e)
+	return t != nil && refType(t)
+}
+
+// refType reports whether values of t refer to storage that can be changed
+// through them: maps, slices, channels, pointers (but to immutableTypes) and
+// interfaces (but error, whose values are by convention immutable).
+func refType(t types.Type) bool {
+	switch u := t.Underlying().(type) {
+	case *types.Slice, *types.Map, *types.Chan:
+		return true
+	case *types.Pointer:
+		if n, ok := types.Unalias(u.Elem()).(*types.Named); ok && n.Obj().Pkg() != nil {
+			return !immutableTypes[n.Obj().Pkg().Path()+"."+n.Obj().Name()]
+		}
+		return true
+	case *types.Interface:
+		return !types.Identical(t, types.Universe.Lookup("error").Type())
+	}
+	return false
+}
+
+func isPointer(t types.Type) bool {
+	_, ok := t.Underlying().(*types.Pointer)
+	return ok
+}

@@ -1,0 +1,6 @@
+//rl:domain
+
+// Package other is a domain another domain may import.
+package other
+
+func Hello() string { return "hello" }

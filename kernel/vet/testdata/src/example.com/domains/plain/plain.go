@@ -1,0 +1,2 @@
+// Package plain is not marked as a domain.
+package plain

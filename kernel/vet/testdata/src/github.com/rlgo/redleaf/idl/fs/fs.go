@@ -1,0 +1,2 @@
+// Package fs stands in for an IDL package.
+package fs

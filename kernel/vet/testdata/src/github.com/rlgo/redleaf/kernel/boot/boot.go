@@ -1,0 +1,2 @@
+// Package boot stands in for trusted kernel code.
+package boot
