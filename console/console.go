@@ -61,16 +61,17 @@ type Console struct {
 type Option func(*Console)
 
 // WithTranscript copies the raw output, CRs and all, to w as it arrives,
-// e.g. os.Stdout to watch a boot or a log file to keep it. Write errors
-// are ignored after the first one stops the copying: a full disk must not
+// e.g. os.Stdout to watch a boot or a log file to keep it. The first write
+// error stops the copying without being reported: a full disk must not
 // stop a test.
 func WithTranscript(w io.Writer) Option {
 	return func(c *Console) { c.transcript = w }
 }
 
 // WithLineEnding sets what SendLine appends: "\n" (the default, which a
-// Linux tty in canonical mode reads as Enter whether or not it maps CR) or
-// "\r\n"/"\r" for consoles that want what a terminal's Enter key sends.
+// Linux tty in canonical mode reads as Enter whether or not it maps CR),
+// "\r" (what a terminal's Enter key sends, for consoles that want it) or
+// "\r\n" (which a Linux tty that maps CR to NL reads as two Enters).
 func WithLineEnding(s string) Option {
 	return func(c *Console) { c.lineEnding = s }
 }
@@ -171,6 +172,12 @@ func appendWithoutCR(dst, b []byte) []byte {
 // on, or the output ends, or no output has come for a moment (settle), as
 // when a prompt waits for input.
 func (c *Console) Expect(ctx context.Context, re *regexp.Regexp) ([]string, error) {
+	return c.expect(ctx, re, 0)
+}
+
+// expect is Expect; timeout, if not 0, is the timeout ctx was made with,
+// which timeout errors report instead of the time left when expect began.
+func (c *Console) expect(ctx context.Context, re *regexp.Regexp, timeout time.Duration) ([]string, error) {
 	start := time.Now()
 	for {
 		scanStart := time.Now()
@@ -212,7 +219,7 @@ func (c *Console) Expect(ctx context.Context, re *regexp.Regexp) ([]string, erro
 		case <-settled:
 		case <-ctx.Done():
 			if loc == nil {
-				return nil, c.waitError(ctx, re, start)
+				return nil, c.waitError(ctx, re, start, timeout)
 			}
 			// Take the tentative match rather than fail: the output
 			// did match.
@@ -283,21 +290,25 @@ func (c *Console) ExpectString(ctx context.Context, s string) error {
 func (c *Console) ExpectTimeout(d time.Duration, re *regexp.Regexp) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	return c.Expect(ctx, re)
+	return c.expect(ctx, re, d)
 }
 
-func (c *Console) waitError(ctx context.Context, re *regexp.Regexp, start time.Time) error {
+func (c *Console) waitError(ctx context.Context, re *regexp.Regexp, start time.Time, timeout time.Duration) error {
 	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("stopped waiting for %s on the console: %w; last output:\n%s", quote(re), ctx.Err(), c.tail())
 	}
-	waited := time.Since(start)
-	if dl, ok := ctx.Deadline(); ok {
-		waited = dl.Sub(start)
-	}
-	// Round so that a 1m timeout reads "1m0s", not "59.999987s".
-	waited = waited.Round(time.Millisecond)
-	if waited < 0 {
-		waited = 0 // the deadline had passed before the call
+	waited := timeout
+	if waited <= 0 {
+		waited = time.Since(start)
+		if dl, ok := ctx.Deadline(); ok {
+			waited = max(dl.Sub(start), 0)
+		}
+		// Round so that a 1m timeout reads "1m0s", not "59.999987s".
+		if waited >= time.Second {
+			waited = waited.Round(100 * time.Millisecond)
+		} else {
+			waited = waited.Round(time.Millisecond)
+		}
 	}
 	return fmt.Errorf("%w after %v waiting for %s on the console; last output:\n%s", ErrTimeout, waited, quote(re), c.tail())
 }
@@ -335,11 +346,17 @@ func (c *Console) tail() string {
 	}
 	s := string(b)
 	c.mu.Unlock()
+	s = strings.ToValidUTF8(terminalControl.ReplaceAllString(s, ""), "\uFFFD")
 	if strings.TrimSpace(s) == "" {
 		return "(none)"
 	}
-	return strings.ToValidUTF8(s, "\uFFFD")
+	return s
 }
+
+// terminalControl matches escape sequences and control characters other
+// than newline and tab. Firmware draws its menus with them, and quoting
+// them in an error message would clear or recolor the user's terminal.
+var terminalControl = regexp.MustCompile(`\x1b(\[[0-?]*[ -/]*[@-~]|[ -/]*[0-~])|[\x00-\x08\x0b-\x1f\x7f]`)
 
 // Send writes s to the console's input as is.
 func (c *Console) Send(s string) error {

@@ -379,7 +379,7 @@ func TestPromptAtEnd(t *testing.T) {
 	if _, err := c.ExpectTimeout(5*time.Second, regexp.MustCompile(`(?m)^\$ $`)); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d < settle/2 || d > 5*settle {
+	if d := time.Since(start); d < settle/2 || d > 20*settle {
 		t.Errorf("anchored prompt matched after %v, want about %v", d, settle)
 	}
 
@@ -389,7 +389,7 @@ func TestPromptAtEnd(t *testing.T) {
 	if _, err := c.ExpectTimeout(5*time.Second, regexp.MustCompile(`\$ `)); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d > settle/2 {
+	if d := time.Since(start); d >= settle {
 		t.Errorf("plain prompt matched after %v: it should not wait to settle", d)
 	}
 }
@@ -412,5 +412,21 @@ func TestTentativeMatchAtEOFAndDeadline(t *testing.T) {
 	m, err = c.ExpectTimeout(settle/10, regexp.MustCompile(`code (\d+)$`))
 	if err != nil || m[1] != "4" {
 		t.Errorf("at the deadline: %q, %v", m, err)
+	}
+}
+
+func TestErrorTailWithoutTerminalControl(t *testing.T) {
+	c, out, _ := pipeConsole(t)
+	feed(t, out, "\x1b[2J\x1b[01;01H\x1b[1m\x1b[33mShell> \x1b[0m\x07ok\tdone\x1bc\n")
+	if _, err := c.ExpectTimeout(5*time.Second, regexp.MustCompile(`done`)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.ExpectTimeout(10*time.Millisecond, regexp.MustCompile(`x`))
+	if _, tail, _ := strings.Cut(err.Error(), "last output:\n"); tail != "Shell> ok\tdone\n" {
+		t.Errorf("tail = %q", tail)
+	}
+	// The output itself keeps them: patterns may need them.
+	if !strings.Contains(c.Output(), "\x1b[33m") {
+		t.Error("Output() lost escape sequences")
 	}
 }

@@ -153,12 +153,17 @@ func (c *Console) runStep(ctx context.Context, st Step, defaultTimeout time.Dura
 		if timeout == 0 {
 			timeout = defaultTimeout
 		}
-		if timeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, timeout)
-			defer cancel()
+		if timeout <= 0 {
+			_, err = c.Expect(ctx, re)
+			return err
 		}
-		_, err = c.Expect(ctx, re)
+		report := timeout
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
+			report = 0 // ctx ends first: report the time actually waited
+		}
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		_, err = c.expect(ctx, re, report)
 		return err
 	case KindSend:
 		return c.SendLine(st.Arg)

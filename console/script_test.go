@@ -237,3 +237,13 @@ func FuzzParseStep(f *testing.F) {
 		}
 	})
 }
+
+func TestRunOuterDeadlineFirst(t *testing.T) {
+	c, _, _ := pipeConsole(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := c.Run(ctx, []Step{{Kind: "expect", Arg: "x"}}, time.Hour)
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "ms waiting for") || strings.Contains(err.Error(), "1h0m0s") {
+		t.Errorf("err = %v, want a timeout after about 50ms", err)
+	}
+}

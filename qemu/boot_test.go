@@ -344,3 +344,36 @@ func TestContextCancel(t *testing.T) {
 		t.Errorf("Wait() after cancel: %v", err)
 	}
 }
+
+// TestRunInteractive checks that QEMU accepts the interactive command line
+// and that ending the context stops it. The terminal is replaced by files
+// so that QEMU does not put the test's terminal into raw mode.
+func TestRunInteractive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs QEMU")
+	}
+	c := idleMachine(t)
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	outFile, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outFile.Close()
+	stdin, stdout, stderr := os.Stdin, os.Stdout, os.Stderr
+	os.Stdin, os.Stdout, os.Stderr = devnull, outFile, outFile
+	defer func() { os.Stdin, os.Stdout, os.Stderr = stdin, stdout, stderr }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	code, err := Run(ctx, c)
+	os.Stdin, os.Stdout, os.Stderr = stdin, stdout, stderr
+	out, _ := os.ReadFile(outFile.Name())
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 2*time.Second {
+		t.Errorf("Run() = %d, %v after %v, want it to run until the deadline; output:\n%s", code, err, time.Since(start), out)
+	}
+}
