@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 //
 //	exit:N      exit with status N
 //	sleep:D     sleep for duration D, then exit 0
+//	stdin       run until stdin is closed, then exit 0
 //	orphan:D    start "sleep:D" and exit at once, orphaning it
 func TestMain(m *testing.M) {
 	if h := os.Getenv("RL_BOOT_HELPER"); h != "" {
@@ -38,6 +40,9 @@ func helper(h string) int {
 	case "sleep":
 		d, _ := time.ParseDuration(arg)
 		time.Sleep(d)
+		return 0
+	case "stdin":
+		io.Copy(io.Discard, os.Stdin)
 		return 0
 	case "orphan":
 		c := helperCmd("sleep:" + arg)
@@ -66,6 +71,22 @@ func becomeSubreaper(t *testing.T) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		t.Skipf("PR_SET_CHILD_SUBREAPER: %v", err)
 	}
+}
+
+// reapable reports whether pid is a child of ours that wait4 can reap now.
+// It peeks with waitid(WNOWAIT), which leaves the zombie in place.
+//
+// A "Z" in /proc/<pid>/stat is not enough: when a multi-threaded process
+// (any Go program, such as our helpers) exits, its thread-group leader is
+// a zombie at once, but the kernel does not let the parent reap it until
+// its other threads have exited too (wait4 with WNOHANG returns 0 until
+// then). On a loaded machine that window is long enough for a single
+// reaping pass to miss the zombie. The reaper itself is not affected: the
+// kernel sends SIGCHLD when the last thread goes, and Loop reaps then.
+func reapable(pid int) bool {
+	var si unix.Siginfo
+	err := unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	return err == nil && si.Signo == int32(unix.SIGCHLD)
 }
 
 // zombieChildren lists our children that are zombies, from /proc.
@@ -165,7 +186,7 @@ func TestReaperKeepsOwnedStatus(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -185,7 +206,9 @@ func contains(pids []int, pid int) bool {
 
 // TestReaperReapsOrphans: an orphan reparented to us becomes a zombie and
 // the reaper reaps it, both with no owned child (wait4(-1)) and while an
-// owned child is running (the /proc scan), which keeps its status.
+// owned child is running (the /proc scan), which keeps its status. Each
+// case waits until the zombie is reapable (see reapable) and then checks
+// that a single pass reaps it.
 func TestReaperReapsOrphans(t *testing.T) {
 	becomeSubreaper(t)
 	var mu sync.Mutex
@@ -205,19 +228,24 @@ func TestReaperReapsOrphans(t *testing.T) {
 
 	// No owned child.
 	pid := startOrphan(t, r, 0)
-	waitFor(t, "the orphan to become our zombie", func() bool { return contains(zombieChildren(t), pid) })
+	waitFor(t, "the orphan to become our reapable zombie", func() bool { return reapable(pid) })
 	r.Reap()
 	if !isReaped(pid)() || contains(zombieChildren(t), pid) {
 		t.Fatalf("orphan %d not reaped", pid)
 	}
 
-	// An owned child runs meanwhile: exits with 0 after a while.
-	owned := helperCmd("sleep:300ms")
+	// An owned child runs meanwhile: it runs until we close its stdin,
+	// then exits with 0.
+	owned := helperCmd("stdin")
+	stdin, err := owned.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := r.Start(owned); err != nil {
 		t.Fatal(err)
 	}
 	pid = startOrphan(t, r, 0)
-	waitFor(t, "the orphan to become our zombie", func() bool { return contains(zombieChildren(t), pid) })
+	waitFor(t, "the orphan to become our reapable zombie", func() bool { return reapable(pid) })
 	r.Reap()
 	if !isReaped(pid)() {
 		t.Fatalf("orphan %d not reaped while an owned child runs", pid)
@@ -225,6 +253,7 @@ func TestReaperReapsOrphans(t *testing.T) {
 	if isReaped(owned.Process.Pid)() {
 		t.Fatal("the reaper reaped the owned child")
 	}
+	stdin.Close()
 	if err := r.Wait(owned); err != nil {
 		t.Fatalf("owned child: %v", err)
 	}
@@ -236,9 +265,8 @@ func TestReaperReapsOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid = startOrphan(t, r, 0)
-	waitFor(t, "both zombies", func() bool {
-		z := zombieChildren(t)
-		return contains(z, pid) && contains(z, owned.Process.Pid)
+	waitFor(t, "both zombies to be reapable", func() bool {
+		return reapable(pid) && reapable(owned.Process.Pid)
 	})
 	r.Reap()
 	if !isReaped(pid)() || isReaped(owned.Process.Pid)() {
