@@ -146,3 +146,31 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// Optional u-root commands (initramfs.commands) land in /bbin and the
+// shell runs them as programs.
+func TestURootCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	out := filepath.Join(t.TempDir(), "ucmd")
+	r := rl(t, []string{"RLBUILD_INITRAMFS_COMMANDS=github.com/u-root/u-root/cmds/core/ls github.com/u-root/u-root/cmds/core/cat"},
+		"image", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("image: %s", r.stderr)
+	}
+	transcript := filepath.Join(t.TempDir(), "console.log")
+	r = rl(t, nil, "boot", "--artifacts", out, "--timeout", "3m", "--quiet", "--transcript", transcript,
+		"--step", `expect@4m=\$ `,
+		"--step", "send=cat /proc/version",
+		"--step", "expect=Linux version",
+		"--step", `expect=\$ `,
+		"--step", "send=ls /bbin",
+		"--step", "expect=(?m)^cat$",
+		"--step", `expect=\$ `,
+		"--step", "send=poweroff")
+	if r.code != 0 {
+		log, _ := os.ReadFile(transcript)
+		t.Fatalf("boot: %s\n%s", r.stderr, tail(string(log), 3000))
+	}
+}

@@ -43,6 +43,7 @@ func run(k *boot.Kernel) error {
 			Registry: registry(k),
 			Env:      os.Environ(),
 			Debug:    k.Config.Debug,
+			Fallback: programs(k, console),
 		})
 		status, err := s.Run(context.Background())
 		if k.DryRun() {

@@ -177,19 +177,23 @@ type Options struct {
 	Args []string
 	// Debug adds a stack trace to the report of a panicking command.
 	Debug bool
+	// Fallback, if set, is asked for a command the registry does not
+	// have (e.g. the kernel's runner for programs in the initramfs).
+	Fallback func(name string) (Command, bool)
 }
 
 // Shell is the interpreter. The interactive loop (Run) and Eval must not
 // be called concurrently.
 type Shell struct {
-	reg    *Registry
-	in     *LineReader
-	stdout io.Writer
-	stderr io.Writer
-	prompt string
-	name   string
-	args   []string
-	debug  bool
+	reg      *Registry
+	in       *LineReader
+	stdout   io.Writer
+	stderr   io.Writer
+	prompt   string
+	name     string
+	args     []string
+	debug    bool
+	fallback func(name string) (Command, bool)
 
 	mu       sync.Mutex // guards the fields below (pipelines expand concurrently)
 	vars     map[string]string
@@ -201,14 +205,15 @@ type Shell struct {
 // New returns a shell.
 func New(opts Options) *Shell {
 	s := &Shell{
-		reg:    opts.Registry,
-		stdout: opts.Stdout,
-		stderr: opts.Stderr,
-		prompt: opts.Prompt,
-		name:   opts.Name,
-		args:   opts.Args,
-		debug:  opts.Debug,
-		vars:   map[string]string{},
+		reg:      opts.Registry,
+		stdout:   opts.Stdout,
+		stderr:   opts.Stderr,
+		prompt:   opts.Prompt,
+		name:     opts.Name,
+		args:     opts.Args,
+		debug:    opts.Debug,
+		fallback: opts.Fallback,
+		vars:     map[string]string{},
 	}
 	if s.reg == nil {
 		s.reg = Builtins()
@@ -468,6 +473,9 @@ func (s *Shell) execCmd(ctx context.Context, c *Cmd, fds stdio, sub bool) int {
 	}
 
 	e, ok := s.reg.Lookup(args[0])
+	if !ok && s.fallback != nil {
+		e.Command, ok = s.fallback(args[0])
+	}
 	if !ok {
 		fmt.Fprintf(fds.err, "%s: %s: command not found\n", s.name, args[0])
 		return 127
