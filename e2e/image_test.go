@@ -9,9 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	diskfs "github.com/diskfs/go-diskfs"
-	"github.com/diskfs/go-diskfs/partition/gpt"
-
+	"github.com/rlgo/redleaf/images/disk"
 	"github.com/rlgo/redleaf/images/manifest"
 )
 
@@ -74,22 +72,9 @@ func TestESPFsck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := diskfs.Open(m.Path(m.Disk), diskfs.WithOpenMode(diskfs.ReadOnly))
+	start, size, err := disk.ESP(m.Path(m.Disk))
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer d.Close()
-	pt, err := d.GetPartitionTable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	table, ok := pt.(*gpt.Table)
-	if !ok {
-		t.Fatalf("partition table is %T, want GPT", pt)
-	}
-	p := table.Partitions[0]
-	if p.Type != gpt.EFISystemPartition {
-		t.Fatalf("partition 1 is %v, want the ESP", p.Type)
 	}
 	img, err := os.Open(m.Path(m.Disk))
 	if err != nil {
@@ -101,11 +86,12 @@ func TestESPFsck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start, size := int64(p.Start)*512, int64(p.End-p.Start+1)*512
 	if _, err := io.Copy(f, io.NewSectionReader(img, start, size)); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	out, err := exec.Command(fsck, "-n", esp).CombinedOutput()
 	if err != nil {
 		t.Fatalf("fsck.fat -n: %v\n%s", err, out)

@@ -2,10 +2,7 @@ package disk
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rlgo/redleaf/host"
+	"github.com/rlgo/redleaf/internal/testinitrd"
 )
 
 // bootMarker is what the test's /init prints once the kernel runs it.
@@ -50,7 +48,7 @@ func TestBoot(t *testing.T) {
 	}
 	qemu := hostFile(t, host.QEMUx86)
 	kernel := gokrazyKernel(t)
-	initrd := buildInitrd(t)
+	initrd := testinitrd.Build(t, "amd64", initProgram)
 	img, info := build(t, Spec{
 		Arch:    "amd64",
 		Kernel:  kernel,
@@ -185,81 +183,4 @@ func goTool(t *testing.T) string {
 		t.Fatalf("go command: %v", err)
 	}
 	return gobin
-}
-
-// buildInitrd compiles initProgram statically and packs it as /init in a
-// gzip-compressed newc cpio with /dev/console, which the kernel opens for
-// init before any devtmpfs is mounted.
-func buildInitrd(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module rlgoinit\n\ngo 1.21\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(initProgram), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(goTool(t), "build", "-trimpath", "-o", "init", ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOWORK=off", "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building /init: %v\n%s", err, out)
-	}
-	initBin := readFile(t, filepath.Join(dir, "init"))
-
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	cw := &cpioWriter{w: zw}
-	cw.add("dev", 0o040755, 0, 0, nil)
-	cw.add("dev/console", 0o020600, 5, 1, nil)
-	cw.add("init", 0o100755, 0, 0, initBin)
-	cw.add("TRAILER!!!", 0, 0, 0, nil)
-	if cw.err != nil {
-		t.Fatal(cw.err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "initrd.gz")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// cpioWriter writes the "newc" cpio format the kernel unpacks.
-type cpioWriter struct {
-	w   io.Writer
-	n   int64
-	ino int
-	err error
-}
-
-func (c *cpioWriter) write(b []byte) {
-	if c.err != nil {
-		return
-	}
-	var n int
-	n, c.err = c.w.Write(b)
-	c.n += int64(n)
-}
-
-func (c *cpioWriter) pad() {
-	if r := c.n % 4; r != 0 {
-		c.write(make([]byte, 4-r))
-	}
-}
-
-func (c *cpioWriter) add(name string, mode, rdevMajor, rdevMinor uint32, data []byte) {
-	c.ino++
-	nlink := 1
-	if mode&0o040000 != 0 {
-		nlink = 2
-	}
-	c.write(fmt.Appendf(nil, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
-		c.ino, mode, 0, 0, nlink, 0, len(data), 0, 0, rdevMajor, rdevMinor, len(name)+1, 0))
-	c.write(append([]byte(name), 0))
-	c.pad()
-	c.write(data)
-	c.pad()
 }

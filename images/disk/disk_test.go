@@ -12,7 +12,9 @@ import (
 	"time"
 
 	diskfs "github.com/diskfs/go-diskfs"
+	"github.com/diskfs/go-diskfs/partition"
 	"github.com/diskfs/go-diskfs/partition/gpt"
+	"github.com/diskfs/go-diskfs/partition/mbr"
 
 	"github.com/rlgo/redleaf/host"
 )
@@ -311,6 +313,59 @@ func TestGUID(t *testing.T) {
 	}
 }
 
+func TestESP(t *testing.T) {
+	img, info := build(t, testSpec(t))
+	offset, size, err := ESP(img)
+	if err != nil {
+		t.Fatalf("ESP: %v", err)
+	}
+	if offset != info.ESPOffset || size != info.ESPSize {
+		t.Errorf("ESP = %d, %d; want %d, %d", offset, size, info.ESPOffset, info.ESPSize)
+	}
+
+	dir := t.TempDir()
+	zeros := filepath.Join(dir, "zeros.img")
+	if err := os.WriteFile(zeros, make([]byte, 4<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mbrDisk := partitioned(t, filepath.Join(dir, "mbr.img"), &mbr.Table{
+		LogicalSectorSize:  sectorSize,
+		PhysicalSectorSize: sectorSize,
+		Partitions:         []*mbr.Partition{{Type: mbr.Linux, Start: 2048, Size: 4096}},
+	})
+	noESP := partitioned(t, filepath.Join(dir, "noesp.img"), &gpt.Table{
+		LogicalSectorSize:  sectorSize,
+		PhysicalSectorSize: sectorSize,
+		ProtectiveMBR:      true,
+		Partitions:         []*gpt.Partition{{Index: 1, Start: 2048, End: 6143, Type: gpt.LinuxFilesystem}},
+	})
+	for _, tc := range []struct{ name, path, want string }{
+		{"missing file", filepath.Join(dir, "nope.img"), "no such file"},
+		{"no partition table", zeros, "no GPT"},
+		{"MBR only", mbrDisk, "no GPT, only an MBR partition table"},
+		{"GPT without ESP", noESP, "GPT has no EFI System Partition"},
+	} {
+		_, _, err := ESP(tc.path)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.path) {
+			t.Errorf("%s: ESP error %v, want one naming %s and saying %q", tc.name, err, tc.path, tc.want)
+		}
+	}
+}
+
+// partitioned writes a 4 MiB disk image with table on it.
+func partitioned(t *testing.T, path string, table partition.Table) string {
+	t.Helper()
+	d, err := diskfs.Create(path, 4<<20, diskfs.SectorSizeDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Partition(table); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // checkGPT reads the partition table back with go-diskfs.
 func checkGPT(t *testing.T, img string, info *Info, bios bool) {
 	t.Helper()
@@ -400,13 +455,20 @@ func fsPath(p string) string {
 	return strings.TrimPrefix(p, "/")
 }
 
-// checkFAT runs fsck.fat -n on a copy of the ESP and checks that every
-// file has the Spec's time.
+// checkFAT runs fsck.fat -n on a copy of the ESP, found with ESP, and
+// checks that every file has the Spec's time.
 func checkFAT(t *testing.T, img string, info *Info, want time.Time) {
 	t.Helper()
+	offset, size, err := ESP(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if offset != info.ESPOffset || size != info.ESPSize {
+		t.Fatalf("ESP found at %d, %d bytes; Info says %d, %d bytes", offset, size, info.ESPOffset, info.ESPSize)
+	}
 	raw := readFile(t, img)
 	esp := filepath.Join(t.TempDir(), "esp.img")
-	if err := os.WriteFile(esp, raw[info.ESPOffset:info.ESPOffset+info.ESPSize], 0o644); err != nil {
+	if err := os.WriteFile(esp, raw[offset:offset+size], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	fsck := hostFile(t, host.FsckFAT)

@@ -8,9 +8,50 @@ import (
 	"path"
 	"strings"
 
+	diskfs "github.com/diskfs/go-diskfs"
+	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/disk"
 	"github.com/diskfs/go-diskfs/filesystem"
+	"github.com/diskfs/go-diskfs/partition/gpt"
 )
+
+// ESP finds the EFI System Partition of the GPT disk image at imagePath,
+// which it only reads, and returns its byte range in the image: the
+// partition is the size bytes from offset on. It is the first GPT entry
+// with the ESP's type GUID. It fails when the image has no GPT (none at
+// all, or only an MBR partition table), when no entry is an ESP, or when
+// the ESP reaches past the end of the image.
+func ESP(imagePath string) (offset, size int64, err error) {
+	f, err := os.Open(imagePath)
+	if err != nil {
+		return 0, 0, err
+	}
+	// file.New makes go-diskfs read only; closing f is ours to do.
+	defer f.Close()
+	d, err := diskfs.OpenBackend(file.New(f, true), diskfs.WithSectorSize(sectorSize))
+	if err != nil {
+		return 0, 0, fmt.Errorf("disk image %s: %w", imagePath, err)
+	}
+	pt, err := d.GetPartitionTable()
+	if err != nil {
+		return 0, 0, fmt.Errorf("disk image %s: no GPT: %w", imagePath, err)
+	}
+	table, ok := pt.(*gpt.Table)
+	if !ok {
+		return 0, 0, fmt.Errorf("disk image %s: no GPT, only an %s partition table", imagePath, strings.ToUpper(pt.Type()))
+	}
+	for _, p := range table.Partitions {
+		if p == nil || !strings.EqualFold(string(p.Type), string(gpt.EFISystemPartition)) {
+			continue
+		}
+		offset, size = p.GetStart(), p.GetSize()
+		if offset <= 0 || size <= 0 || offset+size > d.Size {
+			return 0, 0, fmt.Errorf("disk image %s: EFI System Partition %d (bytes %d to %d) does not fit in the %d-byte image", imagePath, p.Index, offset, offset+size, d.Size)
+		}
+		return offset, size, nil
+	}
+	return 0, 0, fmt.Errorf("disk image %s: GPT has no EFI System Partition", imagePath)
+}
 
 // Where the kernel and initrd live on the ESP. Both loaders read them from
 // here; the names are valid 8.3 names so any FAT reader finds them.
