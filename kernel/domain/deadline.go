@@ -1,0 +1,156 @@
+package domain
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// A call through a capability with a deadline (BindOption Deadline) runs on
+// a kernel worker goroutine while the caller waits for it or for the
+// deadline. Go cannot stop a goroutine from outside, so this is the only
+// way a caller gets control back from a callee that never returns: on the
+// deadline the callee is failed and the caller gets its *FailedError; the
+// worker is abandoned, counted in Stats.Stuck, and ends at the callee's next
+// crossing or kernel call (which unwind, the callee being dead) or never, if
+// it spins without making one. Such calls cost two goroutine switches; the
+// generated proxies keep the call frames in pools, so they allocate nothing
+// in the steady state.
+
+// A Job is one call through a capability with a deadline: a frame the
+// generated proxy fills with the arguments, runs on a worker, and reads the
+// results from. For generated proxies.
+type Job interface {
+	Run()           // makes the call through the proxy without a deadline
+	Discard()       // drops the RRef results of a call its caller gave up on
+	Method() string // Interface.Method, for the DeadlineError
+	frame() *Frame
+}
+
+// Frame is the kernel's part of a Job; generated frames embed it.
+type Frame struct {
+	done    chan struct{}
+	timer   *time.Timer
+	escaped any          // a panic of the caller's side, re-raised on its goroutine
+	state   atomic.Int32 // frameRunning, frameFinished or frameAbandoned
+}
+
+const (
+	frameRunning = iota
+	frameFinished
+	frameAbandoned
+)
+
+func (f *Frame) frame() *Frame { return f }
+
+// Dispatch runs j on a worker and waits for it or for the deadline. It returns
+// nil when j ran (its results are in the frame), or the callee's
+// *FailedError if the deadline passed first: the callee is failed and the
+// frame belongs to the stuck worker from then on. A panic of the caller's
+// side during j (its unwinding, a misused RRef) is re-raised here, on the
+// caller's goroutine. For generated proxies.
+func (x *Crossing) Dispatch(j Job) error {
+	f := j.frame()
+	if f.done == nil {
+		f.done = make(chan struct{}, 1)
+		f.timer = time.NewTimer(x.deadline)
+	} else {
+		f.timer.Reset(x.deadline)
+	}
+	f.state.Store(frameRunning)
+	m := x.callee.mgr
+	m.submit(j)
+	select {
+	case <-f.done:
+	case <-f.timer.C:
+		if f.state.CompareAndSwap(frameRunning, frameAbandoned) {
+			m.stuck.Add(1)
+			m.stuckTotal.Add(1)
+			x.faults.Add(1)
+			return x.callee.die(Failed, &FailedError{
+				Value: &DeadlineError{Call: j.Method(), After: x.deadline},
+				Where: "deadline",
+			})
+		}
+		<-f.done // it finished as the deadline passed
+	}
+	f.timer.Stop()
+	if v := f.escaped; v != nil {
+		f.escaped = nil
+		panic(v)
+	}
+	return nil
+}
+
+// workerIdle is how long an idle worker waits for the next call before it
+// exits.
+const workerIdle = 2 * time.Second
+
+// Workers and submit agree through m.idle, the number of workers committed
+// to receiving one more job from m.jobs. A worker commits before it reports
+// the end of its job (so that the caller's next call finds it), and
+// withdraws only by taking its count back; a submitter claims a commitment
+// the same way, and then its send is sure to be received.
+
+// submit hands j to an idle worker, or starts one.
+func (m *Manager) submit(j Job) {
+	for {
+		n := m.idle.Load()
+		if n <= 0 {
+			break
+		}
+		if m.idle.CompareAndSwap(n, n-1) {
+			m.jobs <- j
+			return
+		}
+	}
+	m.workers.Add(1)
+	go m.worker(j)
+}
+
+func (m *Manager) worker(j Job) {
+	defer m.workers.Add(-1)
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		m.run(j)
+		idle.Reset(workerIdle)
+		select {
+		case j = <-m.jobs:
+			continue
+		case <-idle.C:
+		case <-m.closing:
+		}
+		if m.withdraw() {
+			return
+		}
+		j = <-m.jobs // a submitter claimed this worker as we gave up
+	}
+}
+
+// withdraw takes back one commitment, if no submitter claimed it.
+func (m *Manager) withdraw() bool {
+	for {
+		n := m.idle.Load()
+		if n <= 0 {
+			return false
+		}
+		if m.idle.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
+func (m *Manager) run(j Job) {
+	f := j.frame()
+	defer func() {
+		f.escaped = recover()
+		m.idle.Add(1) // before the caller hears of it: see submit
+		if f.state.CompareAndSwap(frameRunning, frameFinished) {
+			f.done <- struct{}{}
+			return
+		}
+		j.Discard()
+		m.stuck.Add(-1)
+	}()
+	j.Run()
+}

@@ -1,0 +1,259 @@
+package domain
+
+import (
+	"reflect"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rlgo/redleaf/kernel/rref"
+)
+
+// State is the life stage of a domain instance.
+type State uint32
+
+const (
+	Starting   State = iota // its constructor is running
+	Running                 // constructed, serving calls
+	Failed                  // it panicked, missed a deadline or failed to construct
+	Terminated              // the kernel killed it
+)
+
+func (s State) String() string {
+	switch s {
+	case Starting:
+		return "starting"
+	case Running:
+		return "running"
+	case Failed:
+		return "failed"
+	case Terminated:
+		return "terminated"
+	}
+	return "state?"
+}
+
+// A Domain is the kernel's handle on one domain instance. Kernel code holds
+// it; domain code never does (a domain sees its own Context and, of others,
+// only proxies).
+//
+// An instance dies once: die flips its state, records the one FailedError
+// every observer gets, closes Done, breaks every crossing it is a side of,
+// reclaims its RRefs and resets its devices. Its threads stop at their next
+// crossing or kernel call (see the package doc).
+type Domain struct {
+	id       ID
+	name     string
+	kind     *kind // nil for the kernel pseudo-domain
+	mgr      *Manager
+	acct     *rref.Account
+	cfg      *createConfig
+	owner    string // who created it: "kernel", "shadow", ...
+	restarts int    // instances of this name before this one
+	created  time.Time
+
+	state   atomic.Uint32
+	failure atomic.Pointer[FailedError]
+	done    chan struct{}
+	unwind  *unwinding // the panic value that unwinds its threads once it is dead
+	threads atomic.Int32
+
+	mu      sync.Mutex
+	impl    any         // what its constructor returned; guarded by mu
+	xs      []*Crossing // crossings it is a side of; guarded by mu
+	retired counts      // counts of crossings removed from xs; guarded by mu
+	imports []any       // capabilities handed to it (Import); guarded by mu
+}
+
+// mint makes the heap accounts of domains: the kernel claims it before any
+// domain package is initialized, so no domain can make accounts.
+var mint = rref.ClaimMint()
+
+// counts are the call counters of a domain, summed over its crossings.
+type counts struct {
+	in, out, faults uint64
+}
+
+// unwinding is the private panic value that stops a dead domain's thread at
+// its next crossing or kernel call; the crossing it came in through (or its
+// spawn wrapper) recovers it.
+type unwinding struct{ d *Domain }
+
+func (u *unwinding) String() string { return "domain " + u.d.name + " is dead: unwinding" }
+
+func newDomain(m *Manager, k *kind, name string, cfg *createConfig, owner string, restarts int) *Domain {
+	acct := mint.NewAccount(name)
+	d := &Domain{
+		id: ID(acct.ID()), name: name, kind: k, mgr: m, acct: acct, cfg: cfg,
+		owner: owner, restarts: restarts, created: time.Now(), done: make(chan struct{}),
+	}
+	d.unwind = &unwinding{d}
+	return d
+}
+
+// ID is the instance's id.
+func (d *Domain) ID() ID { return d.id }
+
+// Name is the instance's name (kept across restarts).
+func (d *Domain) Name() string { return d.name }
+
+// Kind is the registered kind the instance was created from.
+func (d *Domain) Kind() string {
+	if d.kind == nil {
+		return "kernel"
+	}
+	return d.kind.name
+}
+
+// Interface is the IDL interface the instance exports.
+func (d *Domain) Interface() reflect.Type {
+	if d.kind == nil {
+		return nil
+	}
+	return d.kind.iface
+}
+
+// State is the instance's current state.
+func (d *Domain) State() State { return State(d.state.Load()) }
+
+// Alive reports whether the instance is starting or running.
+func (d *Domain) Alive() bool { return d.state.Load() <= uint32(Running) }
+
+// Done is closed when the instance dies.
+func (d *Domain) Done() <-chan struct{} { return d.done }
+
+// Err is why the instance died, or nil while it is alive.
+func (d *Domain) Err() *FailedError {
+	if d.Alive() {
+		return nil
+	}
+	return d.failure.Load()
+}
+
+// Heap is the instance's account on the shared heap, for kernel code that
+// hands it RRefs.
+func (d *Domain) Heap() *rref.Account { return d.acct }
+
+// Restarts is how many instances of this name came before this one.
+func (d *Domain) Restarts() int { return d.restarts }
+
+// Imports returns the capabilities handed to the instance so far (through
+// Import): every one is a generated proxy or shadow.
+func (d *Domain) Imports() []any {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]any(nil), d.imports...)
+}
+
+// check is every kernel call's first step: a dead domain's thread unwinds.
+func (d *Domain) check() {
+	if !d.Alive() {
+		panic(d.unwind)
+	}
+}
+
+// failWith makes panic value v, caught at where, the failure of d, unless it
+// is d's own unwinding or d is dead already; it returns d's failure.
+func (d *Domain) failWith(v any, where string) *FailedError {
+	if u, ok := v.(*unwinding); ok && u.d == d || !d.Alive() {
+		return d.dead()
+	}
+	return d.die(Failed, &FailedError{Value: v, Where: where, Stack: debug.Stack()})
+}
+
+// dead returns the failure of a dead domain.
+func (d *Domain) dead() *FailedError {
+	if f := d.failure.Load(); f != nil {
+		return f
+	}
+	return &FailedError{Domain: d.name, ID: d.id, Value: "not running", Where: "kernel"}
+}
+
+// die ends d with failure f (filling in its name and id) unless it is dead
+// already, and returns the failure that won.
+func (d *Domain) die(st State, f *FailedError) *FailedError {
+	if d.kind == nil {
+		panic("domain: the kernel cannot die: " + f.Error())
+	}
+	f.Domain, f.ID = d.name, d.id
+	d.mu.Lock()
+	if !d.Alive() {
+		d.mu.Unlock()
+		return d.failure.Load()
+	}
+	d.failure.Store(f)
+	d.state.Store(uint32(st))
+	close(d.done)
+	xs := append([]*Crossing(nil), d.xs...)
+	d.mu.Unlock()
+
+	for _, x := range xs {
+		x.state.Or(slowPath)
+	}
+	d.acct.Close()
+	d.cfg.resetDevices(d.mgr.logf)
+	d.mgr.died(d, xs)
+	return f
+}
+
+// retire removes crossing x from d's list once its other side died, keeping
+// its counts.
+func (d *Domain) retire(x *Crossing) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if i := indexOf(d.xs, x); i >= 0 {
+		d.retired.add(x.counts(d))
+		d.xs[i] = d.xs[len(d.xs)-1]
+		d.xs[len(d.xs)-1] = nil
+		d.xs = d.xs[:len(d.xs)-1]
+	}
+}
+
+func indexOf(xs []*Crossing, x *Crossing) int {
+	for i, y := range xs {
+		if y == x {
+			return i
+		}
+	}
+	return -1
+}
+
+func (c *counts) add(o counts) {
+	c.in += o.in
+	c.out += o.out
+	c.faults += o.faults
+}
+
+// counts sums the call counters of d's crossings.
+func (d *Domain) counts() counts {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.retired
+	for _, x := range d.xs {
+		c.add(x.counts(d))
+	}
+	return c
+}
+
+// spawn starts fn on a new goroutine attributed to d: a panic on it fails
+// d; d's unwinding ends it quietly.
+func (d *Domain) spawn(name string, fn func()) {
+	d.threads.Add(1)
+	d.mgr.threads.Add(1)
+	go func() {
+		defer d.threadExit(name)
+		fn()
+	}()
+}
+
+func (d *Domain) threadExit(name string) {
+	v := recover()
+	d.mgr.threads.Add(-1)
+	if v != nil {
+		d.failWith(v, "thread "+name)
+	}
+	if d.threads.Add(-1) == 0 && !d.Alive() {
+		d.mgr.forgetZombie(d)
+	}
+}

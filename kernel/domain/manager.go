@@ -1,0 +1,380 @@
+package domain
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rlgo/redleaf/kernel/rref"
+)
+
+// A Manager creates, lists, terminates and re-creates domain instances. It
+// is kernel code: domains never get one.
+type Manager struct {
+	kernel *Domain // the kernel pseudo-domain: holder of kernel-side capabilities
+	log    func(format string, args ...any)
+	hook   func(Event)
+
+	jobs    chan Job      // calls with a deadline, for idle workers
+	closing chan struct{} // closed by Close
+	workers atomic.Int32
+	idle    atomic.Int32 // workers committed to one more job (deadline.go)
+	threads atomic.Int32 // live domain threads, all domains
+	stuck   atomic.Int64 // abandoned workers still running
+	// stuckTotal counts every worker ever abandoned.
+	stuckTotal atomic.Int64
+
+	mu      sync.Mutex
+	byName  map[string]*Domain   // latest instance of each name, alive or dead; guarded by mu
+	zombies map[*Domain]struct{} // dead instances with threads still running; guarded by mu
+	events  []Event              // the last maxEvents events, a ring; guarded by mu
+	nevents int                  // events ever recorded; guarded by mu
+	closed  bool                 // guarded by mu
+}
+
+// An Option configures a Manager.
+type Option func(*Manager)
+
+// WithLog sends the kernel log (domain lifecycle, restarts, Context.Logf)
+// to logf.
+func WithLog(logf func(format string, args ...any)) Option {
+	return func(m *Manager) { m.log = logf }
+}
+
+// WithEvents calls hook with every lifecycle event, synchronously, after
+// the manager has recorded it. hook must not block.
+func WithEvents(hook func(Event)) Option {
+	return func(m *Manager) { m.hook = hook }
+}
+
+// NewManager returns a manager with no domains but the kernel.
+func NewManager(opts ...Option) *Manager {
+	m := &Manager{
+		jobs:    make(chan Job),
+		closing: make(chan struct{}),
+		byName:  make(map[string]*Domain),
+		zombies: make(map[*Domain]struct{}),
+	}
+	for _, o := range opts {
+		o(m)
+	}
+	m.kernel = newDomain(m, nil, "kernel", &createConfig{}, "", 0)
+	m.kernel.state.Store(uint32(Running))
+	return m
+}
+
+// Kernel is the kernel pseudo-domain: the holder of capabilities kernel code
+// calls domains through (Connect(m.Kernel(), ...)), and the owner of the
+// RRefs kernel code allocates (m.Kernel().Heap()). It never dies.
+func (m *Manager) Kernel() *Domain { return m.kernel }
+
+// Create creates and starts an instance of the registered kind: it runs the
+// kind's constructor, on the calling goroutine, with a Context holding the
+// grants of opts. A panic or an error in the constructor fails the instance
+// and is returned as its *FailedError.
+func (m *Manager) Create(kind string, opts ...CreateOption) (*Domain, error) {
+	k, err := lookupKind(kind)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &createConfig{}
+	for _, o := range opts {
+		o(cfg)
+	}
+	d, err := m.start(k, cfg, "kernel", 0)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// start creates and constructs one instance. On a construction failure it
+// returns the dead instance with its failure.
+func (m *Manager) start(k *kind, cfg *createConfig, owner string, restarts int) (*Domain, error) {
+	name := cfg.name
+	if name == "" {
+		name = k.name
+	}
+	d := newDomain(m, k, name, cfg, owner, restarts)
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		d.acct.Close()
+		return nil, fmt.Errorf("domain: creating %s: manager closed", name)
+	}
+	if old := m.byName[name]; old != nil && old.Alive() {
+		if cfg.name != "" {
+			m.mu.Unlock()
+			d.acct.Close()
+			return nil, fmt.Errorf("domain: an instance named %q is running", name)
+		}
+		name = fmt.Sprintf("%s.%d", k.name, d.id)
+		d.name = name
+	}
+	m.byName[name] = d
+	m.mu.Unlock()
+
+	ctx := &Context{d: d, cfg: cfg, rrefs: make(map[string]any)}
+	for n, take := range cfg.rrefs {
+		ctx.rrefs[n] = take(m.kernel.acct, d.acct)
+	}
+	impl, err := construct(ctx, k)
+	if err == nil && impl == nil {
+		err = fmt.Errorf("constructor returned a nil %v", k.iface)
+	}
+	if err != nil {
+		if f, ok := err.(*FailedError); ok {
+			return d, f
+		}
+		return d, d.die(Failed, &FailedError{Value: err, Where: "constructor"})
+	}
+	d.mu.Lock()
+	d.impl = impl
+	d.mu.Unlock()
+	if !d.state.CompareAndSwap(uint32(Starting), uint32(Running)) {
+		return d, d.dead() // one of its threads failed it already
+	}
+	m.record(Event{Kind: "created", Domain: name, ID: d.id, By: owner})
+	return d, nil
+}
+
+func construct(ctx *Context, k *kind) (impl any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			impl, err = nil, ctx.d.failWith(v, "constructor")
+		}
+	}()
+	return k.new(ctx)
+}
+
+// Kill terminates d: its callers get a *FailedError whose Value is
+// ErrTerminated; its RRefs are reclaimed; its threads stop at their next
+// crossing or kernel call. Killing a dead instance does nothing.
+func (m *Manager) Kill(d *Domain) {
+	if d == m.kernel {
+		return
+	}
+	d.die(Terminated, &FailedError{Value: ErrTerminated, Where: "kill"})
+}
+
+// Restart kills d if it is alive and creates the next instance of its name
+// from the same kind and grants (the RRefs of GrantRRef excepted: they went
+// to the first instance). by says who restarts it, for the listing and the
+// log. On a construction failure it returns the dead new instance with its
+// failure.
+func (m *Manager) Restart(d *Domain, by string) (*Domain, error) {
+	if d == m.kernel || d.kind == nil {
+		return nil, fmt.Errorf("domain: the kernel cannot be restarted")
+	}
+	m.Kill(d)
+	cfg := d.cfg.forRestart()
+	cfg.name = d.name
+	nd, err := m.start(d.kind, cfg, by, d.restarts+1)
+	m.record(Event{Kind: "restarted", Domain: d.name, ID: idOf(nd), By: by, Err: d.Err(), Restarts: d.restarts + 1, Failure: err})
+	return nd, err
+}
+
+func idOf(d *Domain) ID {
+	if d == nil {
+		return 0
+	}
+	return d.id
+}
+
+// Lookup returns the latest instance named name, alive or dead, or nil.
+func (m *Manager) Lookup(name string) *Domain {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.byName[name]
+}
+
+// Close kills every instance and stops the idle workers. The manager creates
+// nothing afterwards.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	var live []*Domain
+	for _, d := range m.byName {
+		live = append(live, d)
+	}
+	m.mu.Unlock()
+	for _, d := range live {
+		m.Kill(d)
+	}
+	close(m.closing)
+}
+
+// died does the manager's share of d's death: its crossings leave the lists
+// of their other sides, its threads are watched until they are gone, and the
+// death is logged.
+func (m *Manager) died(d *Domain, xs []*Crossing) {
+	for _, x := range xs {
+		if x.caller != d {
+			x.caller.retire(x)
+		}
+		if x.callee != d {
+			x.callee.retire(x)
+		}
+	}
+	m.mu.Lock()
+	if d.threads.Load() > 0 {
+		m.zombies[d] = struct{}{}
+	}
+	m.mu.Unlock()
+	f := d.failure.Load()
+	kind := "failed"
+	if d.State() == Terminated {
+		kind = "terminated"
+	}
+	m.record(Event{Kind: kind, Domain: d.name, ID: d.id, Err: f})
+}
+
+func (m *Manager) forgetZombie(d *Domain) {
+	m.mu.Lock()
+	delete(m.zombies, d)
+	m.mu.Unlock()
+}
+
+func (m *Manager) logf(format string, args ...any) {
+	if m.log != nil {
+		m.log(format, args...)
+	}
+}
+
+// An Event is a change in a domain's life.
+type Event struct {
+	At       time.Time
+	Kind     string // created, failed, terminated, restarted
+	Domain   string // instance name
+	ID       ID     // the instance (for restarted: the new one)
+	By       string // who created or restarted it
+	Err      *FailedError
+	Restarts int   // for restarted: the new instance's restart count
+	Failure  error // for restarted: why the new instance did not start
+}
+
+func (e Event) String() string {
+	s := fmt.Sprintf("domain %s (#%d) %s", e.Domain, e.ID, e.Kind)
+	if e.By != "" {
+		s += " by " + e.By
+	}
+	if e.Kind == "restarted" {
+		s += fmt.Sprintf(" (restart %d)", e.Restarts)
+	}
+	if e.Err != nil && e.Kind != "terminated" {
+		s += ": " + e.Err.Error()
+	}
+	if e.Failure != nil {
+		s += "; the new instance failed: " + e.Failure.Error()
+	}
+	return s
+}
+
+const maxEvents = 256
+
+func (m *Manager) record(e Event) {
+	e.At = time.Now()
+	m.mu.Lock()
+	if len(m.events) < maxEvents {
+		m.events = append(m.events, e)
+	} else {
+		m.events[m.nevents%maxEvents] = e
+	}
+	m.nevents++
+	m.mu.Unlock()
+	m.logf("%v", e)
+	if m.hook != nil {
+		m.hook(e)
+	}
+}
+
+// Events returns the last events (at most 256), oldest first.
+func (m *Manager) Events() []Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.events) < maxEvents {
+		return slices.Clone(m.events)
+	}
+	i := m.nevents % maxEvents
+	return append(slices.Clone(m.events[i:]), m.events[:i]...)
+}
+
+// Info is one line of the domain listing.
+type Info struct {
+	ID       ID
+	Name     string
+	Kind     string
+	State    State
+	Owner    string // who created it: kernel, shadow, ...
+	RRefs    int    // live RRefs it owns (deque elements included)
+	Threads  int    // its live threads (still running after its death: lingering)
+	CallsIn  uint64 // calls into it, through every capability to it
+	CallsOut uint64 // calls it made
+	Faults   uint64 // calls into it that failed it
+	Restarts int    // instances of its name before it
+	Err      *FailedError
+}
+
+// List returns the kernel and the latest instance of every name, sorted by
+// name, the kernel first.
+func (m *Manager) List() []Info {
+	m.mu.Lock()
+	ds := []*Domain{m.kernel}
+	var names []string
+	for n := range m.byName {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		ds = append(ds, m.byName[n])
+	}
+	m.mu.Unlock()
+	held := rref.CountByOwner()
+	infos := make([]Info, 0, len(ds))
+	for _, d := range ds {
+		c := d.counts()
+		owner := d.owner
+		infos = append(infos, Info{
+			ID: d.id, Name: d.name, Kind: d.Kind(), State: d.State(), Owner: owner,
+			RRefs: held[uint32(d.id)], Threads: int(d.threads.Load()),
+			CallsIn: c.in, CallsOut: c.out, Faults: c.faults, Restarts: d.restarts, Err: d.Err(),
+		})
+	}
+	return infos
+}
+
+// Stats are manager-wide counters.
+type Stats struct {
+	Live       int   // live instances
+	Threads    int   // live domain threads
+	Lingering  int   // threads of dead instances that have not stopped yet
+	Workers    int   // deadline workers, idle or busy
+	Stuck      int64 // abandoned deadline workers still running
+	StuckTotal int64 // deadline workers ever abandoned
+}
+
+// Stats returns the manager-wide counters.
+func (m *Manager) Stats() Stats {
+	m.mu.Lock()
+	s := Stats{}
+	for _, d := range m.byName {
+		if d.Alive() {
+			s.Live++
+		}
+	}
+	for d := range m.zombies {
+		s.Lingering += int(d.threads.Load())
+	}
+	m.mu.Unlock()
+	s.Threads = int(m.threads.Load())
+	s.Workers = int(m.workers.Load())
+	s.Stuck = m.stuck.Load()
+	s.StuckTotal = m.stuckTotal.Load()
+	return s
+}

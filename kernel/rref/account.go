@@ -1,0 +1,89 @@
+package rref
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// An Account is an owner on the shared heap: one per domain (and one for the
+// kernel). Its id is the domain's id. The kernel creates accounts (Mint); a
+// domain only ever holds its own, through its domain.Context.
+type Account struct {
+	id     uint32
+	name   string
+	closed atomic.Bool
+}
+
+// lastID numbers accounts and deque containers from one space, so that a cell
+// owner names either without ambiguity.
+var lastID atomic.Uint32
+
+func newID() uint32 {
+	id := lastID.Add(1)
+	if id == ownerReclaiming || id == ownerFree {
+		panic("rref: owner ids exhausted")
+	}
+	return id
+}
+
+// A Mint makes accounts. There is one, and the kernel claims it when it
+// starts (package domain does, at initialization, before any domain package
+// can): a domain that could make accounts could lend cells to itself and
+// keep them lent past its death.
+type Mint struct{ _ byte }
+
+var minted atomic.Bool
+
+// ClaimMint returns the Mint. It panics if it was claimed already.
+func ClaimMint() *Mint {
+	if minted.Swap(true) {
+		panic("rref: the account mint was claimed already")
+	}
+	return &Mint{}
+}
+
+// NewAccount returns a new, open account. name is for messages only.
+func (*Mint) NewAccount(name string) *Account { return newAccount(name) }
+
+func newAccount(name string) *Account {
+	return &Account{id: newID(), name: name}
+}
+
+// ID is the account's owner id, as cells record it.
+func (a *Account) ID() uint32 { return a.id }
+
+// Name is the name the account was created with.
+func (a *Account) Name() string { return a.name }
+
+// Closed reports whether Close was called.
+func (a *Account) Closed() bool { return a.closed.Load() }
+
+func (a *Account) String() string { return fmt.Sprintf("%s#%d", a.name, a.id) }
+
+// Held counts the live cells the account owns, the elements of its deques
+// included.
+func (a *Account) Held() int {
+	return CountByOwner()[a.id]
+}
+
+// Close marks the account closed and reclaims every cell it owns, the
+// contents of its deques included; it returns how many cells it reclaimed.
+// From then on New and Pool.Get panic with a *UseError for it, and cells
+// Move or Rescue give it are reclaimed on the spot. Closing again sweeps
+// again: the kernel closes a domain's account when the domain dies (which
+// also settles what the proxies' fast-path moves gave it), whatever the
+// domain did with its account before.
+func (a *Account) Close() int {
+	reg.mu.Lock()
+	a.closed.Store(true)
+	reg.mu.Unlock()
+	// Sweep 1: what the account owns. Reclaiming a deque before looking
+	// for its elements pairs with Deque.PushBack/PopFront, which re-check
+	// the deque after they move an element (see the package doc).
+	n, cids := reclaimOwned(map[uint32]bool{a.id: true})
+	// Sweep 2: the elements of its deques, and whatever a racing zombie
+	// thread handed back to the account meanwhile.
+	cids[a.id] = true
+	m, _ := reclaimOwned(cids)
+	return n + m
+}

@@ -1,0 +1,96 @@
+package rref
+
+// A Borrow is an immutable borrow of an RRef for the duration of one call:
+// the IDL type of an argument the callee may read but not keep. The caller
+// passes r.Borrow(); the proxy lends it (the owner cannot move or drop the
+// cell meanwhile) and ends the loan when the call returns or fails.
+//
+// Go has no read-only pointers: Get returns a *T, and that the callee only
+// reads through it is a rule of the IDL, not something the kernel enforces
+// (see LIMITS.md in kernel/domain).
+type Borrow[T any] struct {
+	c   *cell[T]
+	tag uint64 // the owner's tag
+}
+
+// Get returns the borrowed payload. It panics with a *UseError unless a loan
+// of b's cell is in flight and the cell still has the owner and generation b
+// was lent in.
+func (b Borrow[T]) Get() *T {
+	if b.c == nil {
+		refuse("borrowed Get", nil, b.tag, 0)
+	}
+	if w := b.c.word.Load(); !lent(w, b.tag) {
+		refuse("borrowed Get", &b.c.header, b.tag, w)
+	}
+	return &b.c.val
+}
+
+// Valid reports whether Get would succeed.
+func (b Borrow[T]) Valid() bool {
+	return b.c != nil && lent(b.c.word.Load(), b.tag)
+}
+
+// lent reports whether cell word w has a loan in flight of the generation
+// of tag: still with its owner, or orphaned (its owner died during the
+// loan; the loan goes on and the last Unlend frees the cell).
+func lent(w, tag uint64) bool {
+	if borrowsOf(w) == 0 {
+		return false
+	}
+	return w&^borrowMask == tag || ownerOf(w) == ownerReclaiming && w&genMask == tag&genMask
+}
+
+// Lend starts a loan of b's cell, which from must own, to another account,
+// to. It panics with a *UseError otherwise, or if MaxBorrows loans are in
+// flight. Every Lend must be paired with one Unlend. The zero Borrow lends
+// nothing. Needing two accounts, it is for the kernel and the proxies only.
+func Lend[T any](b Borrow[T], from, to *Account) Borrow[T] {
+	if b.c == nil {
+		return b
+	}
+	h := &b.c.header
+	if ownerOf(b.tag) != from.id || from == to {
+		refuse("lend", h, b.tag, h.word.Load())
+	}
+	for {
+		w := h.word.Load()
+		if w&^borrowMask != b.tag || borrowsOf(w) == MaxBorrows {
+			refuse("lend", h, b.tag, w)
+		}
+		if h.word.CompareAndSwap(w, w+1) {
+			return b
+		}
+	}
+}
+
+// TryLend is the fast path of Lend for the generated proxies, small enough
+// to inline: one compare-and-swap, when no other loan is in flight. If it
+// reports false nothing happened, and the proxy calls Lend.
+func TryLend[T any](b Borrow[T], from, to *Account) bool {
+	return b.c == nil || ownerOf(b.tag) == from.id && from != to && b.c.word.CompareAndSwap(b.tag, b.tag+1)
+}
+
+// Unlend ends a loan started by Lend(b, from, to). If the owner died
+// meanwhile and this was the last loan, the cell is reclaimed now. It
+// panics with a *UseError if from and to are not the accounts of the loan.
+func Unlend[T any](b Borrow[T], from, to *Account) {
+	if b.c == nil {
+		return
+	}
+	if ownerOf(b.tag) != from.id || from == to {
+		refuse("unlend", &b.c.header, b.tag, b.c.word.Load())
+	}
+	if w := b.c.word.Add(^uint64(0)); ownerOf(w) == ownerReclaiming && borrowsOf(w) == 0 {
+		unlendLast(&b.c.header, w)
+	}
+}
+
+// unlendLast frees a cell whose owner died during the loan that just ended.
+//
+//go:noinline
+func unlendLast(h *header, w uint64) {
+	if h.word.CompareAndSwap(w, retag(w, ownerFree)) {
+		unregister(h)
+	}
+}

@@ -1,0 +1,76 @@
+package rref
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+)
+
+// A Pool is a fixed set of preallocated cells of one type, such as the 4 KiB
+// buffers of a block driver. Get hands a cell out to an account; Drop, and
+// the reclaim of a dead owner, bring it back. Pools are kernel objects: a
+// domain gets one as a device grant.
+type Pool[T any] struct {
+	name  string
+	cells []cell[T]
+	mu    sync.Mutex
+	free  []int32 // indices of free cells, a stack; guarded by mu
+}
+
+// NewPool preallocates n cells of T. T must be exchangeable.
+func NewPool[T any](name string, n int) *Pool[T] {
+	t := reflect.TypeFor[T]()
+	mustExchange(t)
+	p := &Pool[T]{name: name, cells: make([]cell[T], n), free: make([]int32, n)}
+	for i := range p.cells {
+		c := &p.cells[i]
+		c.typ, c.slot, c.home, c.idx = t, int32(i), p, -1
+		p.free[i] = int32(n - 1 - i)
+	}
+	return p
+}
+
+// Get hands out a free cell, owned by a, its payload zeroed so that nothing
+// of its previous owner shows through. It reports false if the pool is
+// empty.
+func (p *Pool[T]) Get(a *Account) (RRef[T], bool) {
+	p.mu.Lock()
+	if len(p.free) == 0 {
+		p.mu.Unlock()
+		return RRef[T]{}, false
+	}
+	i := p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	p.mu.Unlock()
+	c := &p.cells[i]
+	var zero T
+	c.val = zero
+	tag := retag(c.word.Load(), a.id)
+	c.word.Store(tag)
+	if !register(&c.header, a) {
+		c.word.Store(retag(tag, ownerFree))
+		p.recycle(i)
+		refuseClosed(&c.header, a)
+	}
+	return RRef[T]{c, tag}, true
+}
+
+func (p *Pool[T]) recycle(slot int32) {
+	p.mu.Lock()
+	p.free = append(p.free, slot)
+	p.mu.Unlock()
+}
+
+// Free is the number of cells in the pool.
+func (p *Pool[T]) Free() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.free)
+}
+
+// Cap is the number of cells the pool was made with.
+func (p *Pool[T]) Cap() int { return len(p.cells) }
+
+func (p *Pool[T]) String() string {
+	return fmt.Sprintf("pool %s: %d/%d free", p.name, p.Free(), p.Cap())
+}

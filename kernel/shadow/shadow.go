@@ -1,0 +1,237 @@
+package shadow
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rlgo/redleaf/kernel/domain"
+)
+
+// Policy limits what a Guard does. The zero Policy gets the defaults.
+type Policy struct {
+	Retries  int           // retries of one call (default 3)
+	Restarts int           // restarts within Window (default 10)
+	Window   time.Duration // default 1 minute
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.Retries <= 0 {
+		p.Retries = 3
+	}
+	if p.Restarts <= 0 {
+		p.Restarts = 10
+	}
+	if p.Window <= 0 {
+		p.Window = time.Minute
+	}
+	return p
+}
+
+// ErrGaveUp is wrapped by the errors of restarts the Policy refused.
+var ErrGaveUp = errors.New("shadow: restart limit reached")
+
+// A Restart is one entry of a Guard's log.
+type Restart struct {
+	At    time.Time
+	Name  string
+	Old   domain.ID           // the instance that failed
+	New   domain.ID           // the instance that replaced it (0 if none started)
+	Cause *domain.FailedError // why Old died
+	Err   error               // nil if New is running and its init was replayed
+}
+
+func (r Restart) String() string {
+	s := fmt.Sprintf("shadow %s: restarted #%d as #%d", r.Name, r.Old, r.New)
+	if r.Cause != nil {
+		s += " after: " + r.Cause.Error()
+	}
+	if r.Err != nil {
+		s += "; restart failed: " + r.Err.Error()
+	}
+	return s
+}
+
+// A Guard guards one domain name: it restarts the instance when it fails and
+// gives holders shadows (it is a domain.Provider).
+type Guard struct {
+	m      *domain.Manager
+	iface  reflect.Type
+	newFor func(g *Guard, holder *domain.Domain, opts []domain.BindOption) any
+	policy Policy
+
+	recovered atomic.Int64 // calls that succeeded after a retry
+
+	mu       sync.Mutex
+	cur      *domain.Domain // guarded by mu
+	times    []time.Time    // restarts within the window; guarded by mu
+	restarts int            // guarded by mu
+	log      []Restart      // the last maxLog restarts; guarded by mu
+	inits    []initCall     // guarded by mu
+}
+
+// An initCall is the last successful call of one //idl:init method.
+type initCall struct {
+	method string
+	replay func(any) error
+}
+
+const maxLog = 64
+
+// shadows maps an IDL interface to the constructor of its generated shadow.
+var shadows sync.Map // reflect.Type -> func(*Guard, *domain.Domain, []domain.BindOption) any
+
+// Register registers the shadow constructor of IDL interface I. For
+// generated code (cmd/idlgen), from an init function.
+func Register[I any](newShadow func(*Client[I]) I) {
+	shadows.Store(reflect.TypeFor[I](), func(g *Guard, holder *domain.Domain, opts []domain.BindOption) any {
+		c := &Client[I]{g: g, holder: holder, opts: opts}
+		c.rebind()
+		return newShadow(c)
+	})
+}
+
+// New guards instance d, managed by m, with policy p. d's interface must have
+// a generated shadow.
+func New(m *domain.Manager, d *domain.Domain, p Policy) (*Guard, error) {
+	t := d.Interface()
+	if t == nil {
+		return nil, fmt.Errorf("shadow: %s exports nothing", d.Name())
+	}
+	f, ok := shadows.Load(t)
+	if !ok {
+		return nil, fmt.Errorf("shadow: no shadow for %v: declare it in the IDL package and run go generate", t)
+	}
+	return &Guard{
+		m: m, iface: t, policy: p.withDefaults(), cur: d,
+		newFor: f.(func(*Guard, *domain.Domain, []domain.BindOption) any),
+	}, nil
+}
+
+// Provide returns a shadow of the guarded interface for holder; its calls go
+// through proxies bound with opts.
+func (g *Guard) Provide(holder *domain.Domain, iface reflect.Type, opts ...domain.BindOption) (any, error) {
+	if holder == nil {
+		return nil, fmt.Errorf("shadow: no holder")
+	}
+	if iface != g.iface {
+		return nil, fmt.Errorf("shadow: the guarded domain exports %v, not %v", g.iface, iface)
+	}
+	return g.newFor(g, holder, opts), nil
+}
+
+// Name is the guarded domain's name.
+func (g *Guard) Name() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cur.Name()
+}
+
+// Current is the guarded instance now.
+func (g *Guard) Current() *domain.Domain {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cur
+}
+
+// Restarts is how many restarts the guard made.
+func (g *Guard) Restarts() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.restarts
+}
+
+// Recovered is how many calls succeeded on a retry after a failure.
+func (g *Guard) Recovered() int64 { return g.recovered.Load() }
+
+// Log returns the last restarts (at most 64), oldest first.
+func (g *Guard) Log() []Restart {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Restart(nil), g.log...)
+}
+
+// recoverFrom returns the instance to retry on after failed died: a new
+// one, restarted here, if failed is still the current instance; the current
+// one if somebody restarted it already.
+func (g *Guard) recoverFrom(failed *domain.Domain) (*domain.Domain, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cur != failed {
+		return g.cur, nil
+	}
+	for {
+		now := time.Now()
+		for len(g.times) > 0 && now.Sub(g.times[0]) > g.policy.Window {
+			g.times = g.times[1:]
+		}
+		if len(g.times) >= g.policy.Restarts {
+			return nil, fmt.Errorf("%w: %d restarts of %s within %v", ErrGaveUp, len(g.times), failed.Name(), g.policy.Window)
+		}
+		g.times = append(g.times, now)
+		g.restarts++
+		nd, err := g.m.Restart(failed, "shadow")
+		if err == nil {
+			err = g.replay(nd)
+		}
+		g.note(Restart{At: now, Name: failed.Name(), Old: failed.ID(), New: idOf(nd), Cause: failed.Err(), Err: err})
+		if err == nil {
+			g.cur = nd
+			return nd, nil
+		}
+		if nd == nil {
+			return nil, err
+		}
+		g.m.Kill(nd)
+		failed, g.cur = nd, nd // try again from the instance that did not start
+	}
+}
+
+func idOf(d *domain.Domain) domain.ID {
+	if d == nil {
+		return 0
+	}
+	return d.ID()
+}
+
+func (g *Guard) note(r Restart) {
+	if len(g.log) == maxLog {
+		g.log = g.log[1:]
+	}
+	g.log = append(g.log, r)
+}
+
+// replay replays the recorded init calls on nd through a kernel capability.
+func (g *Guard) replay(nd *domain.Domain) error {
+	if len(g.inits) == 0 {
+		return nil
+	}
+	v, err := nd.Provide(g.m.Kernel(), g.iface)
+	if err != nil {
+		return err
+	}
+	defer v.(domain.Capability).Revoke()
+	for _, c := range g.inits {
+		if err := c.replay(v); err != nil {
+			return fmt.Errorf("shadow: replaying %s: %w", c.method, err)
+		}
+	}
+	return nil
+}
+
+// record keeps a successful init call to replay on restarts: the last call
+// of each init method, in the order the methods were first called.
+func (g *Guard) record(method string, f func(any) error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i := range g.inits {
+		if g.inits[i].method == method {
+			g.inits[i].replay = f
+			return
+		}
+	}
+	g.inits = append(g.inits, initCall{method, f})
+}
