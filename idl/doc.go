@@ -20,7 +20,7 @@
 //
 // Error values cross boundaries as they are: a domain should return
 // immutable errors (sentinels, fmt.Errorf values), never one pointing into
-// its own mutable state (see LIMITS.md in kernel/domain).
+// its own mutable state (see docs/ARCHITECTURE.md).
 package idl
 
 //go:generate go run github.com/rlgo/redleaf/cmd/idlgen

@@ -184,7 +184,7 @@ type BindOption func(*Crossing)
 
 // Deadline makes calls through the capability fail the callee if they do
 // not return within d: each call then runs on a kernel worker while the
-// caller waits (see LIMITS.md). d <= 0 means no deadline.
+// caller waits (see docs/ARCHITECTURE.md). d <= 0 means no deadline.
 func Deadline(d time.Duration) BindOption {
 	return func(x *Crossing) {
 		if d > 0 {

@@ -53,7 +53,7 @@
 // never returns: the callee is failed and the worker abandoned and counted
 // (Stats.Stuck). Without a deadline a call runs on the caller's goroutine,
 // at a fraction of the cost, and a callee that never returns holds its
-// caller. What Go cannot recover from at all is in LIMITS.md.
+// caller. What Go cannot recover from at all is in docs/ARCHITECTURE.md.
 //
 // # Choices, and why
 //

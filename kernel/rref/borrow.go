@@ -7,7 +7,7 @@ package rref
 //
 // Go has no read-only pointers: Get returns a *T, and that the callee only
 // reads through it is a rule of the IDL, not something the kernel enforces
-// (see LIMITS.md in kernel/domain).
+// (see docs/ARCHITECTURE.md).
 type Borrow[T any] struct {
 	c   *cell[T]
 	tag uint64 // the owner's tag

@@ -46,8 +46,7 @@ func (r RRef[T]) Valid() bool {
 
 // Get returns the payload, in place: reading or writing through it is
 // zero-copy. It panics with a *UseError if r is not valid. Do not keep the
-// pointer after giving r away: Go cannot revoke it (see LIMITS.md in
-// kernel/domain).
+// pointer after giving r away: Go cannot revoke it (see docs/ARCHITECTURE.md).
 func (r RRef[T]) Get() *T {
 	if r.c == nil {
 		refuse("Get", nil, r.tag, 0)
