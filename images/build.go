@@ -9,6 +9,7 @@
 //	vmlinuz          the Linux kernel
 //	initrd.img       the compressed initramfs; /init is the domain kernel
 //	disk.img         GPT disk: ESP with systemd-boot (UEFI) and syslinux (BIOS)
+//	disk.img.bmap    its block map (bmaptool's format), for rlbuild flash
 //	pxe/boot.ipxe    iPXE script; pxe/vmlinuz and pxe/initrd.img beside it
 package images
 
@@ -25,6 +26,7 @@ import (
 
 	"github.com/rlgo/redleaf/config"
 	"github.com/rlgo/redleaf/host"
+	"github.com/rlgo/redleaf/images/bmap"
 	"github.com/rlgo/redleaf/images/disk"
 	"github.com/rlgo/redleaf/images/gobuild"
 	"github.com/rlgo/redleaf/images/initramfs"
@@ -42,6 +44,7 @@ const (
 	KernelFile = "vmlinuz"
 	InitrdFile = "initrd.img"
 	DiskFile   = "disk.img"
+	BmapFile   = "disk.img.bmap"
 	PXEDir     = "pxe"
 	IPXEFile   = "pxe/boot.ipxe"
 )
@@ -184,6 +187,16 @@ func Build(ctx context.Context, c *config.Config, o Options) (*Result, error) {
 			return nil, err
 		}
 		m.Disk = DiskFile
+		// The block map lets rlbuild flash and bmaptool write only the
+		// blocks that hold data.
+		err = b.step("block map", func() error {
+			_, err := bmap.Create(filepath.Join(stage, DiskFile), filepath.Join(stage, BmapFile))
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		m.Bmap = BmapFile
 		if c.Disk.UEFI {
 			m.Boot = append(m.Boot, "uefi")
 		}
@@ -326,12 +339,15 @@ func artifactList(m *manifest.Manifest) []string {
 	if m.Disk != "" {
 		list = append(list, m.Disk)
 	}
+	if m.Bmap != "" {
+		list = append(list, m.Bmap)
+	}
 	return list
 }
 
 // knownArtifacts are the files a build may own in its output directory;
 // publish removes the ones this build did not produce, and nothing else.
-var knownArtifacts = []string{KernelFile, InitrdFile, DiskFile, IPXEFile, PXEDir + "/" + KernelFile, PXEDir + "/" + InitrdFile}
+var knownArtifacts = []string{KernelFile, InitrdFile, DiskFile, BmapFile, IPXEFile, PXEDir + "/" + KernelFile, PXEDir + "/" + InitrdFile}
 
 // publish moves the staged artifacts into out and writes the manifest.
 // The old manifest goes first, so a crash in between leaves no manifest

@@ -9,7 +9,7 @@ pkgs=(
   qemu-system-x86 qemu-system-arm qemu-utils
   ovmf qemu-efi-aarch64 seabios
   systemd-boot-efi syslinux syslinux-common
-  dosfstools mtools ipxe
+  dosfstools mtools ipxe e2fsprogs bmap-tools
   zstd cpio
 )
 
