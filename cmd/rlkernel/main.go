@@ -1,7 +1,8 @@
 // Command rlkernel is the RedLeaf-Go domain kernel: the static /init (PID
 // 1) of the initramfs that Linux boots. It sets the machine up (package
-// kernel/boot), prints the banner and runs the console shell (package
-// rv6/sh), respawning it when it ends.
+// kernel/boot), prints the banner, starts the system's services as domains
+// (package kernel/system) and runs the console shell (package rv6/sh), with
+// the system's commands, respawning it when it ends.
 //
 // Run on a host (not as PID 1) it is a dry run: nothing is mounted, and
 // poweroff, reboot and halt exit the process.
@@ -10,11 +11,13 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"time"
 
 	"github.com/rlgo/redleaf/kernel/boot"
+	"github.com/rlgo/redleaf/kernel/system"
 	"github.com/rlgo/redleaf/rv6/sh"
 )
 
@@ -27,6 +30,13 @@ func main() {
 
 func run(k *boot.Kernel) error {
 	k.Banner(os.Stdout)
+	// The services run as domains; without them the shell still runs.
+	sys, err := system.Start(system.Options{Logf: k.Logf})
+	if err != nil {
+		k.Logf("starting the domains: %v", err)
+	} else {
+		fmt.Fprintf(os.Stdout, "domains: %s\n", sys.Summary())
+	}
 	if !k.Config.Shell {
 		k.Logf("rl.shell=0: no console shell")
 		for {
@@ -40,7 +50,7 @@ func run(k *boot.Kernel) error {
 			Stdin:    console,
 			Stdout:   os.Stdout,
 			Stderr:   os.Stderr,
-			Registry: registry(k),
+			Registry: registry(k, sys),
 			Env:      os.Environ(),
 			Debug:    k.Config.Debug,
 			Fallback: programs(k, console),
@@ -61,10 +71,13 @@ func run(k *boot.Kernel) error {
 	}
 }
 
-// registry is the shell's builtins plus the power commands, which belong
-// to the kernel.
-func registry(k *boot.Kernel) *sh.Registry {
+// registry is the shell's builtins, the system's commands (if it started)
+// and the power commands, which belong to the kernel.
+func registry(k *boot.Kernel, sys *system.System) *sh.Registry {
 	r := sh.Builtins()
+	if sys != nil {
+		sys.Register(r)
+	}
 	power := func(a boot.Action) sh.Command {
 		return sh.Func(func(_ context.Context, p *sh.Proc) int {
 			if len(p.Args) > 1 {

@@ -23,8 +23,8 @@
 //   - go: go statements. A domain's threads come from the kernel's spawn
 //     call, so that a panic on them is caught and attributed to the domain.
 //   - import: imports outside the allowlist of imports.go: pure standard
-//     packages, the kernel's domain API (idl/..., kernel/rref, kernel/domain)
-//     and other domains. Denied among others: os, syscall, net, plugin, log,
+//     packages, the kernel's domain API (idl/..., kernel/rref, kernel/domain,
+//     kernel/faults) and other domains. Denied among others: os, syscall, net, plugin, log,
 //     runtime (all of it: it controls what every domain shares, and
 //     finalizers run domain code on the runtime's goroutine) and reflect (all
 //     of it: even read-only reflection reads unexported fields, which

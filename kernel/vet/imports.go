@@ -82,6 +82,12 @@ var importTable = map[string]importRule{
 	modulePath + "/idl/...":       allow,
 	modulePath + "/kernel/rref":   allow,
 	modulePath + "/kernel/domain": allow,
+	// The domain side of the kernel's fault injector: faults.From and
+	// Device.Point, which domains call at the entry of their IDL methods.
+	// What a domain holds of it is only the Point of what it was granted;
+	// arming faults (Injector.Arm) needs the kernel's *Injector, which no
+	// domain is given.
+	modulePath + "/kernel/faults": allow,
 
 	// Denied with a reason, so that the diagnostic can say why. ("unsafe"
 	// and "C" have rules of their own: see checkImport.)
@@ -138,6 +144,10 @@ var bannedFuncs = map[string]string{
 	"time.AfterFunc":       "it runs f on a goroutine of its own, not one from the kernel's spawn call, so a panic in f is not caught and attributed",
 	"context.AfterFunc":    "it runs f on a goroutine of its own, not one from the kernel's spawn call, so a panic in f is not caught and attributed",
 	"(*sync.WaitGroup).Go": "it starts a goroutine, not one from the kernel's spawn call, so a panic on it is not caught and attributed",
+	// Kernel functions a domain can name through kernel/domain but must not
+	// call: a Manager of its own would run domains outside the kernel's
+	// accounting, whose threads would not stop with it.
+	"github.com/rlgo/redleaf/kernel/domain.NewManager": "a manager of the domain's own would run domains outside the kernel's accounting; only the kernel creates domains",
 }
 
 // bannedBuiltins are built-in functions domains may not call, with why.
@@ -180,7 +190,7 @@ func (c *domainCheck) importAllowed(p string) (bool, string) {
 	case isStandard(p):
 		return false, "it is not on the allowlist of pure standard packages (kernel/vet/imports.go)"
 	case p == modulePath || strings.HasPrefix(p, modulePath+"/"):
-		return false, "it is trusted kernel code, not the domain API (idl/..., kernel/rref, kernel/domain) nor a package marked //rl:domain"
+		return false, "it is trusted kernel code, not the domain API (idl/..., kernel/rref, kernel/domain, kernel/faults) nor a package marked //rl:domain"
 	default:
 		return false, "third-party packages are not vetted for domain use; only the allowlist (kernel/vet/imports.go) and packages marked //rl:domain are"
 	}

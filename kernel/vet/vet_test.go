@@ -211,3 +211,16 @@ func TestCheck(t *testing.T) {
 		t.Error("Check of a missing package: no error")
 	}
 }
+
+// A domain that makes a Manager of its own is rejected: this needs the
+// real kernel/domain package, so it checks a package of this module.
+func TestNewManagerBanned(t *testing.T) {
+	diags, err := Check("../..", []string{"./kernel/vet/testdata/newmanager"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diags) != 1 || diags[0].Rule != "banned" || !strings.Contains(diags[0].Message, "kernel/domain.NewManager") ||
+		diags[0].Pos.Line != 10 {
+		t.Errorf("diagnostics: %v", diags)
+	}
+}

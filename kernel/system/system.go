@@ -1,0 +1,453 @@
+// Package system is the booted system's set of services, each a domain: the
+// RAM disk (drivers/ramdisk) guarded by a shadow, and the null service
+// (kernel/system/null) without one, so that a person at the console can
+// watch a fault recovered transparently in the first and reported in the
+// second. It also holds the kernel's fault injector (kernel/faults), granted
+// to both, and gives the console shell the commands that show and exercise
+// all of it (Register): domains, kill, restart, inject, blk and call.
+//
+// It is trusted kernel code: it creates the domains, holds the kernel's
+// capabilities to them, and owns the RAM disk's memory, which outlives
+// every instance of the driver.
+package system
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rlgo/redleaf/drivers/ramdisk"
+	"github.com/rlgo/redleaf/idl"
+	"github.com/rlgo/redleaf/kernel/domain"
+	"github.com/rlgo/redleaf/kernel/faults"
+	"github.com/rlgo/redleaf/kernel/rref"
+	"github.com/rlgo/redleaf/kernel/shadow"
+	"github.com/rlgo/redleaf/kernel/system/null"
+)
+
+// Names of the system's domains.
+const (
+	DiskName = "ramdisk"
+	NullName = "null"
+)
+
+// Defaults of Options.
+const (
+	DefaultDiskSize = 16 << 20
+	DefaultDeadline = 2 * time.Second
+)
+
+// DefaultPolicy is the RAM disk's shadow policy unless Options says
+// otherwise: 3 retries of a call, 10 restarts a minute.
+var DefaultPolicy = shadow.Policy{Retries: 3, Restarts: 10, Window: time.Minute}
+
+// Options configure Start.
+type Options struct {
+	// Logf gets the domain log: failures, terminations and restarts (a
+	// shadow's restarts among them), and what domains log. Default: none.
+	Logf func(format string, args ...any)
+	// DiskSize is the RAM disk's size in bytes, a multiple of
+	// idl.BlockSize. Default DefaultDiskSize (16 MiB).
+	DiskSize int64
+	// Deadline is the per-call deadline of the kernel's capabilities to the
+	// services: a call that does not return within it (an injected loop)
+	// fails the domain, and the shell gets control back. Default
+	// DefaultDeadline.
+	Deadline time.Duration
+	// Policy is the RAM disk's shadow's: retries per call and restarts per
+	// window; beyond them the failure reaches the caller. Its zero fields
+	// get DefaultPolicy's.
+	Policy shadow.Policy
+}
+
+// A System is the running set of services.
+type System struct {
+	m        *domain.Manager
+	inj      *faults.Injector
+	mem      *Memory
+	guard    *shadow.Guard   // the RAM disk's shadow
+	disk     idl.BlockDevice // the kernel's shadow capability to the RAM disk
+	deadline time.Duration
+	logf     func(format string, args ...any)
+	services []*service // the domains the system started, in the order it started them
+
+	mu       sync.Mutex
+	null     idl.Bench      // the kernel's capability to the null service; guarded by mu
+	failures map[string]int // failed instances of each name, ever; guarded by mu
+}
+
+// A service is one domain the system started.
+type service struct {
+	name  string
+	guard *shadow.Guard // nil: no shadow
+	// ping makes a null call through the kernel's capability.
+	ping func() error
+	// rebind binds the kernel's capability to a new instance, for a
+	// service without a shadow.
+	rebind func(*domain.Domain) error
+}
+
+// Start starts the services: a domain manager, the fault injector, the RAM
+// disk (guarded by a shadow) on DiskSize bytes of kernel memory, and the
+// null service (no shadow). On an error nothing is left running.
+func Start(opts Options) (*System, error) {
+	if opts.DiskSize == 0 {
+		opts.DiskSize = DefaultDiskSize
+	}
+	if opts.DiskSize < idl.BlockSize || opts.DiskSize%idl.BlockSize != 0 {
+		return nil, fmt.Errorf("system: the RAM disk's size %d is not a positive multiple of %d", opts.DiskSize, idl.BlockSize)
+	}
+	if opts.Deadline <= 0 {
+		opts.Deadline = DefaultDeadline
+	}
+	if opts.Policy.Retries <= 0 {
+		opts.Policy.Retries = DefaultPolicy.Retries
+	}
+	if opts.Policy.Restarts <= 0 {
+		opts.Policy.Restarts = DefaultPolicy.Restarts
+	}
+	if opts.Policy.Window <= 0 {
+		opts.Policy.Window = DefaultPolicy.Window
+	}
+	s := &System{
+		inj:      faults.New(),
+		deadline: opts.Deadline,
+		logf:     opts.Logf,
+		failures: map[string]int{},
+	}
+	if s.logf == nil {
+		s.logf = func(string, ...any) {}
+	}
+	s.m = domain.NewManager(domain.WithLog(s.domainLog), domain.WithEvents(s.event))
+	if err := s.start(opts); err != nil {
+		s.m.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *System) start(opts Options) error {
+	mem, err := NewMemory(opts.DiskSize)
+	if err != nil {
+		return err
+	}
+	s.mem = mem
+
+	// The RAM disk, guarded by a shadow. The kernel holds a shadow
+	// capability: a call that fails the driver restarts it and is retried.
+	d, err := s.m.Create(ramdisk.Kind, domain.Name(DiskName),
+		domain.GrantDevice(ramdisk.GrantMemory, ramdisk.Memory(mem)),
+		domain.GrantDevice(ramdisk.GrantFaults, s.inj.Device()))
+	if err != nil {
+		return fmt.Errorf("system: starting %s: %w", DiskName, err)
+	}
+	if s.guard, err = shadow.New(s.m, d, opts.Policy); err != nil {
+		return fmt.Errorf("system: guarding %s: %w", DiskName, err)
+	}
+	if s.disk, err = domain.Connect[idl.BlockDevice](s.m.Kernel(), s.guard, domain.Deadline(s.deadline)); err != nil {
+		return fmt.Errorf("system: connecting to %s: %w", DiskName, err)
+	}
+	s.services = append(s.services, &service{
+		name:  DiskName,
+		guard: s.guard,
+		ping:  func() error { _, err := s.disk.BlockSize(); return err },
+	})
+
+	// The null service, without a shadow: a failure reaches the caller and
+	// the service stays dead until restarted.
+	nd, err := s.m.Create(null.Kind, domain.Name(NullName), domain.GrantDevice(null.GrantFaults, s.inj.Device()))
+	if err != nil {
+		return fmt.Errorf("system: starting %s: %w", NullName, err)
+	}
+	nsvc := &service{
+		name: NullName,
+		ping: func() error { return s.nullCap().Null() },
+		rebind: func(d *domain.Domain) error {
+			p, err := domain.Connect[idl.Bench](s.m.Kernel(), d, domain.Deadline(s.deadline))
+			if err != nil {
+				return err
+			}
+			s.mu.Lock()
+			old := s.null
+			s.null = p
+			s.mu.Unlock()
+			if c, ok := old.(domain.Capability); ok {
+				c.Revoke()
+			}
+			return nil
+		},
+	}
+	if err := nsvc.rebind(nd); err != nil {
+		return fmt.Errorf("system: connecting to %s: %w", NullName, err)
+	}
+	s.services = append(s.services, nsvc)
+	return nil
+}
+
+// domainLog is the manager's log but for its events, which event logs in
+// a form of its own: what domains log (Context.Logf).
+func (s *System) domainLog(format string, args ...any) {
+	if len(args) == 1 {
+		if _, ok := args[0].(domain.Event); ok {
+			return
+		}
+	}
+	s.logf(format, args...)
+}
+
+// event logs the deaths and restarts of domains (their creation is logged
+// by the restart that caused it, or not at all at boot), and counts
+// failures by name, across instances.
+func (s *System) event(e domain.Event) {
+	switch e.Kind {
+	case "failed":
+		s.mu.Lock()
+		s.failures[e.Domain]++
+		s.mu.Unlock()
+		if e.Err != nil {
+			s.logf("%v", e.Err)
+		} else {
+			s.logf("domain %s (#%d) failed", e.Domain, e.ID)
+		}
+	case "terminated":
+		s.logf("domain %s (#%d) terminated", e.Domain, e.ID)
+	case "restarted":
+		old := ""
+		if e.Err != nil {
+			old = fmt.Sprintf(" (#%d)", e.Err.ID)
+		}
+		if e.Failure != nil {
+			s.logf("domain %s%s: restart %d by %s failed: %v", e.Domain, old, e.Restarts, e.By, e.Failure)
+		} else {
+			s.logf("domain %s%s restarted as #%d by %s (restart %d)", e.Domain, old, e.ID, e.By, e.Restarts)
+		}
+	}
+}
+
+func (s *System) nullCap() idl.Bench {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.null
+}
+
+// Close kills every domain. The system serves nothing afterwards.
+func (s *System) Close() { s.m.Close() }
+
+// Manager is the system's domain manager.
+func (s *System) Manager() *domain.Manager { return s.m }
+
+// Injector is the system's fault injector.
+func (s *System) Injector() *faults.Injector { return s.inj }
+
+// Memory is the RAM disk's memory.
+func (s *System) Memory() *Memory { return s.mem }
+
+// Disk is the kernel's capability to the RAM disk, through its shadow.
+func (s *System) Disk() idl.BlockDevice { return s.disk }
+
+// Guard is the RAM disk's shadow.
+func (s *System) Guard() *shadow.Guard { return s.guard }
+
+// Null is the kernel's capability to the null service (no shadow).
+func (s *System) Null() idl.Bench { return s.nullCap() }
+
+// Summary names the services, "ramdisk (shadowed), null", for the boot log.
+func (s *System) Summary() string {
+	var parts []string
+	for _, svc := range s.services {
+		if svc.guard != nil {
+			parts = append(parts, svc.name+" (shadowed)")
+		} else {
+			parts = append(parts, svc.name)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Failures is how many instances named name failed (not counting kills).
+func (s *System) Failures(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failures[name]
+}
+
+func (s *System) service(name string) *service {
+	for _, svc := range s.services {
+		if svc.name == name {
+			return svc
+		}
+	}
+	return nil
+}
+
+func (s *System) serviceNames() string {
+	var names []string
+	for _, svc := range s.services {
+		names = append(names, svc.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Errors of the system's operations, for the shell to print.
+var (
+	errNoDomain = errors.New("no such domain")
+	errKernel   = errors.New("the kernel is not a domain the shell can do this to")
+)
+
+// lookup returns the latest instance named name.
+func (s *System) lookup(name string) (*domain.Domain, error) {
+	d := s.m.Lookup(name)
+	if name == "kernel" {
+		return nil, fmt.Errorf("%s: %w", name, errKernel)
+	}
+	if d == nil {
+		return nil, fmt.Errorf("%s: %w (domains: %s)", name, errNoDomain, s.serviceNames())
+	}
+	return d, nil
+}
+
+// Kill terminates the instance named name. A shadowed one is re-created by
+// its shadow on its next call. It returns the instance killed.
+func (s *System) Kill(name string) (*domain.Domain, error) {
+	d, err := s.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if !d.Alive() {
+		return d, fmt.Errorf("%s (#%d) is not running: it is %v", name, d.ID(), d.State())
+	}
+	s.m.Kill(d)
+	return d, nil
+}
+
+// Restart ends the instance named name, if it is running, and starts the
+// next one: a shadowed service through its shadow (which restarts it on the
+// call Restart makes), another by the kernel, which binds its capability to
+// the new instance. It returns the new instance.
+func (s *System) Restart(name string) (*domain.Domain, error) {
+	d, err := s.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	svc := s.service(name)
+	if svc == nil {
+		return nil, fmt.Errorf("%s: not one of the system's services (%s)", name, s.serviceNames())
+	}
+	if svc.guard != nil {
+		s.m.Kill(d)
+		if err := svc.ping(); err != nil {
+			return nil, err
+		}
+		return svc.guard.Current(), nil
+	}
+	nd, err := s.m.Restart(d, "shell")
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.rebind(nd); err != nil {
+		return nil, err
+	}
+	return nd, nil
+}
+
+// Inject arms fault kind in the service named name, for its next call.
+func (s *System) Inject(name, kind string) error {
+	if !faults.IsKind(kind) {
+		return fmt.Errorf("unknown fault kind %q (kinds: %s)", kind, strings.Join(faults.Kinds(), ", "))
+	}
+	d, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	svc := s.service(name)
+	if svc == nil {
+		return fmt.Errorf("%s: it was not granted the fault injector (services: %s)", name, s.serviceNames())
+	}
+	if !d.Alive() && svc.guard == nil {
+		return fmt.Errorf("%s (#%d) is %v and has no shadow: nothing would call it (restart %s first)", name, d.ID(), d.State(), name)
+	}
+	return s.inj.Arm(name, kind)
+}
+
+// Call makes a null call into the service named name through the kernel's
+// capability: the null service's Null, the RAM disk's BlockSize (through its
+// shadow).
+func (s *System) Call(name string) error {
+	if _, err := s.lookup(name); err != nil {
+		return err
+	}
+	svc := s.service(name)
+	if svc == nil {
+		return fmt.Errorf("%s: not one of the system's services (%s)", name, s.serviceNames())
+	}
+	return svc.ping()
+}
+
+// ReadBlock reads block lba of the RAM disk through its shadow.
+func (s *System) ReadBlock(lba uint64) (idl.Block, error) {
+	var b idl.Block
+	err := s.blockIO(lba, false, func(r *idl.BlockReq) { b = r.Data })
+	return b, err
+}
+
+// WriteBlock writes b to block lba of the RAM disk through its shadow.
+func (s *System) WriteBlock(lba uint64, b *idl.Block) error {
+	return s.blockIO(lba, true, func(r *idl.BlockReq) { r.Data = *b })
+}
+
+// blockIO makes a batch of one request for block lba, lets fill set it up
+// (write) or read it back (read), and moves it to the RAM disk and back.
+func (s *System) blockIO(lba uint64, write bool, fill func(*idl.BlockReq)) error {
+	heap := s.m.Kernel().Heap()
+	batch := rref.NewDeque[idl.BlockReq](heap, 1)
+	req := rref.New(heap, idl.BlockReq{LBA: lba})
+	if write {
+		fill(req.Get())
+	}
+	batch.PushBack(req)
+	var out rref.Deque[idl.BlockReq]
+	var err error
+	if write {
+		out, err = s.disk.Write(batch)
+	} else {
+		out, err = s.disk.Read(batch)
+	}
+	if err != nil {
+		// The proxy gave the batch back if it could; a call that missed
+		// its deadline lost it with the driver's heap.
+		lost := !batch.Valid()
+		rref.DiscardDeque(batch)
+		if lost && isDeadline(err) {
+			return fmt.Errorf("%w (the request was lost with the driver: run the command again)", err)
+		}
+		return err
+	}
+	defer out.Drop()
+	r, ok := out.PopFront()
+	if !ok {
+		return fmt.Errorf("%s returned an empty batch", DiskName)
+	}
+	defer r.Drop()
+	got := r.Get()
+	switch got.Status {
+	case idl.BlockOK:
+	case idl.BlockOutOfRange:
+		n, _ := s.disk.NumBlocks()
+		return fmt.Errorf("block %d is out of range (the disk has %d blocks)", lba, n)
+	case idl.BlockIOError:
+		return fmt.Errorf("block %d: I/O error", lba)
+	default:
+		return fmt.Errorf("block %d: status %d", lba, got.Status)
+	}
+	if !write {
+		fill(got)
+	}
+	return nil
+}
+
+func isDeadline(err error) bool {
+	var de *domain.DeadlineError
+	return errors.As(err, &de)
+}
