@@ -88,6 +88,11 @@ var importTable = map[string]importRule{
 	// arming faults (Injector.Arm) needs the kernel's *Injector, which no
 	// domain is given.
 	modulePath + "/kernel/faults": allow,
+	// Typed register and DMA accessors of a granted device (hw.Regs,
+	// hw.Buffer, hw.PCIDevice): the only way driver domains reach hardware,
+	// bounds-checked, with no unsafe in the domain. The mapping, DMA
+	// allocation and system calls stay in kernel/pci and kernel/dma.
+	modulePath + "/kernel/hw": allow,
 
 	// Denied with a reason, so that the diagnostic can say why. ("unsafe"
 	// and "C" have rules of their own: see checkImport.)
