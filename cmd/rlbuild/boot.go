@@ -24,7 +24,9 @@ console is the terminal (Ctrl-A X quits QEMU). With them, rlbuild drives the
 console: each expect step waits for a regular expression (at most --timeout),
 each send step types a line; after the last step rlbuild waits for QEMU to
 exit and exits with its status. A step that fails or times out ends QEMU
-and exits non-zero.
+and exits non-zero. --nvme FILE attaches a raw image as an NVMe disk that
+the guest writes to (the booted system drives the first one with its NVMe
+domain).
 
   rlbuild boot --mode uefi --step 'expect=\$ ' --step 'send=echo hi' \
     --step 'expect=(?m)^hi$' --step 'send=poweroff'`,
@@ -41,6 +43,7 @@ and exits non-zero.
 	timeout := f.Duration("timeout", 2*time.Minute, "how long each expect step, and QEMU's exit after the script, may take")
 	transcript := f.String("transcript", "", "also write the console output to this file")
 	quiet := f.Bool("quiet", false, "do not copy the console to standard output in script mode")
+	nvmeFiles := f.StringArray("nvme", nil, "attach FILE (a raw image) as an NVMe disk, serial rlN; the guest writes to it; repeatable")
 	cf := addConfigFlags(cmd, map[string]string{"mode": "qemu.mode", "memory": "qemu.memory_mib", "cpus": "qemu.cpus", "accel": "qemu.accel"})
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -61,6 +64,9 @@ and exits non-zero.
 			return err
 		}
 		qc.MemoryMiB, qc.CPUs, qc.Accel = q.MemoryMiB, q.CPUs, q.Accel
+		for i, file := range *nvmeFiles {
+			qc.ExtraDrives = append(qc.ExtraDrives, qemu.Drive{File: file, Format: "raw", Device: fmt.Sprintf("nvme,serial=rl%d", i)})
+		}
 		if len(script) == 0 {
 			fmt.Fprintf(os.Stderr, "booting %s (%s, %s mode); Ctrl-A X quits QEMU\n", m.Name, m.Arch, q.Mode)
 			code, err := qemu.Run(cmd.Context(), qc)

@@ -94,7 +94,7 @@ func (a *Allocator) Alloc(size, align int) (*hw.Buffer, error) {
 	}
 	c, err := a.src.Map(max(size+align, a.chunkSize))
 	if err != nil {
-		return nil, fmt.Errorf("%w: mapping a chunk for %d bytes: %v", ErrExhausted, size, err)
+		return nil, fmt.Errorf("%w: mapping a chunk for %d bytes: %w", ErrExhausted, size, err)
 	}
 	cs := &chunkState{Chunk: c}
 	a.chunks = append(a.chunks, cs)

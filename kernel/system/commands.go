@@ -10,6 +10,7 @@ import (
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/faults"
+	"github.com/rlgo/redleaf/kernel/pci"
 	"github.com/rlgo/redleaf/rv6/sh"
 )
 
@@ -28,6 +29,8 @@ func (s *System) Register(r *sh.Registry) {
 	r.Register("restart", "restart a domain: restart NAME", sh.Func(s.cmdRestart))
 	r.Register("inject", "arm a fault in a domain for its next call: inject NAME "+kinds, sh.Func(s.cmdInject))
 	r.Register("blk", "use the RAM disk through its shadow: blk read LBA | blk write LBA TEXT | blk info", sh.Func(s.cmdBlk))
+	r.Register("nvme", "use the NVMe disk through its shadow: nvme read LBA | nvme write LBA TEXT (flushed) | nvme info", sh.Func(s.cmdNVMe))
+	r.Register("lspci", "list the PCI devices and who drives each: a domain, or a Linux driver", sh.Func(s.cmdLspci))
 	r.Register("call", "make a null call into a service (null: no shadow; ramdisk: through its shadow): call NAME", sh.Func(s.cmdCall))
 }
 
@@ -131,40 +134,55 @@ func (s *System) cmdCall(_ context.Context, p *sh.Proc) int {
 	return statusOK
 }
 
-const blkUsage = "blk read LBA | blk write LBA TEXT | blk info"
+func (s *System) cmdBlk(_ context.Context, p *sh.Proc) int { return s.blockCmd(p, s.ramdisk) }
 
-func (s *System) cmdBlk(_ context.Context, p *sh.Proc) int {
+func (s *System) cmdNVMe(_ context.Context, p *sh.Proc) int {
+	if s.nvme == nil {
+		p.Errorf("%v", errNoNVMe)
+		return statusError
+	}
+	return s.blockCmd(p, s.nvme)
+}
+
+// blockCmd is the shell command of the block device d (blk for the RAM
+// disk, nvme for the NVMe disk): info, read LBA, write LBA TEXT.
+func (s *System) blockCmd(p *sh.Proc, d *blockDev) int {
+	c := d.cmd
 	if len(p.Args) < 2 {
-		return usage(p, blkUsage)
+		return usage(p, fmt.Sprintf("%s read LBA | %s write LBA TEXT | %s info", c, c, c))
 	}
 	switch op := p.Args[1]; op {
 	case "info":
 		if len(p.Args) != 2 {
-			return usage(p, "blk info")
+			return usage(p, c+" info")
 		}
-		bs, err := s.disk.BlockSize()
+		bs, err := d.dev.BlockSize()
 		if err != nil {
 			p.Errorf("%v", err)
 			return statusError
 		}
-		n, err := s.disk.NumBlocks()
+		n, err := d.dev.NumBlocks()
 		if err != nil {
 			p.Errorf("%v", err)
 			return statusError
 		}
-		cur := s.guard.Current()
-		p.Printf("%s: %d blocks of %d bytes (%s); instance #%d, restarts %d, calls recovered by its shadow %d\n",
-			DiskName, n, bs, size(n*uint64(bs)), cur.ID(), cur.Restarts(), s.guard.Recovered())
+		where := ""
+		if d.where != "" {
+			where = " " + d.where
+		}
+		cur := d.guard.Current()
+		p.Printf("%s: %d blocks of %d bytes (%s)%s; instance #%d, restarts %d, calls recovered by its shadow %d\n",
+			d.name, n, bs, size(n*uint64(bs)), where, cur.ID(), cur.Restarts(), d.guard.Recovered())
 		return statusOK
 	case "read":
 		if len(p.Args) != 3 {
-			return usage(p, "blk read LBA")
+			return usage(p, c+" read LBA")
 		}
 		lba, ok := parseLBA(p, p.Args[2])
 		if !ok {
-			return usage(p, "blk read LBA")
+			return usage(p, c+" read LBA")
 		}
-		b, err := s.ReadBlock(lba)
+		b, err := s.readBlock(d, lba)
 		if err != nil {
 			p.Errorf("%v", err)
 			return statusError
@@ -173,11 +191,11 @@ func (s *System) cmdBlk(_ context.Context, p *sh.Proc) int {
 		return statusOK
 	case "write":
 		if len(p.Args) < 4 {
-			return usage(p, "blk write LBA TEXT")
+			return usage(p, c+" write LBA TEXT")
 		}
 		lba, ok := parseLBA(p, p.Args[2])
 		if !ok {
-			return usage(p, "blk write LBA TEXT")
+			return usage(p, c+" write LBA TEXT")
 		}
 		t := strings.Join(p.Args[3:], " ")
 		if len(t) > idl.BlockSize {
@@ -186,7 +204,7 @@ func (s *System) cmdBlk(_ context.Context, p *sh.Proc) int {
 		}
 		var b idl.Block
 		copy(b[:], t)
-		if err := s.WriteBlock(lba, &b); err != nil {
+		if err := s.writeBlock(d, lba, &b); err != nil {
 			p.Errorf("%v", err)
 			return statusError
 		}
@@ -194,8 +212,30 @@ func (s *System) cmdBlk(_ context.Context, p *sh.Proc) int {
 		return statusOK
 	default:
 		p.Errorf("unknown operation %q", op)
-		return usage(p, blkUsage)
+		return usage(p, fmt.Sprintf("%s read LBA | %s write LBA TEXT | %s info", c, c, c))
 	}
+}
+
+// cmdLspci lists the PCI functions of the bus the system scanned (the
+// machine's when it scanned none) and who drives each.
+func (s *System) cmdLspci(_ context.Context, p *sh.Proc) int {
+	if len(p.Args) != 1 {
+		return usage(p, "lspci")
+	}
+	bus := s.bus
+	if bus == nil {
+		bus = &pci.Bus{}
+	}
+	devs, err := bus.Scan()
+	if err != nil {
+		p.Errorf("%v", err)
+		return statusError
+	}
+	if err := pci.Format(p.Stdout, devs, s.PCIOwner); err != nil {
+		p.Errorf("%v", err)
+		return statusError
+	}
+	return statusOK
 }
 
 func parseLBA(p *sh.Proc, arg string) (uint64, bool) {

@@ -2,9 +2,13 @@
 // RAM disk (drivers/ramdisk) guarded by a shadow, and the null service
 // (kernel/system/null) without one, so that a person at the console can
 // watch a fault recovered transparently in the first and reported in the
-// second. It also holds the kernel's fault injector (kernel/faults), granted
-// to both, and gives the console shell the commands that show and exercise
-// all of it (Register): domains, kill, restart, inject, blk and call.
+// second. When the machine has an NVMe controller (Options.PCI), the first
+// one is taken from Linux (kernel/pci, with DMA memory from kernel/dma) and
+// driven by the NVMe driver domain (drivers/nvme), guarded by a shadow too.
+// It also holds the kernel's fault injector (kernel/faults), granted to
+// them all, and gives the console shell the commands that show and exercise
+// all of it (Register): domains, kill, restart, inject, blk, nvme, lspci and
+// call.
 //
 // It is trusted kernel code: it creates the domains, holds the kernel's
 // capabilities to them, and owns the RAM disk's memory, which outlives
@@ -18,10 +22,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rlgo/redleaf/drivers/nvme"
 	"github.com/rlgo/redleaf/drivers/ramdisk"
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/faults"
+	"github.com/rlgo/redleaf/kernel/pci"
 	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/kernel/shadow"
 	"github.com/rlgo/redleaf/kernel/system/null"
@@ -58,8 +64,23 @@ type Options struct {
 	Deadline time.Duration
 	// Policy is the RAM disk's shadow's: retries per call and restarts per
 	// window; beyond them the failure reaches the caller. Its zero fields
-	// get DefaultPolicy's.
+	// get DefaultPolicy's. The NVMe domain's shadow has the same.
 	Policy shadow.Policy
+
+	// PCI is the bus scanned for NVMe controllers, the first of which is
+	// taken from Linux and driven by the NVMe domain (behind a shadow).
+	// nil: the machine's (sysfs) when the process is PID 1, the booted
+	// system, and none otherwise: a test or a dry run on a host must never
+	// take the host's disks.
+	PCI *pci.Bus
+	// DMA returns the DMA allocator of the NVMe controller. Default
+	// NewSystemDMA.
+	DMA func() (DMA, error)
+	// NVMe is the configuration granted to the NVMe domain.
+	NVMe nvme.Config
+	// NVMeDeadline is the per-call deadline of the kernel's capability to
+	// the NVMe domain. Default DefaultNVMeDeadline.
+	NVMeDeadline time.Duration
 }
 
 // A System is the running set of services.
@@ -72,10 +93,14 @@ type System struct {
 	deadline time.Duration
 	logf     func(format string, args ...any)
 	services []*service // the domains the system started, in the order it started them
+	ramdisk  *blockDev  // the RAM disk, for the shell
+	bus      *pci.Bus   // nil: no PCI scan (lspci scans the machine's)
+	nvme     *blockDev  // the NVMe domain; nil: none
 
 	mu       sync.Mutex
-	null     idl.Bench      // the kernel's capability to the null service; guarded by mu
-	failures map[string]int // failed instances of each name, ever; guarded by mu
+	null     idl.Bench         // the kernel's capability to the null service; guarded by mu
+	failures map[string]int    // failed instances of each name, ever; guarded by mu
+	owners   map[string]string // PCI address -> the domain driving it; guarded by mu
 }
 
 // A service is one domain the system started.
@@ -111,11 +136,16 @@ func Start(opts Options) (*System, error) {
 	if opts.Policy.Window <= 0 {
 		opts.Policy.Window = DefaultPolicy.Window
 	}
+	if opts.NVMeDeadline <= 0 {
+		opts.NVMeDeadline = DefaultNVMeDeadline
+	}
 	s := &System{
 		inj:      faults.New(),
 		deadline: opts.Deadline,
 		logf:     opts.Logf,
 		failures: map[string]int{},
+		owners:   map[string]string{},
+		bus:      pciBus(opts),
 	}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
@@ -149,6 +179,7 @@ func (s *System) start(opts Options) error {
 	if s.disk, err = domain.Connect[idl.BlockDevice](s.m.Kernel(), s.guard, domain.Deadline(s.deadline)); err != nil {
 		return fmt.Errorf("system: connecting to %s: %w", DiskName, err)
 	}
+	s.ramdisk = &blockDev{name: DiskName, cmd: "blk", dev: s.disk, guard: s.guard}
 	s.services = append(s.services, &service{
 		name:  DiskName,
 		guard: s.guard,
@@ -183,6 +214,9 @@ func (s *System) start(opts Options) error {
 		return fmt.Errorf("system: connecting to %s: %w", NullName, err)
 	}
 	s.services = append(s.services, nsvc)
+
+	// The NVMe domain, if the machine has a controller; it fails nothing.
+	s.startNVMe(opts)
 	return nil
 }
 
@@ -386,20 +420,33 @@ func (s *System) Call(name string) error {
 }
 
 // ReadBlock reads block lba of the RAM disk through its shadow.
-func (s *System) ReadBlock(lba uint64) (idl.Block, error) {
+func (s *System) ReadBlock(lba uint64) (idl.Block, error) { return s.readBlock(s.ramdisk, lba) }
+
+// WriteBlock writes b to block lba of the RAM disk through its shadow.
+func (s *System) WriteBlock(lba uint64, b *idl.Block) error { return s.writeBlock(s.ramdisk, lba, b) }
+
+func (s *System) readBlock(d *blockDev, lba uint64) (idl.Block, error) {
 	var b idl.Block
-	err := s.blockIO(lba, false, func(r *idl.BlockReq) { b = r.Data })
+	err := s.blockIO(d, lba, false, func(r *idl.BlockReq) { b = r.Data })
 	return b, err
 }
 
-// WriteBlock writes b to block lba of the RAM disk through its shadow.
-func (s *System) WriteBlock(lba uint64, b *idl.Block) error {
-	return s.blockIO(lba, true, func(r *idl.BlockReq) { r.Data = *b })
+// writeBlock writes b to block lba of d, and flushes d if it asks for it.
+func (s *System) writeBlock(d *blockDev, lba uint64, b *idl.Block) error {
+	if err := s.blockIO(d, lba, true, func(r *idl.BlockReq) { r.Data = *b }); err != nil {
+		return err
+	}
+	if d.flush {
+		if err := d.dev.Flush(); err != nil {
+			return fmt.Errorf("block %d written, but the flush failed: %w", lba, err)
+		}
+	}
+	return nil
 }
 
 // blockIO makes a batch of one request for block lba, lets fill set it up
-// (write) or read it back (read), and moves it to the RAM disk and back.
-func (s *System) blockIO(lba uint64, write bool, fill func(*idl.BlockReq)) error {
+// (write) or read it back (read), and moves it to d and back.
+func (s *System) blockIO(d *blockDev, lba uint64, write bool, fill func(*idl.BlockReq)) error {
 	heap := s.m.Kernel().Heap()
 	batch := rref.NewDeque[idl.BlockReq](heap, 1)
 	req := rref.New(heap, idl.BlockReq{LBA: lba})
@@ -410,9 +457,9 @@ func (s *System) blockIO(lba uint64, write bool, fill func(*idl.BlockReq)) error
 	var out rref.Deque[idl.BlockReq]
 	var err error
 	if write {
-		out, err = s.disk.Write(batch)
+		out, err = d.dev.Write(batch)
 	} else {
-		out, err = s.disk.Read(batch)
+		out, err = d.dev.Read(batch)
 	}
 	if err != nil {
 		// The proxy gave the batch back if it could; a call that missed
@@ -427,14 +474,14 @@ func (s *System) blockIO(lba uint64, write bool, fill func(*idl.BlockReq)) error
 	defer out.Drop()
 	r, ok := out.PopFront()
 	if !ok {
-		return fmt.Errorf("%s returned an empty batch", DiskName)
+		return fmt.Errorf("%s returned an empty batch", d.name)
 	}
 	defer r.Drop()
 	got := r.Get()
 	switch got.Status {
 	case idl.BlockOK:
 	case idl.BlockOutOfRange:
-		n, _ := s.disk.NumBlocks()
+		n, _ := d.dev.NumBlocks()
 		return fmt.Errorf("block %d is out of range (the disk has %d blocks)", lba, n)
 	case idl.BlockIOError:
 		return fmt.Errorf("block %d: I/O error", lba)
