@@ -1,0 +1,114 @@
+//rl:domain
+
+// Package errno holds the POSIX-style error values of Rv6: the file system
+// returns them, the syscall layer passes them to programs, and programs test
+// them with errors.Is.
+//
+// An Errno is a plain number (Linux's value for the same condition), so it
+// crosses a domain boundary as plain data. Operations on names wrap it in a
+// *PathError that says which operation failed on which path.
+package errno
+
+import "fmt"
+
+// An Errno is a POSIX error number.
+type Errno uint16
+
+// The errors Rv6 uses, with Linux's numbers.
+const (
+	EPERM        Errno = 1
+	ENOENT       Errno = 2
+	EIO          Errno = 5
+	EBADF        Errno = 9
+	EBUSY        Errno = 16
+	EEXIST       Errno = 17
+	EXDEV        Errno = 18
+	ENOTDIR      Errno = 20
+	EISDIR       Errno = 21
+	EINVAL       Errno = 22
+	EFBIG        Errno = 27
+	ENOSPC       Errno = 28
+	EROFS        Errno = 30
+	EMLINK       Errno = 31
+	ENAMETOOLONG Errno = 36
+	ENOTEMPTY    Errno = 39
+	EUCLEAN      Errno = 117 // the file system's structures are corrupt
+)
+
+// messages are the texts of the Errnos, as strerror gives them. The table is
+// filled in its declaration and only read.
+var messages = map[Errno]string{
+	EPERM:        "operation not permitted",
+	ENOENT:       "no such file or directory",
+	EIO:          "input/output error",
+	EBADF:        "bad file descriptor",
+	EBUSY:        "device or resource busy",
+	EEXIST:       "file exists",
+	EXDEV:        "invalid cross-device link",
+	ENOTDIR:      "not a directory",
+	EISDIR:       "is a directory",
+	EINVAL:       "invalid argument",
+	EFBIG:        "file too large",
+	ENOSPC:       "no space left on device",
+	EROFS:        "read-only file system",
+	EMLINK:       "too many links",
+	ENAMETOOLONG: "file name too long",
+	ENOTEMPTY:    "directory not empty",
+	EUCLEAN:      "file system corrupted (structure needs cleaning)",
+}
+
+// names are the symbolic names of the Errnos.
+var names = map[Errno]string{
+	EPERM: "EPERM", ENOENT: "ENOENT", EIO: "EIO", EBADF: "EBADF", EBUSY: "EBUSY",
+	EEXIST: "EEXIST", EXDEV: "EXDEV", ENOTDIR: "ENOTDIR", EISDIR: "EISDIR",
+	EINVAL: "EINVAL", EFBIG: "EFBIG", ENOSPC: "ENOSPC", EROFS: "EROFS",
+	EMLINK: "EMLINK", ENAMETOOLONG: "ENAMETOOLONG", ENOTEMPTY: "ENOTEMPTY",
+	EUCLEAN: "EUCLEAN",
+}
+
+// Error returns the message of e, as strerror would.
+func (e Errno) Error() string {
+	if m, ok := messages[e]; ok {
+		return m
+	}
+	return fmt.Sprintf("errno %d", uint16(e))
+}
+
+// Name returns the symbolic name of e ("ENOENT").
+func (e Errno) Name() string {
+	if n, ok := names[e]; ok {
+		return n
+	}
+	return fmt.Sprintf("E%d", uint16(e))
+}
+
+// A PathError records an error and the operation and path that caused it.
+type PathError struct {
+	Op   string // "open", "mkdir", "rename", ...
+	Path string
+	Err  error // usually an Errno, possibly wrapped with detail
+}
+
+func (e *PathError) Error() string { return e.Op + " " + e.Path + ": " + e.Err.Error() }
+
+// Unwrap makes errors.Is(err, ENOENT) work through a PathError.
+func (e *PathError) Unwrap() error { return e.Err }
+
+// A LinkError records an error of an operation on two paths (rename, link).
+type LinkError struct {
+	Op  string
+	Old string
+	New string
+	Err error
+}
+
+func (e *LinkError) Error() string { return e.Op + " " + e.Old + " " + e.New + ": " + e.Err.Error() }
+
+// Unwrap makes errors.Is work through a LinkError.
+func (e *LinkError) Unwrap() error { return e.Err }
+
+// Corrupt returns an EUCLEAN error that says what is wrong with the
+// on-disk structures.
+func Corrupt(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), EUCLEAN)
+}
