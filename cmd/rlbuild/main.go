@@ -27,6 +27,7 @@ func main() {
 		Version:       version.String(),
 	}
 	root.AddCommand(imageCmd(), bootCmd(), vetCmd(), flashCmd())
+	root.AddCommand(fsCmds()...)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "rlbuild:", err)
 		var ee exitError
