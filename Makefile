@@ -3,7 +3,7 @@ GO ?= go
 CONFIG ?= configs/qemu.yaml
 RLBUILD = $(GO) run ./cmd/rlbuild
 
-.PHONY: demo deps image boot test vet short build
+.PHONY: demo deps image boot test vet short build race
 
 # Install what is missing, build the default image and boot it in QEMU.
 demo: deps image boot
@@ -24,9 +24,16 @@ vet:
 	$(GO) vet ./...
 	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 
-# Every test, QEMU boots included.
+# Every test, QEMU boots included, then the concurrent packages again
+# under the race detector.
 test: vet
 	$(GO) test -timeout 40m ./...
+	$(MAKE) race
+
+RACE_PKGS = ./kernel/domain/... ./kernel/rref ./kernel/shadow ./kernel/faults ./kernel/system \
+	./kernel/boot ./drivers/... ./rv6/... ./console
+race:
+	$(GO) test -race -short -timeout 20m $(RACE_PKGS)
 
 # Unit tests only: no QEMU boots.
 short:
