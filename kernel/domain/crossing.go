@@ -100,6 +100,7 @@ func (x *Crossing) Fail(v any) error {
 		x.faults.Add(1)
 		f = x.callee.failWith(v, "call "+x.iface.Name())
 	} else {
+		x.caller.check() // a dead caller need not wait for the callee's death
 		f = x.callee.dead()
 	}
 	x.caller.check()

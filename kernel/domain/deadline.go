@@ -29,10 +29,34 @@ type Job interface {
 // Frame is the kernel's part of a Job; generated frames embed it.
 type Frame struct {
 	done    chan struct{}
-	timer   *time.Timer
+	timer   deadlineTimer
+	timers  timerSource  // what made timer: frames are pooled across managers
 	escaped any          // a panic of the caller's side, re-raised on its goroutine
 	state   atomic.Int32 // frameRunning, frameFinished or frameAbandoned
 }
+
+// A deadlineTimer times one call with a deadline. It behaves as a
+// *time.Timer does (since Go 1.23: no stale tick after Stop or Reset).
+type deadlineTimer interface {
+	Chan() <-chan time.Time
+	Reset(d time.Duration) bool
+	Stop() bool
+}
+
+// A timerSource makes the timers of a manager's calls with a deadline: the
+// clock, for everyone but tests that must decide which deadlines pass (see
+// export_test.go).
+type timerSource interface {
+	NewTimer(d time.Duration) deadlineTimer
+}
+
+type realTimers struct{}
+
+func (realTimers) NewTimer(d time.Duration) deadlineTimer { return realTimer{time.NewTimer(d)} }
+
+type realTimer struct{ *time.Timer }
+
+func (t realTimer) Chan() <-chan time.Time { return t.C }
 
 const (
 	frameRunning = iota
@@ -50,18 +74,23 @@ func (f *Frame) frame() *Frame { return f }
 // caller's goroutine. For generated proxies.
 func (x *Crossing) Dispatch(j Job) error {
 	f := j.frame()
+	m := x.callee.mgr
 	if f.done == nil {
 		f.done = make(chan struct{}, 1)
-		f.timer = time.NewTimer(x.deadline)
-	} else {
+	}
+	if f.timers == m.timers {
 		f.timer.Reset(x.deadline)
+	} else {
+		if f.timer != nil {
+			f.timer.Stop()
+		}
+		f.timer, f.timers = m.timers.NewTimer(x.deadline), m.timers
 	}
 	f.state.Store(frameRunning)
-	m := x.callee.mgr
 	m.submit(j)
 	select {
 	case <-f.done:
-	case <-f.timer.C:
+	case <-f.timer.Chan():
 		if f.state.CompareAndSwap(frameRunning, frameAbandoned) {
 			m.stuck.Add(1)
 			m.stuckTotal.Add(1)

@@ -55,6 +55,12 @@
 // at a fraction of the cost, and a callee that never returns holds its
 // caller. What Go cannot recover from at all is in docs/ARCHITECTURE.md.
 //
+// Deadlines are on the machine's clock: a process that does not get a CPU
+// for longer than a deadline (an overloaded machine stalls it for seconds)
+// fails a callee that would have returned, and after a stall that outlasts
+// the nested deadlines of a hung call, all of them past, the callee that
+// fails is the one whose waiting caller runs first, not always the deepest.
+//
 // # Choices, and why
 //
 //   - Deadlines are per capability, not per call or global: a call without
@@ -84,8 +90,12 @@
 //     the interface's IDL package (IsGenerated); a domain cannot forge one.
 //   - An instance dies once, and every observer of its death gets the same
 //     *FailedError. Dying closes Done, marks every crossing it is a side of
-//     for the slow path, closes its heap account (reclaiming its RRefs) and
-//     resets its granted devices, before it returns.
+//     for the slow path, closes its heap account (reclaiming its RRefs),
+//     resets its granted devices and records the event, before it returns;
+//     and nobody gets the *FailedError (a caller, Kill, Restart, a thread
+//     unwinding) before that, even from another thread than the one that
+//     failed the instance. So a restarted instance never has its devices
+//     reset by its predecessor's death.
 //   - The per-call path takes no lock and touches no shared counter: one
 //     atomic add on the crossing's own cache line and one atomic load. The
 //     listing sums the per-crossing counters; a crossing whose other side

@@ -40,8 +40,9 @@ func (s State) String() string {
 //
 // An instance dies once: die flips its state, records the one FailedError
 // every observer gets, closes Done, breaks every crossing it is a side of,
-// reclaims its RRefs and resets its devices. Its threads stop at their next
-// crossing or kernel call (see the package doc).
+// reclaims its RRefs, resets its devices and records the event. Nobody gets
+// the FailedError before all of that is done (see dead). Its threads stop at
+// their next crossing or kernel call (see the package doc).
 type Domain struct {
 	id       ID
 	name     string
@@ -56,7 +57,8 @@ type Domain struct {
 	state   atomic.Uint32
 	failure atomic.Pointer[FailedError]
 	done    chan struct{}
-	unwind  *unwinding // the panic value that unwinds its threads once it is dead
+	gone    chan struct{} // closed when die has done everything dying does
+	unwind  *unwinding    // the panic value that unwinds its threads once it is dead
 	threads atomic.Int32
 
 	mu      sync.Mutex
@@ -86,7 +88,7 @@ func newDomain(m *Manager, k *kind, name string, cfg *createConfig, owner string
 	acct := mint.NewAccount(name)
 	d := &Domain{
 		id: ID(acct.ID()), name: name, kind: k, mgr: m, acct: acct, cfg: cfg,
-		owner: owner, restarts: restarts, created: time.Now(), done: make(chan struct{}),
+		owner: owner, restarts: restarts, created: time.Now(), done: make(chan struct{}), gone: make(chan struct{}),
 	}
 	d.unwind = &unwinding{d}
 	return d
@@ -162,16 +164,26 @@ func (d *Domain) failWith(v any, where string) *FailedError {
 	return d.die(Failed, &FailedError{Value: v, Where: where, Stack: debug.Stack()})
 }
 
-// dead returns the failure of a dead domain.
+// dead returns the failure of a dead domain, once its death is complete:
+// whoever hears of a death through it (a caller, Kill, Restart, a thread
+// that stops) hears of it after the instance's RRefs were reclaimed, its
+// devices reset and its death recorded, even while the thread that failed
+// it is still at it. Otherwise a caller could act on a death the event log
+// does not show yet, and Restart could start the next instance before the
+// old one's device reset, which would then hit the new instance.
 func (d *Domain) dead() *FailedError {
-	if f := d.failure.Load(); f != nil {
-		return f
+	if d.Alive() {
+		// Not dead: the kernel does not ask then, but waiting would be
+		// wrong if it did.
+		return &FailedError{Domain: d.name, ID: d.id, Value: "not running", Where: "kernel"}
 	}
-	return &FailedError{Domain: d.name, ID: d.id, Value: "not running", Where: "kernel"}
+	<-d.gone
+	return d.failure.Load()
 }
 
 // die ends d with failure f (filling in its name and id) unless it is dead
-// already, and returns the failure that won.
+// already, and returns the failure that won, once the death is complete
+// (see dead).
 func (d *Domain) die(st State, f *FailedError) *FailedError {
 	if d.kind == nil {
 		panic("domain: the kernel cannot die: " + f.Error())
@@ -180,7 +192,7 @@ func (d *Domain) die(st State, f *FailedError) *FailedError {
 	d.mu.Lock()
 	if !d.Alive() {
 		d.mu.Unlock()
-		return d.failure.Load()
+		return d.dead()
 	}
 	d.failure.Store(f)
 	d.state.Store(uint32(st))
@@ -194,6 +206,7 @@ func (d *Domain) die(st State, f *FailedError) *FailedError {
 	d.acct.Close()
 	d.cfg.resetDevices(d.mgr.logf)
 	d.mgr.died(d, xs)
+	close(d.gone)
 	return f
 }
 

@@ -309,3 +309,74 @@ func init() {
 		return &nullbench.Bench{}, nil
 	})
 }
+
+// slowReset is a device whose Reset takes a while and undoes what the
+// instance set up (as a DMA allocator's takes its buffers back).
+type slowReset struct {
+	resets atomic.Int32
+	ready  atomic.Bool
+}
+
+func (s *slowReset) Reset() {
+	time.Sleep(20 * time.Millisecond)
+	s.ready.Store(false)
+	s.resets.Add(1)
+}
+
+// threadBomb's Null fails it on a thread of its own, and waits for that.
+type threadBomb struct {
+	nullbench.Bench
+	ctx *domain.Context
+}
+
+func (b *threadBomb) Null() error {
+	b.ctx.Spawn("bomb", func() { panic("bomb") })
+	<-b.ctx.Done()
+	b.ctx.Check()
+	return nil
+}
+
+func init() {
+	domain.Register("thread-bomb", func(ctx *domain.Context) (idl.Bench, error) {
+		dev, err := domain.Device[*slowReset](ctx, "dev")
+		if err != nil {
+			return nil, err
+		}
+		dev.ready.Store(true)
+		return &threadBomb{ctx: ctx}, nil
+	})
+}
+
+// TestDeathCompleteBeforeObserved: an instance failed by one thread (a
+// spawned one) while a call waits in it on another is torn down before the
+// caller hears of it, and before Restart starts the next instance, so that
+// the old instance's device reset does not hit the new one.
+func TestDeathCompleteBeforeObserved(t *testing.T) {
+	var mu sync.Mutex
+	var kinds []string
+	m := domain.NewManager(domain.WithEvents(func(e domain.Event) {
+		mu.Lock()
+		kinds = append(kinds, e.Kind)
+		mu.Unlock()
+	}))
+	t.Cleanup(m.Close)
+	dev := &slowReset{}
+	d := create(t, m, "thread-bomb", domain.GrantDevice("dev", dev))
+	err := connect[idl.Bench](t, m, d).Null()
+	if f := failure(err); f == nil || f.ID != d.ID() || f.Where != "thread bomb" {
+		t.Fatalf("error %v, want the instance's failure on its thread", err)
+	}
+	mu.Lock()
+	got := strings.Join(kinds, " ")
+	mu.Unlock()
+	if n := dev.resets.Load(); n != 1 || got != "created failed" {
+		t.Errorf("when the caller heard of the death: %d device resets, events %q; want 1, \"created failed\"", n, got)
+	}
+	nd, err := m.Restart(d, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dev.ready.Load() || dev.resets.Load() != 1 {
+		t.Errorf("the device of #%d was reset by the death of #%d (%d resets)", nd.ID(), d.ID(), dev.resets.Load())
+	}
+}

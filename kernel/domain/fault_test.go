@@ -37,6 +37,7 @@ var chainNames = []string{"A", "B", "C"}
 
 // chainDeadlines are the deadlines of the bindings into each stage: a
 // caller's exceeds its callee's, so that a hang fails the stage that hangs.
+// They pass on the round's hangClock, not on the machine's clock.
 var chainDeadlines = map[string]time.Duration{"A": 2 * time.Second, "B": time.Second, "C": 500 * time.Millisecond}
 
 var chainTags = map[string]uint64{"A": 1, "B": 10, "C": 100}
@@ -54,9 +55,24 @@ var chainTags = map[string]uint64{"A": 1, "B": 10, "C": 100}
 // about it), or, unguarded, its callers get errors naming it and no restart
 // happens (unless the only calls that saw it were unwound meanwhile by the
 // death of an unguarded stage nearer the kernel: then they name that one).
+// A guarded stage is no exception: its shadow runs on the calls that saw
+// the failure, so if they were all unwound by the death of an unguarded
+// stage nearer the kernel, which no call gets past again, it never hears of
+// it and restarts nothing.
 // No instance dies without an injected fault, no call fails without a
 // failure to blame, every reply is complete, and the kernel never goes down.
 // The RRef registry and the goroutine count come back to where they were.
+//
+// Which of those outcomes a failure has depends on how the threads of
+// concurrent calls interleave; that each has exactly one does not. Whether
+// a deadline passes must not depend on timing: on the machine's clock, a
+// loaded machine that stalls the process for longer than a deadline (CI
+// machines do, for seconds) fails calls that would have returned, and
+// after such a stall the deadlines of a hung call's nested bindings, all
+// past, fail their callees in whatever order their waiting threads run.
+// So deadlines pass on the round's hangClock: only the deadline of the
+// binding into the stage that hangs, and only once the hung call is all
+// that is left running, as it would be on an idle machine.
 //
 // Seeded (RL_FAULT_SEED replays a run) and bounded: 8 rounds of 4 clients x
 // 40 calls, at most one random hang per round.
@@ -123,7 +139,10 @@ func faultRound(t *testing.T, round int, seed uint64, guarded [3]bool, tally *fa
 		evmu.Unlock()
 	}))
 	defer m.Close()
+	clock := newHangClock()
+	domain.SetTimers(m, clock)
 	inj := newInjector()
+	inj.onHang = func(st string) { clock.hang(chainDeadlines[st]) }
 
 	// Build the chain bottom up; configure each stage through the kernel
 	// (through its shadow when guarded, which records the init).
@@ -176,8 +195,10 @@ func faultRound(t *testing.T, round int, seed uint64, guarded [3]bool, tally *fa
 	for c := range 4 {
 		rng := rand.New(rand.NewPCG(seed, uint64(c)))
 		wg.Add(1)
+		clock.start()
 		go func() {
 			defer wg.Done()
+			defer clock.finish()
 			for i := range 40 {
 				var ticket uint64
 				if rng.Float64() < 0.08 {
@@ -199,6 +220,10 @@ func faultRound(t *testing.T, round int, seed uint64, guarded [3]bool, tally *fa
 		}()
 	}
 	wg.Wait()
+	clock.wait()
+	if clock.misfired != "" {
+		t.Error(clock.misfired)
+	}
 
 	// What died, of what, and how it surfaced.
 	failures := map[domain.ID]*domain.FailedError{}
@@ -257,6 +282,11 @@ func faultRound(t *testing.T, round int, seed uint64, guarded [3]bool, tally *fa
 		st := fired[tickets[0]].stage
 		rs := restarts[id]
 		switch {
+		case guards[st] != nil && len(rs) == 0 && errorsAbout[id] == 0 && masked(outcomes, tickets, st, guards):
+			// The calls that saw it, and its shadow on them, were unwound
+			// by the death of an unguarded stage nearer the kernel: they
+			// report that one, and no call reaches the stage again.
+			tally.masked++
 		case guards[st] != nil:
 			if len(rs) != 1 || rs[0].Failure != nil || rs[0].By != "shadow" || errorsAbout[id] != 0 {
 				t.Errorf("guarded %s (#%d) failed (%v): %d restarts %v, %d errors to callers; want 1 restart, no errors", st, id, f, len(rs), rs, errorsAbout[id])
@@ -306,3 +336,126 @@ func boolInt(b bool) int64 {
 	}
 	return 0
 }
+
+// A hangClock is the clock of a round's calls with a deadline (see
+// TestFaultInjection): a deadline passes only when a stage hangs, for the
+// binding into that stage, on the call that hangs, once every client but
+// the one that made the call has finished. It uses no timer of its own.
+type hangClock struct {
+	wg sync.WaitGroup
+
+	mu       sync.Mutex
+	clients  sync.Cond // signalled when a client finishes
+	running  int       // clients still making calls
+	seq      uint64
+	armed    map[*fakeTimer]uint64 // running timers, by when they were started
+	misfired string                // set if a hang had more than one timer to pass
+}
+
+type fakeTimer struct {
+	k *hangClock
+	c chan time.Time
+	d time.Duration // guarded by k.mu
+}
+
+func newHangClock() *hangClock {
+	k := &hangClock{armed: map[*fakeTimer]uint64{}}
+	k.clients.L = &k.mu
+	return k
+}
+
+// start and finish bracket the calls of a client.
+func (k *hangClock) start() {
+	k.mu.Lock()
+	k.running++
+	k.mu.Unlock()
+}
+
+func (k *hangClock) finish() {
+	k.mu.Lock()
+	k.running--
+	k.clients.Broadcast()
+	k.mu.Unlock()
+}
+
+func (k *hangClock) NewTimer(d time.Duration) domain.DeadlineTimer {
+	t := &fakeTimer{k: k, c: make(chan time.Time, 1)}
+	t.Reset(d)
+	return t
+}
+
+func (t *fakeTimer) Chan() <-chan time.Time { return t.c }
+
+// Reset and Stop leave no stale tick, as a time.Timer's since Go 1.23.
+func (t *fakeTimer) Reset(d time.Duration) bool {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	_, was := t.k.armed[t]
+	t.drain()
+	t.k.seq++
+	t.k.armed[t], t.d = t.k.seq, d
+	return was
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	_, was := t.k.armed[t]
+	delete(t.k.armed, t)
+	t.drain()
+	return was
+}
+
+func (t *fakeTimer) drain() {
+	select {
+	case <-t.c:
+	default:
+	}
+}
+
+// hang is called as a stage takes a hang: the thread of the call that
+// carries it sleeps until the stage dies, and the timer of the call's
+// binding into the stage (deadline d) is running. Among the timers running
+// with deadline d, which include those of other calls into the stage that
+// will return, it is the one still running, unrestarted, once every other
+// client has finished; hang passes its deadline then. If the stage died
+// meanwhile of another fault, the hung call returned and it passes none.
+func (k *hangClock) hang(d time.Duration) {
+	type started struct {
+		t   *fakeTimer
+		seq uint64
+	}
+	var running []started
+	k.mu.Lock()
+	for t, seq := range k.armed {
+		if t.d == d {
+			running = append(running, started{t, seq})
+		}
+	}
+	k.mu.Unlock()
+	k.wg.Add(1)
+	go func() {
+		defer k.wg.Done()
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		// The hung call's client is the one left running (none, for the
+		// calls round 7 makes before it starts the clients).
+		for k.running > 1 {
+			k.clients.Wait()
+		}
+		passed := 0
+		for _, r := range running {
+			if seq, ok := k.armed[r.t]; ok && seq == r.seq {
+				delete(k.armed, r.t)
+				r.t.c <- time.Now()
+				passed++
+			}
+		}
+		if passed > 1 {
+			k.misfired = fmt.Sprintf("a hang passed the deadlines (%v) of %d calls", d, passed)
+		}
+	}()
+}
+
+// wait waits for the hangs to be dealt with.
+func (k *hangClock) wait() { k.wg.Wait() }

@@ -53,6 +53,7 @@ type injector struct {
 	armed  map[uint64]arm
 	fired  map[uint64]firing
 	byInst map[domain.ID][]uint64
+	onHang func(stage string) // if set, called as a stage takes a hang
 }
 
 type arm struct{ stage, point, kind string }
@@ -85,6 +86,9 @@ func (j *injector) Take(ticket uint64, name string, id domain.ID, point string) 
 	delete(j.armed, ticket)
 	j.fired[ticket] = firing{a, id}
 	j.byInst[id] = append(j.byInst[id], ticket)
+	if a.kind == stage.Hang && j.onHang != nil {
+		j.onHang(name)
+	}
 	return a.kind
 }
 

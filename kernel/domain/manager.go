@@ -17,6 +17,7 @@ type Manager struct {
 	log    func(format string, args ...any)
 	hook   func(Event)
 
+	timers  timerSource   // the clock of calls with a deadline
 	jobs    chan Job      // calls with a deadline, for idle workers
 	closing chan struct{} // closed by Close
 	workers atomic.Int32
@@ -44,7 +45,9 @@ func WithLog(logf func(format string, args ...any)) Option {
 }
 
 // WithEvents calls hook with every lifecycle event, synchronously, after
-// the manager has recorded it. hook must not block.
+// the manager has recorded it. hook must not block. A death is complete
+// only when hook has returned from its event: nobody hears of it before
+// (see Kill), so hook must not wait for the domain the event is about.
 func WithEvents(hook func(Event)) Option {
 	return func(m *Manager) { m.hook = hook }
 }
@@ -52,6 +55,7 @@ func WithEvents(hook func(Event)) Option {
 // NewManager returns a manager with no domains but the kernel.
 func NewManager(opts ...Option) *Manager {
 	m := &Manager{
+		timers:  realTimers{},
 		jobs:    make(chan Job),
 		closing: make(chan struct{}),
 		byName:  make(map[string]*Domain),
@@ -151,7 +155,9 @@ func construct(ctx *Context, k *kind) (impl any, err error) {
 
 // Kill terminates d: its callers get a *FailedError whose Value is
 // ErrTerminated; its RRefs are reclaimed; its threads stop at their next
-// crossing or kernel call. Killing a dead instance does nothing.
+// crossing or kernel call. Killing a dead instance does nothing, but not
+// before its death is complete: when Kill returns, d's RRefs are reclaimed,
+// its devices reset and its death recorded, whoever failed it.
 func (m *Manager) Kill(d *Domain) {
 	if d == m.kernel {
 		return
