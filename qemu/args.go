@@ -117,26 +117,19 @@ func (c Config) Args(workdir string) (bin string, args []string, err error) {
 
 	switch c.Mode {
 	case UEFI:
-		code, err := host.Find(mach.fwCode, "to boot UEFI disk images")
+		fw, err := uefiFirmware(mach, workdir, "to boot UEFI disk images")
 		if err != nil {
 			return "", nil, err
 		}
-		tmpl, err := host.Find(mach.fwVars, "to boot UEFI disk images")
-		if err != nil {
-			return "", nil, err
-		}
-		if workdir == "" {
-			return "", nil, errors.New("UEFI mode needs a work directory for the firmware's variable store")
-		}
-		vars := filepath.Join(workdir, filepath.Base(tmpl))
-		if err := copyFile(vars, tmpl); err != nil {
-			return "", nil, fmt.Errorf("copying the UEFI variable store: %w", err)
-		}
-		args = append(args,
-			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+escape(code),
-			"-drive", "if=pflash,format=raw,unit=1,file="+escape(vars))
+		args = append(args, fw...)
 	case BIOS:
 		// QEMU's default firmware on x86 is SeaBIOS.
+	case PXE:
+		net, err := c.pxeArgs(mach, workdir)
+		if err != nil {
+			return "", nil, err
+		}
+		args = append(args, net...)
 	case Kernel:
 		args = append(args, "-kernel", c.Kernel)
 		if c.Initrd != "" {
@@ -160,6 +153,30 @@ func (c Config) Args(workdir string) (bin string, args []string, err error) {
 	return bin, args, nil
 }
 
+// uefiFirmware returns the -drive arguments of the UEFI firmware,
+// copying the variable store template into workdir.
+func uefiFirmware(mach machine, workdir, purpose string) ([]string, error) {
+	code, err := host.Find(mach.fwCode, purpose)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := host.Find(mach.fwVars, purpose)
+	if err != nil {
+		return nil, err
+	}
+	if workdir == "" {
+		return nil, errors.New("UEFI mode needs a work directory for the firmware's variable store")
+	}
+	vars := filepath.Join(workdir, filepath.Base(tmpl))
+	if err := copyFile(vars, tmpl); err != nil {
+		return nil, fmt.Errorf("copying the UEFI variable store: %w", err)
+	}
+	return []string{
+		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + escape(code),
+		"-drive", "if=pflash,format=raw,unit=1,file=" + escape(vars),
+	}, nil
+}
+
 // check validates c before anything is looked up on the host, so that
 // mistakes in the Config are reported as such.
 func (c Config) check(mach machine) error {
@@ -177,6 +194,10 @@ func (c Config) check(mach machine) error {
 		}
 		if c.Mode == BIOS && !mach.hasBIOS {
 			return fmt.Errorf("bios mode needs a PC: %s boots in uefi or kernel mode", c.Arch)
+		}
+	case PXE:
+		if err := c.checkPXE(mach); err != nil {
+			return err
 		}
 	}
 	for _, f := range []struct{ what, path string }{

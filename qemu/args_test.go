@@ -242,7 +242,7 @@ func TestArgsErrors(t *testing.T) {
 	}{
 		{"unknown arch", Config{Arch: "riscv64", Mode: Kernel, Kernel: k}, "", `cannot boot arch "riscv64": supported are amd64, arm64`},
 		{"no arch", Config{Mode: Kernel, Kernel: k}, "", `cannot boot arch ""`},
-		{"pxe", Config{Arch: "amd64", Mode: "pxe", Disk: d}, "", `boot mode "pxe" is not supported yet (supported: kernel, uefi, bios)`},
+		{"floppy", Config{Arch: "amd64", Mode: "floppy", Disk: d}, "", `boot mode "floppy" is not supported yet (supported: kernel, uefi, bios, pxe)`},
 		{"no mode", Config{Arch: "amd64", Kernel: k}, "", `boot mode "" is not supported yet`},
 		{"no kernel", Config{Arch: "amd64", Mode: Kernel, Initrd: i}, "", "kernel mode needs a kernel image"},
 		{"missing kernel", Config{Arch: "amd64", Mode: Kernel, Kernel: missing}, "", "kernel: stat " + missing + ": no such file or directory"},

@@ -45,6 +45,9 @@ type Config struct {
 	// ExtraArgs are appended to the command line as is.
 	ExtraArgs []string
 
+	// PXE configures the network boot of PXE mode, which requires it.
+	PXE *PXEConfig
+
 	// Writable lets the guest write to Disk. By default the guest's
 	// writes go to a throwaway overlay (-drive snapshot=on) so that the
 	// built image, whose digest the manifest records, never changes; a
@@ -98,6 +101,8 @@ func FromManifest(m *manifest.Manifest, mode Mode) (Config, error) {
 			return Config{}, fmt.Errorf("%s has no kernel for %s mode", build, mode)
 		}
 		c.Kernel, c.Initrd, c.Cmdline = m.Path(m.Kernel), m.Path(m.Initrd), m.Cmdline
+	case PXE:
+		// The netboot server serves the build; the caller sets c.PXE.
 	default:
 		if m.Disk == "" {
 			return Config{}, fmt.Errorf("%s has no disk image, which %s mode boots: rebuild it with a disk image", build, mode)

@@ -67,7 +67,7 @@ func TestFromManifestErrors(t *testing.T) {
 	}{
 		{kernelOnly, UEFI, `build "tiny" (` + kernelOnly.Dir() + `) cannot boot in uefi mode (its boot modes: kernel)`},
 		{kernelOnly, BIOS, `cannot boot in bios mode`},
-		{kernelOnly, "pxe", `boot mode "pxe" is not supported yet (supported: kernel, uefi, bios)`},
+		{kernelOnly, "floppy", `boot mode "floppy" is not supported yet (supported: kernel, uefi, bios, pxe)`},
 		{noDisk, UEFI, `build "odd" (` + noDisk.Dir() + `) has no disk image, which uefi mode boots`},
 		{noModes, Kernel, `cannot boot in kernel mode (its boot modes: none)`},
 	} {

@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Mode is how QEMU boots the build. The set is open: "pxe" is planned, and
-// a Mode this package does not know yet is an error naming the known ones.
+// Mode is how QEMU boots the build. The set is open: a Mode this package
+// does not know yet is an error naming the known ones.
 type Mode string
 
 // The boot modes this package supports.
@@ -20,10 +20,13 @@ const (
 	// BIOS boots the disk image with SeaBIOS, which runs syslinux
 	// (amd64 only).
 	BIOS Mode = "bios"
+	// PXE boots from the network through a NIC on a tap device
+	// (Config.PXE), with a netboot server on the tap's network.
+	PXE Mode = "pxe"
 )
 
 // Modes lists the supported modes in the order help texts show them.
-var Modes = []Mode{Kernel, UEFI, BIOS}
+var Modes = []Mode{Kernel, UEFI, BIOS, PXE}
 
 // ParseMode returns s as a Mode if this package supports it.
 func ParseMode(s string) (Mode, error) {

@@ -11,6 +11,7 @@ pkgs=(
   systemd-boot-efi syslinux syslinux-common
   dosfstools mtools ipxe e2fsprogs bmap-tools
   zstd cpio
+  iproute2 ipxe-qemu dnsmasq-base atftp tftpd-hpa
 )
 
 missing=()
@@ -28,5 +29,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Packages such as tftpd-hpa start a service listening on every address
+# when installed; the tests run their own servers inside private network
+# namespaces, so keep services from starting during the install.
+restore_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod +x /usr/sbin/policy-rc.d
+  restore_policy=1
+fi
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+RUNLEVEL=1 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ -n "$restore_policy" ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/rlgo/redleaf/config"
 	"github.com/rlgo/redleaf/console"
 	"github.com/rlgo/redleaf/images/manifest"
+	"github.com/rlgo/redleaf/netboot/pxevm"
 	"github.com/rlgo/redleaf/qemu"
 )
 
@@ -33,7 +36,7 @@ domain).
 		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
-	f.String("mode", "", "boot mode: kernel, uefi or bios (config key qemu.mode)")
+	f.String("mode", "", "boot mode: kernel, uefi, bios or pxe (config key qemu.mode)")
 	f.Int("memory", 0, "guest memory in MiB (config key qemu.memory_mib)")
 	f.Int("cpus", 0, "guest CPUs (config key qemu.cpus)")
 	f.String("accel", "", "accelerator: tcg or kvm (config key qemu.accel)")
@@ -69,7 +72,13 @@ domain).
 		}
 		if len(script) == 0 {
 			fmt.Fprintf(os.Stderr, "booting %s (%s, %s mode); Ctrl-A X quits QEMU\n", m.Name, m.Arch, q.Mode)
-			code, err := qemu.Run(cmd.Context(), qc)
+			run := qemu.Run
+			if qc.Mode == qemu.PXE {
+				run = func(ctx context.Context, qc qemu.Config) (int, error) {
+					return pxevm.Run(ctx, m, qc, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+				}
+			}
+			code, err := run(cmd.Context(), qc)
 			if err != nil {
 				return exitError{code: exitCode(code), err: err}
 			}
@@ -87,7 +96,7 @@ domain).
 			defer tf.Close()
 			out = io.MultiWriter(out, tf)
 		}
-		return runScript(cmd, qc, script, *timeout, out)
+		return runScript(cmd, m, qc, script, *timeout, out)
 	}
 	return cmd
 }
@@ -144,9 +153,18 @@ func loadSteps(flags []string, file string) ([]console.Step, error) {
 	return steps, nil
 }
 
-func runScript(cmd *cobra.Command, qc qemu.Config, steps []console.Step, timeout time.Duration, out io.Writer) error {
-	vm, err := qemu.Start(cmd.Context(), qc, qemu.WithTranscript(out))
-	if err != nil {
+func runScript(cmd *cobra.Command, m *manifest.Manifest, qc qemu.Config, steps []console.Step, timeout time.Duration, out io.Writer) error {
+	var vm *qemu.VM
+	var err error
+	if qc.Mode == qemu.PXE {
+		// A private network namespace with our netboot server in it.
+		var closeLab func() error
+		vm, closeLab, err = pxevm.Start(cmd.Context(), m, qc, slog.New(slog.NewTextHandler(os.Stderr, nil)), qemu.WithTranscript(out))
+		if err != nil {
+			return err
+		}
+		defer closeLab()
+	} else if vm, err = qemu.Start(cmd.Context(), qc, qemu.WithTranscript(out)); err != nil {
 		return err
 	}
 	defer vm.Close()
