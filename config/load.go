@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/rlgo/redleaf/internal/suggest"
 	"io/fs"
 	"math"
 	"os"
@@ -204,7 +205,7 @@ func (l *loader) walk(n *yaml.Node, prefix string) {
 		}
 		if !isKey(key) {
 			fix := "remove it; the keys are listed in README.md (Configuration)"
-			if s := closest(key, keysAndSections()); s != "" {
+			if s := suggest.Closest(key, keysAndSections()); s != "" {
 				fix = fmt.Sprintf("did you mean %q?", s)
 			}
 			l.errs = append(l.errs, &Error{Key: key, Origin: fmt.Sprintf("%s:%d", l.opts.File, k.Line), Msg: "unknown key", Fix: fix})
@@ -279,7 +280,7 @@ func (l *loader) checkEnv() {
 		for _, f := range fields {
 			vars = append(vars, strings.ToLower(EnvVar(f.key)))
 		}
-		if s := closest(name, vars); s != "" {
+		if s := suggest.Closest(name, vars); s != "" {
 			fix = fmt.Sprintf("did you mean %s?", strings.ToUpper(s))
 		}
 		l.errs = append(l.errs, &Error{Origin: "environment variable " + name, Msg: "sets no configuration key", Fix: fix})

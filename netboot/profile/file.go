@@ -14,6 +14,7 @@ package profile
 import (
 	"bytes"
 	"fmt"
+	"github.com/rlgo/redleaf/internal/suggest"
 	"net"
 	"net/netip"
 	"os"
@@ -455,7 +456,7 @@ func (p *parser) mapping(n *yaml.Node, key string, handlers map[string]func(*yam
 		h, ok := handlers[kn.Value]
 		if !ok {
 			fix := "known keys here: " + strings.Join(known, ", ")
-			if c := closest(kn.Value, known); c != "" {
+			if c := suggest.Closest(kn.Value, known); c != "" {
 				fix = fmt.Sprintf("did you mean %q?", c)
 			}
 			p.fail(kn, full, "unknown key", fix)
@@ -559,7 +560,7 @@ func (p *parser) oneOf(n *yaml.Node, key string, choices ...string) string {
 		}
 	}
 	fix := "use one of " + strings.Join(choices, ", ")
-	if c := closest(s, choices); c != "" {
+	if c := suggest.Closest(s, choices); c != "" {
 		fix = fmt.Sprintf("did you mean %q?", c)
 	}
 	p.fail(n, key, fmt.Sprintf("%q is not allowed", s), fix)
@@ -633,40 +634,8 @@ func (p *parser) suggest(name string, profiles map[string]*Profile) string {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	if c := closest(name, names); c != "" {
+	if c := suggest.Closest(name, names); c != "" {
 		return fmt.Sprintf("did you mean %q?", c)
 	}
 	return "profiles: " + strings.Join(names, ", ")
-}
-
-// closest returns the candidate nearest to s if it is near enough to be
-// a typo.
-func closest(s string, candidates []string) string {
-	best, bestD := "", len(s)/2+2
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
