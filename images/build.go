@@ -55,24 +55,14 @@ type Options struct {
 	Log io.Writer
 }
 
-// Step is one timed step of a build.
-type Step struct {
-	Name     string
-	Duration time.Duration
-}
-
 // Result is a finished build.
 type Result struct {
-	Manifest   *manifest.Manifest
-	Steps      []Step
-	Initramfs  initramfs.Info
-	DiskUsed   int64 // bytes of the disk image that hold data (not holes)
-	KernelSize int64
+	Manifest  *manifest.Manifest
+	Initramfs initramfs.Info
 }
 
 // plan is everything resolved before any work starts.
 type plan struct {
-	cfg       *config.Config
 	kernel    *kernelsrc.Kernel
 	buildTime time.Time // manifest build time
 	fileTime  time.Time // timestamps inside artifacts
@@ -210,18 +200,19 @@ func Build(ctx context.Context, c *config.Config, o Options) (*Result, error) {
 				return err
 			}
 		}
+		if m.IPXE != "" {
+			// pxe/vmlinuz and pxe/initrd.img are links to (or copies of)
+			// the files hashed above: record them without reading again.
+			for _, a := range m.Artifacts[:2] {
+				m.Artifacts = append(m.Artifacts, manifest.Artifact{Path: PXEDir + "/" + a.Path, SHA256: a.SHA256, Size: a.Size})
+			}
+		}
 		return publish(stage, c.Out, m)
 	})
 	if err != nil {
 		return nil, err
 	}
 	b.res.Manifest = m
-	if st, err := os.Stat(filepath.Join(c.Out, KernelFile)); err == nil {
-		b.res.KernelSize = st.Size()
-	}
-	if m.Disk != "" {
-		b.res.DiskUsed = allocatedBytes(m.Path(m.Disk))
-	}
 	return b.res, nil
 }
 
@@ -234,7 +225,6 @@ func (b *builder) step(name string, f func() error) error {
 	start := time.Now()
 	err := f()
 	d := time.Since(start)
-	b.res.Steps = append(b.res.Steps, Step{name, d})
 	if err == nil {
 		fmt.Fprintf(b.log, "  %-60s %6.2fs\n", name, d.Seconds())
 	}
@@ -243,7 +233,7 @@ func (b *builder) step(name string, f func() error) error {
 
 // prepare resolves and checks every input before work starts.
 func prepare(c *config.Config) (*plan, error) {
-	p := &plan{cfg: c, buildTime: time.Now().UTC()}
+	p := &plan{buildTime: time.Now().UTC()}
 	if s, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok {
 		secs, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil || secs < 0 {
@@ -334,7 +324,7 @@ func writePXE(stage, cmdline string) error {
 func artifactList(m *manifest.Manifest) []string {
 	list := []string{m.Kernel, m.Initrd}
 	if m.IPXE != "" {
-		list = append(list, IPXEFile, PXEDir+"/"+KernelFile, PXEDir+"/"+InitrdFile)
+		list = append(list, IPXEFile)
 	}
 	if m.Disk != "" {
 		list = append(list, m.Disk)

@@ -3,7 +3,6 @@ package images
 import (
 	"io"
 	"os"
-	"syscall"
 )
 
 func copyFile(src, dst string) (err error) {
@@ -31,16 +30,4 @@ func linkOrCopy(src, dst string) error {
 		return nil
 	}
 	return copyFile(src, dst)
-}
-
-// allocatedBytes is how much of a (sparse) file is really stored.
-func allocatedBytes(path string) int64 {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		return sys.Blocks * 512
-	}
-	return st.Size()
 }

@@ -8,8 +8,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 )
 
@@ -26,7 +28,7 @@ type Options struct {
 // Build runs go build. Its error carries the compiler's output.
 func Build(ctx context.Context, o Options) error {
 	ldflags := []string{"-s", "-w", "-buildid="}
-	for _, k := range sortedKeys(o.X) {
+	for _, k := range slices.Sorted(maps.Keys(o.X)) {
 		ldflags = append(ldflags, "-X", k+"="+o.X[k])
 	}
 	args := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags", strings.Join(ldflags, " "), "-o", o.Output}
@@ -47,17 +49,4 @@ func Build(ctx context.Context, o Options) error {
 		return fmt.Errorf("go build %s for linux/%s failed: %v\n%s", o.Package, o.GOARCH, err, strings.TrimSpace(out.String()))
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	for i := 1; i < len(ks); i++ {
-		for j := i; j > 0 && ks[j] < ks[j-1]; j-- {
-			ks[j], ks[j-1] = ks[j-1], ks[j]
-		}
-	}
-	return ks
 }
