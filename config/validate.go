@@ -25,6 +25,10 @@ var Arches = map[string]Arch{
 	"arm64": {Console: "ttyAMA0", KernelModule: "github.com/gokrazy/kernel.arm64"},
 }
 
+// DefaultQEMU are the qemu.* settings of a config that sets none, and of
+// `rlbuild boot --artifacts` without a config.
+var DefaultQEMU = QEMU{Mode: "kernel", MemoryMiB: 1024, CPUs: 1, Accel: "tcg"}
+
 // Boot modes of `rlbuild boot`.
 var bootModes = []string{"kernel", "uefi", "bios", "pxe"}
 
@@ -56,10 +60,10 @@ func (l *loader) applyDefaults(c *Config, explicit map[string]bool) {
 	def("disk.bios", func() { c.Disk.BIOS = c.Arch == "amd64" })
 	def("disk.esp_mib", func() { c.Disk.ESPMiB = 128 })
 	def("pxe.enabled", func() { c.PXE.Enabled = true })
-	def("qemu.mode", func() { c.QEMU.Mode = "kernel" })
-	def("qemu.memory_mib", func() { c.QEMU.MemoryMiB = 1024 })
-	def("qemu.cpus", func() { c.QEMU.CPUs = 1 })
-	def("qemu.accel", func() { c.QEMU.Accel = "tcg" })
+	def("qemu.mode", func() { c.QEMU.Mode = DefaultQEMU.Mode })
+	def("qemu.memory_mib", func() { c.QEMU.MemoryMiB = DefaultQEMU.MemoryMiB })
+	def("qemu.cpus", func() { c.QEMU.CPUs = DefaultQEMU.CPUs })
+	def("qemu.accel", func() { c.QEMU.Accel = DefaultQEMU.Accel })
 	def("out", func() { c.Out = filepath.Join("out", c.Name) })
 	if !filepath.IsAbs(c.Out) {
 		c.Out = filepath.Join(l.opts.WorkDir, c.Out)

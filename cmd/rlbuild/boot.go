@@ -105,7 +105,7 @@ domain).
 // from the config, or from flags alone when only --artifacts is given.
 func bootSettings(cmd *cobra.Command, cf *configFlags, artifacts string) (config.QEMU, string, error) {
 	if artifacts != "" && !cmd.Flags().Changed("config") {
-		q := config.QEMU{Mode: "kernel", MemoryMiB: 1024, CPUs: 1, Accel: "tcg"}
+		q := config.DefaultQEMU
 		f := cmd.Flags()
 		if f.Changed("mode") {
 			q.Mode, _ = f.GetString("mode")
