@@ -162,9 +162,12 @@ func TestRecovery(t *testing.T) {
 	start := time.Now()
 	for round := range rounds {
 		if round%5 == 4 {
-			// Killed between batches. (A Kill that lands while a batch is inside the
-			// domain closes its heap, which reclaims the batch: the
-			// call fails and the shadow cannot retry it.)
+			// Killed between batches. (A kill that lands while a batch
+			// is inside the domain is recovered too: the proxy revives
+			// the batch its heap's reclaim took, see rref.RescueDeque and
+			// kernel/shadow's TestKillDuringBatch; except in the few
+			// instructions between the driver's PopFront and PushBack,
+			// which a test killing at random times would hit now and then.)
 			m.Kill(g.Current())
 			mu.Lock()
 			kills++

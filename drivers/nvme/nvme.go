@@ -133,11 +133,14 @@ func (d *Disk) Flush() error {
 // the queue has free command ids: each window is written to the SQ, the
 // doorbell rung once, and its completions reaped. Nothing here allocates.
 //
-// Every request goes back into the batch (rotated to its back) as soon as
-// its command is submitted, and the window keeps only a pointer to it: if
-// the domain dies while it polls, the whole batch is in the deque the proxy
-// hands back to the caller, and a shadow can retry it. After the last
-// window, the batch has rotated once: its order is the caller's.
+// Every request goes back into the batch (rotated to its back) the moment
+// it is taken out, and the window keeps only a pointer to it: if the domain
+// dies (a panic, or a kill that closes its heap under the call) the whole
+// batch is in the deque the proxy hands back to the caller, and a shadow
+// can retry it. Only a kill landing between one PopFront and the PushBack
+// after it loses a request, and then the proxy refuses the short batch
+// (rref.RescueDeque) and the call fails. After the last window, the batch
+// has rotated once: its order is the caller's.
 func (d *Disk) do(op uint8, batch rref.Deque[idl.BlockReq]) error {
 	q, err := d.c.takeQueue()
 	if err != nil {
@@ -151,11 +154,11 @@ func (d *Disk) do(op uint8, batch rref.Deque[idl.BlockReq]) error {
 		for ; left > 0 && !q.full() && k < len(q.win); left-- {
 			r, _ := batch.PopFront()
 			req := r.Get()
+			batch.PushBack(r)
 			q.win[k], q.winCID[k] = req, -1
 			k++
 			if req.LBA >= blocks {
 				req.Status = idl.BlockOutOfRange
-				batch.PushBack(r)
 				continue
 			}
 			cid := q.freeIDs[len(q.freeIDs)-1]
@@ -166,7 +169,6 @@ func (d *Disk) do(op uint8, batch rref.Deque[idl.BlockReq]) error {
 			slba := req.LBA * d.per
 			q.winCID[k-1] = int32(q.push(&command{opcode: op, nsid: d.ns.ID, prp1: buf.Phys(),
 				cdw10: uint32(slba), cdw11: uint32(slba >> 32), cdw12: uint32(d.per - 1)}))
-			batch.PushBack(r)
 		}
 		q.ring()
 		err := q.waitAll(d.c.cfg.Timeout)

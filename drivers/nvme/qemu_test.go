@@ -26,7 +26,7 @@ const (
 	ns2Size = 8 << 20
 )
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	r := &rig{}

@@ -81,11 +81,20 @@ func (x *Crossing) enterSlow() error {
 // the call, does. A side that dies sets the bit before its account is
 // closed, so either the account's sweep sees the moved cells, or Leave sees
 // the bit and the proxy takes them back.
+//
+// If the callee died, Leave returns once its death is complete (as Fail
+// would): its account is closed and its reclaim over, so that the proxy's
+// rescue (rref.RescueDeque) can take back a batch the reclaim took from
+// under the call, and no sweep runs while it does.
 func (x *Crossing) Leave(v any) bool {
 	if v == nil && x.state.Load()&slowPath == 0 {
 		return false
 	}
-	return v != nil || !x.caller.Alive() || !x.callee.Alive()
+	if !x.callee.Alive() {
+		x.callee.dead()
+		return true
+	}
+	return v != nil || !x.caller.Alive()
 }
 
 // Fail ends a failed call: it fails the callee with panic value v (unless v

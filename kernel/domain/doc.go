@@ -70,7 +70,10 @@
 //     with one; nest them (a caller's longer than its callee's).
 //   - A failed call gives back the RRefs it moved if the callee still held
 //     them (rref.Rescue). RedLeaf loses them; keeping them is what lets a
-//     shadow retry a call that moved a buffer in.
+//     shadow retry a call that moved a buffer in. A batch (an rref.Deque)
+//     comes back even when the callee was killed holding it, whose heap's
+//     reclaim took it: Leave waits for the death to be complete, and
+//     rref.RescueDeque revives the deque and its elements for the caller.
 //   - A call into a callee that dies during it fails, even if it returns:
 //     the proxy cannot tell a result computed before the death from one
 //     computed after, and this is also what keeps cells moved to a dying

@@ -17,6 +17,10 @@ type createConfig struct {
 	grants  map[string]grant
 	devices map[string]any
 	rrefs   map[string]func(from, to *rref.Account) any // taken once, by the first instance
+	// transient: a short-lived instance (an Rv6 process): its creation
+	// and end are recorded but not logged, and it leaves the listing once
+	// it is dead.
+	transient bool
 }
 
 type grant struct {
@@ -29,6 +33,15 @@ type grant struct {
 // across restarts.
 func Name(name string) CreateOption {
 	return func(c *createConfig) { c.name = name }
+}
+
+// Transient marks a short-lived instance, such as the domain of an Rv6
+// process: its creation and its end are recorded as events but not logged
+// (whoever created it reports how it ended), and once dead it leaves the
+// listing (Lookup and List no longer return it), so that thousands of them
+// do not pile up.
+func Transient() CreateOption {
+	return func(c *createConfig) { c.transient = true }
 }
 
 // Grant lets the instance Import a capability, under name, to p: a *Domain

@@ -140,7 +140,7 @@ func (m *Manager) start(k *kind, cfg *createConfig, owner string, restarts int) 
 	if !d.state.CompareAndSwap(uint32(Starting), uint32(Running)) {
 		return d, d.dead() // one of its threads failed it already
 	}
-	m.record(Event{Kind: "created", Domain: name, ID: d.id, By: owner})
+	m.record(Event{Kind: "created", Domain: name, ID: d.id, By: owner}, cfg.transient)
 	return d, nil
 }
 
@@ -178,7 +178,7 @@ func (m *Manager) Restart(d *Domain, by string) (*Domain, error) {
 	cfg := d.cfg.forRestart()
 	cfg.name = d.name
 	nd, err := m.start(d.kind, cfg, by, d.restarts+1)
-	m.record(Event{Kind: "restarted", Domain: d.name, ID: idOf(nd), By: by, Err: d.Err(), Restarts: d.restarts + 1, Failure: err})
+	m.record(Event{Kind: "restarted", Domain: d.name, ID: idOf(nd), By: by, Err: d.Err(), Restarts: d.restarts + 1, Failure: err}, false)
 	return nd, err
 }
 
@@ -238,7 +238,24 @@ func (m *Manager) died(d *Domain, xs []*Crossing) {
 	if d.State() == Terminated {
 		kind = "terminated"
 	}
-	m.record(Event{Kind: kind, Domain: d.name, ID: d.id, Err: f})
+	m.record(Event{Kind: kind, Domain: d.name, ID: d.id, Err: f}, d.cfg.transient)
+	if d.cfg.transient {
+		m.mu.Lock()
+		if m.byName[d.name] == d {
+			delete(m.byName, d.name)
+		}
+		m.mu.Unlock()
+	}
+}
+
+// Export makes obj, an implementation of IDL interfaces held by kernel
+// code, something capabilities can be bound to (Grant): a kernel service
+// that domains call, such as the console or the program loader. Calls
+// through those capabilities have the kernel as their callee, which cannot
+// die: obj must not panic (it is trusted kernel code, and a panic in it is
+// the kernel's).
+func (m *Manager) Export(obj any) Provider {
+	return export{m.kernel, obj}
 }
 
 func (m *Manager) forgetZombie(d *Domain) {
@@ -263,6 +280,9 @@ type Event struct {
 	Err      *FailedError
 	Restarts int   // for restarted: the new instance's restart count
 	Failure  error // for restarted: why the new instance did not start
+	// Transient: the instance is short-lived (see Transient); whoever
+	// created it reports its end, so hooks need not log it.
+	Transient bool
 }
 
 func (e Event) String() string {
@@ -284,8 +304,9 @@ func (e Event) String() string {
 
 const maxEvents = 256
 
-func (m *Manager) record(e Event) {
+func (m *Manager) record(e Event, quiet bool) {
 	e.At = time.Now()
+	e.Transient = quiet
 	m.mu.Lock()
 	if len(m.events) < maxEvents {
 		m.events = append(m.events, e)
@@ -294,7 +315,9 @@ func (m *Manager) record(e Event) {
 	}
 	m.nevents++
 	m.mu.Unlock()
-	m.logf("%v", e)
+	if !quiet {
+		m.logf("%v", e)
+	}
 	if m.hook != nil {
 		m.hook(e)
 	}

@@ -58,7 +58,11 @@ func (b *Buffer) Load32(off int) uint32 {
 	if off&3 != 0 {
 		panic(fmt.Sprintf("hw: Load32 at misaligned offset %d", off))
 	}
-	_ = b.b[off+3] // bounds check
+	if off < 0 || off+4 > len(b.b) {
+		// An explicit check, not a load: a plain read of the field would
+		// race with the device's (or a model's) atomic store to it.
+		panic(fmt.Sprintf("hw: Load32 at offset %d outside a %d-byte buffer", off, len(b.b)))
+	}
 	// Little-endian host (amd64, arm64): the loaded word is the field.
 	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&b.b[off])))
 }

@@ -21,6 +21,7 @@ type ring[T any] struct {
 	cid   uint32 // the container id owning the elements
 	head  int
 	n     int
+	sent  int // n when the deque last moved: RescueDeque revives only a whole batch
 	slots []RRef[T]
 }
 
@@ -153,18 +154,95 @@ func (d Deque[T]) reclaimed() bool {
 // MoveDeque moves d as Move moves an RRef: one compare-and-swap, whatever d
 // holds.
 func MoveDeque[T any](d Deque[T], from, to *Account) Deque[T] {
+	d.noteSent()
 	return Deque[T]{Move(d.r, from, to)}
 }
 
 // TryMoveDeque is TryMove for deques.
 func TryMoveDeque[T any](d Deque[T], from, to *Account) (Deque[T], bool) {
+	d.noteSent()
 	r, ok := TryMove(d.r, from, to)
 	return Deque[T]{r}, ok
 }
 
-// RescueDeque undoes MoveDeque as Rescue undoes Move.
+// noteSent records how many elements d holds as it moves, if the mover
+// owns it (the move refuses a stale handle anyway).
+func (d Deque[T]) noteSent() {
+	if d.r.Valid() {
+		g := &d.r.c.val
+		g.sent = g.n
+	}
+}
+
+// RescueDeque undoes MoveDeque as Rescue undoes Move, with the elements the
+// deque holds.
+//
+// It also takes the deque back after the receiver's account was closed
+// under the call (the callee was killed while it held the batch; Close
+// reclaimed the deque and its elements): the deque and its elements are
+// revived for to, as the callee left them, provided the deque still holds
+// as many elements as it was moved in with (an element the callee had
+// popped died with it, and a shorter batch must not pass for the caller's),
+// and no pooled element was handed out again since. The caller must know
+// that nothing of the dead callee runs any more with the deque in hand: the
+// proxies call it after Crossing.Leave, which waits for the callee's death
+// to be complete, on the thread that ran the call. And if the deque's one
+// move since was back to to (the callee returned it and was killed before
+// the proxy noticed), it gets orig's generation again.
 func RescueDeque[T any](moved, orig Deque[T], to *Account) bool {
-	return Rescue(moved.r, orig.r, to)
+	c := moved.r.c
+	if c == nil || c != orig.r.c || ownerOf(orig.r.tag) != to.id {
+		return false
+	}
+	if !c.word.CompareAndSwap(moved.r.tag, orig.r.tag) && !reviveDeque(c, moved.r.tag, orig.r.tag, to) {
+		return false
+	}
+	if to.closed.Load() {
+		settleDeque(&c.header, to.id)
+		return false
+	}
+	return true
+}
+
+// reviveDeque is RescueDeque's slow path: the deque c, moved with tag
+// moved, is either reclaimed (with its elements) or back with to.
+func reviveDeque[T any](c *cell[ring[T]], moved, orig uint64, to *Account) bool {
+	w := c.word.Load()
+	if w == retag(moved, to.id) {
+		// The callee's very next move of it gave it back to the caller:
+		// the call's result, whose handle the proxy drops unused.
+		return c.word.CompareAndSwap(w, orig)
+	}
+	if w != retag(moved, ownerFree) {
+		return false // not reclaimed from the callee: taken over by someone else
+	}
+	g := &c.val
+	if g.n != g.sent {
+		return false
+	}
+	var revived []*header
+	for i := range g.n {
+		e := g.slots[(g.head+i)%len(g.slots)]
+		if e.c == nil || !revive(&e.c.header, retag(e.tag, ownerFree), e.tag) {
+			refree(revived)
+			return false
+		}
+		revived = append(revived, &e.c.header)
+	}
+	if !revive(&c.header, w, orig) {
+		refree(revived)
+		return false
+	}
+	return true
+}
+
+// settleDeque reclaims the deque h and its elements if h is still owned by
+// owner.
+func settleDeque(h *header, owner uint32) {
+	settle(h, owner)
+	if h.cid != 0 {
+		reclaimOwned(map[uint32]bool{h.cid: true})
+	}
 }
 
 // DiscardDeque drops d and its elements if d is valid.

@@ -61,6 +61,19 @@ func (p *Pool[T]) recycle(slot int32) {
 	p.mu.Unlock()
 }
 
+// unrecycle takes slot out of the free cells, if it is there.
+func (p *Pool[T]) unrecycle(slot int32) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, s := range p.free {
+		if s == slot {
+			p.free = append(p.free[:i], p.free[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 // Free is the number of cells in the pool.
 func (p *Pool[T]) Free() int {
 	p.mu.Lock()

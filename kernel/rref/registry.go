@@ -159,3 +159,39 @@ func settle(h *header, owner uint32) {
 		unregister(h)
 	}
 }
+
+// A reviver takes back a cell it recycled, for revive.
+type reviver interface {
+	unrecycle(slot int32) bool
+}
+
+// revive undoes the reclaim of h, which left its word free: the word
+// becomes live and h live in the registry again. It reports false, leaving
+// h as it was, if h was handed out again since (a pooled cell) or its word
+// is no longer free. Only for RescueDeque, once the reclaim is complete.
+func revive(h *header, free, live uint64) bool {
+	if p, ok := h.home.(reviver); ok && !p.unrecycle(h.slot) {
+		return false
+	}
+	if !h.word.CompareAndSwap(free, live) {
+		if h.home != nil {
+			h.home.recycle(h.slot)
+		}
+		return false
+	}
+	reg.mu.Lock()
+	if h.idx < 0 {
+		h.idx = len(reg.cells)
+		reg.cells = append(reg.cells, h)
+	}
+	reg.mu.Unlock()
+	return true
+}
+
+// refree undoes revive for cells nobody has seen revived.
+func refree(hs []*header) {
+	for _, h := range hs {
+		h.word.Store(retag(h.word.Load(), ownerFree))
+	}
+	unregister(hs...)
+}
