@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 )
 
 // Config is the effective configuration of one build.
@@ -37,6 +38,7 @@ type Config struct {
 	Disk      Disk      `yaml:"disk" json:"disk"`
 	PXE       PXE       `yaml:"pxe" json:"pxe"`
 	QEMU      QEMU      `yaml:"qemu" json:"qemu"`
+	RV6       RV6       `yaml:"rv6" json:"rv6"`
 
 	// File is the config file this was loaded from ("" if none).
 	File string `yaml:"-" json:"-"`
@@ -45,7 +47,7 @@ type Config struct {
 // Kernel chooses the Linux kernel that boots the machine.
 type Kernel struct {
 	// Source is "module" (a Go module holding a vmlinuz, pinned in
-	// go.mod) or "file" (Path).
+	// go.mod), "file" (Path) or "debian" (Package).
 	Source string `yaml:"source" json:"source"`
 	// Module is the Go module path, optionally with @version; default
 	// github.com/gokrazy/kernel.<arch> at the version go.mod pins.
@@ -56,6 +58,20 @@ type Kernel struct {
 	// Cmdline is the kernel command line; default: the serial console of
 	// the arch and panic=-1.
 	Cmdline string `yaml:"cmdline" json:"cmdline"`
+	// Package is a Debian linux-image package (source debian): a .deb
+	// file (relative to the config file's directory) or a package name
+	// that `apt-get download` fetches, e.g. linux-image-amd64.
+	Package string `yaml:"package" json:"package"`
+	// Modules are kernel modules of the package (source debian), by
+	// name, e.g. vfio-pci. They and what they depend on are packed into
+	// the initramfs and loaded at boot, in dependency order.
+	Modules []string `yaml:"modules" json:"modules"`
+}
+
+// IsPackageFile reports whether kernel.package names a .deb file rather
+// than a package for apt-get to fetch.
+func (k *Kernel) IsPackageFile() bool {
+	return strings.HasSuffix(k.Package, ".deb") || strings.ContainsRune(k.Package, '/')
 }
 
 // Initramfs configures the initial RAM file system.
@@ -88,6 +104,46 @@ type PXE struct {
 	Enabled bool `yaml:"enabled" json:"enabled"`
 }
 
+// RV6 configures what the build makes for Rv6.
+type RV6 struct {
+	FS RV6FS `yaml:"fs" json:"fs"`
+}
+
+// Places of the Rv6 file-system image (rv6.fs.place).
+const (
+	PlaceInitramfs = "initramfs" // in the initramfs, loaded as the RAM disk at boot
+	PlaceDisk      = "disk"      // rv6fs.img in the artifacts directory, beside disk.img
+	PlaceBoth      = "both"
+)
+
+// RV6FS is an Rv6 file-system image made by the build, with the same
+// packages as `rlbuild mkfs`.
+type RV6FS struct {
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// SizeMiB is the file system's size.
+	SizeMiB int `yaml:"size_mib" json:"size_mib"`
+	// Place is initramfs, disk or both (the Place* constants).
+	Place string `yaml:"place" json:"place"`
+	// Files are copied into the file system, in order.
+	Files []FSFile `yaml:"files" json:"files"`
+}
+
+// InInitramfs reports whether the image goes into the initramfs.
+func (f *RV6FS) InInitramfs() bool {
+	return f.Enabled && (f.Place == PlaceInitramfs || f.Place == PlaceBoth)
+}
+
+// OnDisk reports whether the image is written beside the disk image.
+func (f *RV6FS) OnDisk() bool { return f.Enabled && (f.Place == PlaceDisk || f.Place == PlaceBoth) }
+
+// FSFile is a host file or directory (Src, relative to the config file's
+// directory; a directory is copied recursively) and its path in the file
+// system (Dst, absolute).
+type FSFile struct {
+	Src string `yaml:"src" json:"src"`
+	Dst string `yaml:"dst" json:"dst"`
+}
+
 // QEMU configures `rlbuild boot`.
 type QEMU struct {
 	// Mode is the default boot mode: kernel, uefi, bios or pxe.
@@ -104,6 +160,13 @@ type QEMU struct {
 func (c *Config) Hash() string {
 	cp := *c
 	cp.Kernel.Path = c.relative(c.Kernel.Path)
+	if c.Kernel.IsPackageFile() {
+		cp.Kernel.Package = c.relative(c.Kernel.Package)
+	}
+	cp.RV6.FS.Files = nil
+	for _, f := range c.RV6.FS.Files {
+		cp.RV6.FS.Files = append(cp.RV6.FS.Files, FSFile{Src: c.relative(f.Src), Dst: f.Dst})
+	}
 	cp.Initramfs.Files = nil
 	for _, f := range c.Initramfs.Files {
 		h, t := SplitFile(f)

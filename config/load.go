@@ -40,6 +40,7 @@ type field struct {
 	key  string
 	path []int // reflect field index path
 	kind reflect.Kind
+	elem reflect.Type // a slice's element type
 }
 
 var fields = collectFields(reflect.TypeOf(Config{}), "", nil)
@@ -58,7 +59,11 @@ func collectFields(t reflect.Type, prefix string, idx []int) []field {
 			fs = append(fs, collectFields(f.Type, key+".", path)...)
 			continue
 		}
-		fs = append(fs, field{key: key, path: path, kind: f.Type.Kind()})
+		fd := field{key: key, path: path, kind: f.Type.Kind()}
+		if fd.kind == reflect.Slice {
+			fd.elem = f.Type.Elem()
+		}
+		fs = append(fs, fd)
 	}
 	return fs
 }
@@ -90,7 +95,7 @@ func Load(o Options) (*Config, error) {
 	}
 	data, err := os.ReadFile(o.File)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, &Error{Origin: o.File, Msg: "config file does not exist", Fix: "pass an existing file with --config; ready ones are in configs/ (qemu.yaml, qemu-arm64.yaml, usb.yaml)"}
+		return nil, &Error{Origin: o.File, Msg: "config file does not exist", Fix: "pass an existing file with --config; ready ones are in configs/ (qemu.yaml, qemu-arm64.yaml, qemu-debian.yaml, usb.yaml)"}
 	}
 	if err != nil {
 		return nil, &Error{Origin: o.File, Msg: err.Error()}
@@ -212,7 +217,54 @@ func (l *loader) walk(n *yaml.Node, prefix string) {
 			continue
 		}
 		l.lines[key] = val.Line
+		if f := fieldOf(key); f.elem != nil && f.elem.Kind() == reflect.Struct && val.Kind == yaml.SequenceNode {
+			l.walkEntries(val, f)
+		}
 	}
+}
+
+// walkEntries records the line of each entry of a list of mappings
+// ("rv6.fs.files[1]") and reports the keys its entries do not have.
+func (l *loader) walkEntries(seq *yaml.Node, f field) {
+	known := entryKeys(f.elem)
+	for i, e := range seq.Content {
+		ekey := fmt.Sprintf("%s[%d]", f.key, i)
+		l.lines[ekey] = e.Line
+		if e.Kind != yaml.MappingNode {
+			continue // set reports it
+		}
+		for j := 0; j+1 < len(e.Content); j += 2 {
+			k := e.Content[j]
+			l.lines[ekey+"."+k.Value] = e.Content[j+1].Line
+			if !contains(known, k.Value) {
+				fix := "an entry takes " + strings.Join(known, " and ")
+				if s := suggest.Closest(k.Value, known); s != "" {
+					fix = fmt.Sprintf("did you mean %q?", s)
+				}
+				l.errs = append(l.errs, &Error{Key: ekey + "." + k.Value, Origin: fmt.Sprintf("%s:%d", l.opts.File, k.Line), Msg: "unknown key", Fix: fix})
+			}
+		}
+	}
+}
+
+// entryKeys are the yaml keys of a list entry's struct type.
+func entryKeys(t reflect.Type) []string {
+	var ks []string
+	for i := 0; i < t.NumField(); i++ {
+		if tag := t.Field(i).Tag.Get("yaml"); tag != "" && tag != "-" {
+			ks = append(ks, tag)
+		}
+	}
+	return ks
+}
+
+func fieldOf(key string) field {
+	for _, f := range fields {
+		if f.key == key {
+			return f
+		}
+	}
+	return field{}
 }
 
 // keysAndSections lists every key and every section ("kernel").
@@ -326,6 +378,10 @@ func (l *loader) set(dst reflect.Value, f field, raw any) {
 		}
 		dst.SetInt(int64(n))
 	case reflect.Slice:
+		if f.elem.Kind() == reflect.Struct {
+			l.setEntries(dst, f, raw)
+			return
+		}
 		if _, ok := raw.(map[string]any); ok {
 			l.fail(f.key, "expected a list of strings, got a mapping", "write a YAML list, e.g. [a, b]")
 			return
@@ -337,6 +393,77 @@ func (l *loader) set(dst reflect.Value, f field, raw any) {
 		}
 		dst.Set(reflect.ValueOf(ss))
 	}
+}
+
+// setEntries fills a list of structs (rv6.fs.files) from a YAML list whose
+// entries are mappings of the struct's keys, or "SRC:DST" strings (also
+// the form of an environment variable: entries separated by white space).
+func (l *loader) setEntries(dst reflect.Value, f field, raw any) {
+	var items []any
+	switch r := raw.(type) {
+	case nil:
+	case []any:
+		items = r
+	case string:
+		for _, s := range strings.Fields(r) {
+			items = append(items, s)
+		}
+	default:
+		l.fail(f.key, fmt.Sprintf("expected a list, got %s", describe(raw)), "write a YAML list of entries, e.g. - {src: a.txt, dst: /a.txt}")
+		return
+	}
+	keys := entryKeys(f.elem)
+	out := reflect.MakeSlice(dst.Type(), 0, len(items))
+	for i, it := range items {
+		e := reflect.New(f.elem).Elem()
+		switch it := it.(type) {
+		case map[string]any:
+			for j, k := range keys {
+				v, ok := it[k]
+				if !ok || v == nil {
+					continue
+				}
+				s, err := cast.ToStringE(v)
+				if _, isMap := v.(map[string]any); err != nil || isMap {
+					l.failEntry(f.key, i, k, fmt.Sprintf("expected a string, got %s", describe(v)), "write a single value")
+					continue
+				}
+				e.Field(j).SetString(s)
+			}
+		case string:
+			a, b, _ := strings.Cut(it, ":")
+			if len(keys) >= 1 {
+				e.Field(0).SetString(a)
+			}
+			if len(keys) >= 2 {
+				e.Field(1).SetString(b)
+			}
+		default:
+			l.failEntry(f.key, i, "", fmt.Sprintf("expected a mapping with %s, got %s", strings.Join(keys, " and "), describe(it)), fmt.Sprintf("write e.g. - {%s: a.txt, %s: /a.txt}", keys[0], keys[len(keys)-1]))
+			continue
+		}
+		out = reflect.Append(out, e)
+	}
+	dst.Set(out)
+}
+
+// failEntry records an error about entry i of the list key (sub, if not
+// "", names the entry's key): "rv6.fs.files[1].src". The origin is the
+// list's, with the entry's own line when it came from the file.
+func (l *loader) failEntry(key string, i int, sub, msg, fix string) {
+	ekey := fmt.Sprintf("%s[%d]", key, i)
+	origin := l.origin(key)
+	if _, inFile := l.lines[key]; inFile && origin == fmt.Sprintf("%s:%d", l.opts.File, l.lines[key]) {
+		if line, ok := l.lines[ekey+"."+sub]; ok && sub != "" {
+			origin = fmt.Sprintf("%s:%d", l.opts.File, line)
+		} else if line, ok := l.lines[ekey]; ok {
+			origin = fmt.Sprintf("%s:%d", l.opts.File, line)
+		}
+	}
+	if sub != "" {
+		ekey += "." + sub
+	}
+	l.errs = append(l.errs, &Error{Key: ekey, Origin: origin, Msg: msg, Fix: fix})
 }
 
 func describe(v any) string {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -48,6 +49,8 @@ func (l *loader) applyDefaults(c *Config, explicit map[string]bool) {
 		c.Kernel.Source = "module"
 		if explicit["kernel.path"] {
 			c.Kernel.Source = "file"
+		} else if explicit["kernel.package"] {
+			c.Kernel.Source = "debian"
 		}
 	})
 	def("kernel.module", func() { c.Kernel.Module = a.KernelModule })
@@ -64,6 +67,8 @@ func (l *loader) applyDefaults(c *Config, explicit map[string]bool) {
 	def("qemu.memory_mib", func() { c.QEMU.MemoryMiB = DefaultQEMU.MemoryMiB })
 	def("qemu.cpus", func() { c.QEMU.CPUs = DefaultQEMU.CPUs })
 	def("qemu.accel", func() { c.QEMU.Accel = DefaultQEMU.Accel })
+	def("rv6.fs.size_mib", func() { c.RV6.FS.SizeMiB = 64 })
+	def("rv6.fs.place", func() { c.RV6.FS.Place = PlaceInitramfs })
 	def("out", func() { c.Out = filepath.Join("out", c.Name) })
 	if !filepath.IsAbs(c.Out) {
 		c.Out = filepath.Join(l.opts.WorkDir, c.Out)
@@ -75,6 +80,14 @@ func (l *loader) applyDefaults(c *Config, explicit map[string]bool) {
 	})
 	if c.Kernel.Path != "" && !filepath.IsAbs(c.Kernel.Path) {
 		c.Kernel.Path = filepath.Join(l.configDir(), c.Kernel.Path)
+	}
+	if c.Kernel.IsPackageFile() && !filepath.IsAbs(c.Kernel.Package) {
+		c.Kernel.Package = filepath.Join(l.configDir(), c.Kernel.Package)
+	}
+	for i, f := range c.RV6.FS.Files {
+		if f.Src != "" && !filepath.IsAbs(f.Src) {
+			c.RV6.FS.Files[i].Src = filepath.Join(l.configDir(), f.Src)
+		}
 	}
 }
 
@@ -98,11 +111,19 @@ func (l *loader) validate(c *Config) {
 		} else if err := regularFile(c.Kernel.Path); err != nil {
 			l.fail("kernel.path", err.Error(), "point kernel.path at an existing kernel image (relative paths start at the config file's directory)")
 		}
+	case "debian":
+		l.validateDebian(c)
 	default:
-		l.fail("kernel.source", fmt.Sprintf("unknown kernel source %q", c.Kernel.Source), `use "module" (a Go module with a vmlinuz, the default) or "file" (with kernel.path)`)
+		l.fail("kernel.source", fmt.Sprintf("unknown kernel source %q", c.Kernel.Source), `use "module" (a Go module with a vmlinuz, the default), "file" (with kernel.path) or "debian" (with kernel.package)`)
 	}
-	if c.Kernel.Source == "module" && c.Kernel.Path != "" {
-		l.fail("kernel.path", "kernel.path is set but kernel.source is module", "set kernel.source: file to boot that file, or remove kernel.path")
+	if c.Kernel.Source != "file" && c.Kernel.Path != "" {
+		l.fail("kernel.path", "kernel.path is set but kernel.source is "+c.Kernel.Source, "set kernel.source: file to boot that file, or remove kernel.path")
+	}
+	if c.Kernel.Source != "debian" && c.Kernel.Package != "" {
+		l.fail("kernel.package", "kernel.package is set but kernel.source is "+c.Kernel.Source, "set kernel.source: debian to boot that package's kernel, or remove kernel.package")
+	}
+	if c.Kernel.Source != "debian" && len(c.Kernel.Modules) > 0 {
+		l.fail("kernel.modules", "kernel.modules is set but kernel.source is "+c.Kernel.Source+" (only a Debian package brings modules)", "set kernel.source: debian and kernel.package, or remove kernel.modules")
 	}
 	switch c.Initramfs.Compression {
 	case "zstd", "gzip", "none":
@@ -130,6 +151,7 @@ func (l *loader) validate(c *Config) {
 		c.Initramfs.Files[i] = hostPath + ":" + target
 	}
 	l.validateDisk(c)
+	l.validateRV6(c)
 	if !contains(bootModes, c.QEMU.Mode) {
 		l.fail("qemu.mode", fmt.Sprintf("unknown boot mode %q", c.QEMU.Mode), "use one of "+strings.Join(bootModes, ", "))
 	}
@@ -167,6 +189,83 @@ func (l *loader) validateDisk(c *Config) {
 	}
 	if d.SizeMiB != 0 && d.SizeMiB < d.ESPMiB+2 {
 		l.fail("disk.size_mib", fmt.Sprintf("%d MiB cannot hold the %d MiB ESP and the GPT", d.SizeMiB, d.ESPMiB), fmt.Sprintf("give 0 (fit the ESP) or at least %d", d.ESPMiB+2))
+	}
+}
+
+var (
+	debPackageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?(=[A-Za-z0-9.+~:-]+)?$`)
+	moduleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+)
+
+func (l *loader) validateDebian(c *Config) {
+	k := c.Kernel
+	switch {
+	case k.Package == "":
+		l.fail("kernel.package", "kernel.source is debian but no kernel.package is set", "set kernel.package to a linux-image .deb file or a package name such as linux-image-amd64")
+	case k.IsPackageFile():
+		if err := regularFile(k.Package); err != nil {
+			l.fail("kernel.package", err.Error(), "point kernel.package at an existing linux-image .deb (relative paths start at the config file's directory), or name a package such as linux-image-amd64 for apt-get to download")
+		}
+	case !debPackageRE.MatchString(k.Package):
+		l.fail("kernel.package", fmt.Sprintf("%q is neither a .deb file nor a Debian package name", k.Package), "name a package such as linux-image-amd64 or linux-image-6.1.0-28-amd64, or a file ending in .deb")
+	}
+	for _, m := range k.Modules {
+		if !moduleNameRE.MatchString(m) {
+			l.fail("kernel.modules", fmt.Sprintf("%q is not a kernel module name", m), "name modules as modprobe does, e.g. vfio-pci or vfio_iommu_type1 (no path, no .ko)")
+		}
+	}
+}
+
+// Limits of rv6.fs.size_mib.
+const (
+	MinFSMiB = 2
+	// MaxInitramfsFSMiB: a cpio (newc) entry holds less than 4 GiB.
+	MaxInitramfsFSMiB = 4095
+	MaxFSMiB          = 1 << 20
+)
+
+func (l *loader) validateRV6(c *Config) {
+	f := c.RV6.FS
+	if !f.Enabled {
+		return
+	}
+	switch f.Place {
+	case PlaceInitramfs, PlaceDisk, PlaceBoth:
+	default:
+		l.fail("rv6.fs.place", fmt.Sprintf("unknown place %q", f.Place), "use initramfs (loaded as the RAM disk at boot), disk (rv6fs.img beside disk.img) or both")
+	}
+	switch {
+	case f.SizeMiB < MinFSMiB:
+		l.fail("rv6.fs.size_mib", fmt.Sprintf("a file system of %d MiB is too small", f.SizeMiB), fmt.Sprintf("give at least %d", MinFSMiB))
+	case f.InInitramfs() && f.SizeMiB > MaxInitramfsFSMiB:
+		l.fail("rv6.fs.size_mib", fmt.Sprintf("a file system of %d MiB does not fit in the initramfs (a cpio entry is below 4 GiB, and the RAM disk lives in memory)", f.SizeMiB), fmt.Sprintf("give at most %d, or set rv6.fs.place: disk", MaxInitramfsFSMiB))
+	case f.SizeMiB > MaxFSMiB:
+		l.fail("rv6.fs.size_mib", fmt.Sprintf("a file system of %d MiB is larger than rlbuild makes", f.SizeMiB), fmt.Sprintf("give at most %d", MaxFSMiB))
+	}
+	for i, e := range f.Files {
+		switch {
+		case e.Src == "":
+			l.failEntry("rv6.fs.files", i, "src", "no src", "give the host file or directory to copy, relative to the config file, e.g. src: rootfs/etc/motd")
+		default:
+			if _, err := os.Stat(e.Src); err != nil {
+				msg := err.Error()
+				if os.IsNotExist(err) {
+					msg = fmt.Sprintf("source %s does not exist", e.Src)
+				}
+				l.failEntry("rv6.fs.files", i, "src", msg, "name an existing host file or directory (relative paths start at the config file's directory)")
+				continue
+			}
+		}
+		switch {
+		case e.Dst == "":
+			l.failEntry("rv6.fs.files", i, "dst", "no dst", "give the absolute path in the file system, e.g. dst: /etc/motd")
+		case !strings.HasPrefix(e.Dst, "/") || path.Clean(e.Dst) != e.Dst:
+			l.failEntry("rv6.fs.files", i, "dst", fmt.Sprintf("%q is not a clean absolute path", e.Dst), fmt.Sprintf("write it as %q", path.Clean("/"+e.Dst)))
+		case e.Dst == "/" && e.Src != "":
+			if st, err := os.Stat(e.Src); err == nil && !st.IsDir() {
+				l.failEntry("rv6.fs.files", i, "dst", "a file cannot be the root directory", "give the file's path in the file system, e.g. /"+filepath.Base(e.Src))
+			}
+		}
 	}
 }
 

@@ -11,6 +11,7 @@
 //	disk.img         GPT disk: ESP with systemd-boot (UEFI) and syslinux (BIOS)
 //	disk.img.bmap    its block map (bmaptool's format), for rlbuild flash
 //	pxe/boot.ipxe    iPXE script; pxe/vmlinuz and pxe/initrd.img beside it
+//	rv6fs.img        the Rv6 file system (rv6.fs.place: disk or both)
 package images
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/rlgo/redleaf/config"
 	"github.com/rlgo/redleaf/host"
 	"github.com/rlgo/redleaf/images/bmap"
+	"github.com/rlgo/redleaf/images/debkernel"
 	"github.com/rlgo/redleaf/images/disk"
 	"github.com/rlgo/redleaf/images/gobuild"
 	"github.com/rlgo/redleaf/images/initramfs"
@@ -64,8 +66,9 @@ type Result struct {
 // plan is everything resolved before any work starts.
 type plan struct {
 	kernel    *kernelsrc.Kernel
-	buildTime time.Time // manifest build time
-	fileTime  time.Time // timestamps inside artifacts
+	debian    *debkernel.Kernel // kernel.source debian
+	buildTime time.Time         // manifest build time
+	fileTime  time.Time         // timestamps inside artifacts
 }
 
 // Build produces the artifacts of c in c.Out. All inputs are checked
@@ -78,7 +81,7 @@ func Build(ctx context.Context, c *config.Config, o Options) (*Result, error) {
 		o.Log = io.Discard
 	}
 	b := &builder{log: o.Log, res: &Result{}}
-	p, err := prepare(c)
+	p, err := prepare(ctx, c, o.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +116,42 @@ func Build(ctx context.Context, c *config.Config, o Options) (*Result, error) {
 		ToolVersion:   version.String(),
 		BuildTime:     p.buildTime,
 	}
+	files := extraFiles(c)
+	if c.RV6.FS.Enabled {
+		fsImg := filepath.Join(work, RV6FSFile)
+		if c.RV6.FS.OnDisk() {
+			fsImg = filepath.Join(stage, RV6FSFile)
+		}
+		err = b.step(fmt.Sprintf("rv6 file system (%d MiB, %s)", c.RV6.FS.SizeMiB, c.RV6.FS.Place), func() error {
+			return buildRV6FS(c, p, fsImg)
+		})
+		if err != nil {
+			return nil, err
+		}
+		a, err := manifest.HashFile(fsImg)
+		if err != nil {
+			return nil, err
+		}
+		m.RV6FS = &manifest.FSImage{SHA256: a.SHA256, Size: a.Size}
+		if c.RV6.FS.OnDisk() {
+			m.RV6FS.Path = RV6FSFile
+		}
+		if c.RV6.FS.InInitramfs() {
+			m.RV6FS.InitramfsPath = "/" + RV6FSTarget
+			files = append(files, initramfs.File{Host: fsImg, Target: RV6FSTarget})
+		}
+	}
+	if p.debian != nil {
+		mods, err := moduleFiles(p.debian, work)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, mods...)
+		m.KernelPackage = &manifest.Package{Name: p.debian.Name, Version: p.debian.Version, SHA256: p.debian.SHA256}
+		for _, mod := range p.debian.Modules {
+			m.KernelModules = append(m.KernelModules, manifest.Module{Name: mod.Name, Path: moduleTarget(p.debian, mod), Requested: mod.Requested})
+		}
+	}
 	initBin := filepath.Join(work, "rlkernel")
 	err = b.step(fmt.Sprintf("go build %s (linux/%s)", KernelPackage, c.Arch), func() error {
 		return gobuild.Build(ctx, gobuild.Options{
@@ -130,7 +169,7 @@ func Build(ctx context.Context, c *config.Config, o Options) (*Result, error) {
 		info, err := initramfs.Build(ctx, filepath.Join(stage, InitrdFile), initramfs.Spec{
 			Arch:        c.Arch,
 			Init:        initBin,
-			Files:       extraFiles(c),
+			Files:       files,
 			Commands:    c.Initramfs.Commands,
 			Compression: c.Initramfs.Compression,
 			SourceDir:   c.Source,
@@ -237,7 +276,7 @@ func (b *builder) step(name string, f func() error) error {
 }
 
 // prepare resolves and checks every input before work starts.
-func prepare(c *config.Config) (*plan, error) {
+func prepare(ctx context.Context, c *config.Config, log io.Writer) (*plan, error) {
 	p := &plan{buildTime: time.Now().UTC()}
 	if s, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok {
 		secs, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
@@ -251,6 +290,19 @@ func prepare(c *config.Config) (*plan, error) {
 	switch c.Kernel.Source {
 	case "file":
 		p.kernel, err = kernelsrc.FromFile(c.Kernel.Path, c.Arch)
+	case "debian":
+		p.debian, err = debkernel.Resolve(ctx, debkernel.Options{
+			Package: c.Kernel.Package,
+			Arch:    c.Arch,
+			Modules: c.Kernel.Modules,
+			Logf:    func(format string, args ...any) { fmt.Fprintf(log, "  "+format+"\n", args...) },
+		})
+		if err == nil {
+			p.kernel, err = kernelsrc.FromFile(p.debian.Vmlinuz, c.Arch)
+		}
+		if err == nil {
+			p.kernel.Source = fmt.Sprintf("debian %s %s", p.debian.Name, p.debian.Version)
+		}
 	default:
 		p.kernel, err = kernelsrc.FromModule(c.Source, c.Kernel.Module, c.Arch)
 	}
@@ -305,6 +357,10 @@ func configError(c *config.Config, err error) error {
 	if errors.As(err, &ke) {
 		return &config.Error{Origin: c.File, Key: ke.Key, Msg: ke.Msg}
 	}
+	var de *debkernel.Error
+	if errors.As(err, &de) {
+		return &config.Error{Origin: c.File, Key: de.Key, Msg: de.Msg}
+	}
 	return err
 }
 
@@ -343,12 +399,15 @@ func artifactList(m *manifest.Manifest) []string {
 	if m.Bmap != "" {
 		list = append(list, m.Bmap)
 	}
+	if m.RV6FS != nil && m.RV6FS.Path != "" {
+		list = append(list, m.RV6FS.Path)
+	}
 	return list
 }
 
 // knownArtifacts are the files a build may own in its output directory;
 // publish removes the ones this build did not produce, and nothing else.
-var knownArtifacts = []string{KernelFile, InitrdFile, DiskFile, BmapFile, IPXEFile, PXEDir + "/" + KernelFile, PXEDir + "/" + InitrdFile}
+var knownArtifacts = []string{KernelFile, InitrdFile, DiskFile, BmapFile, IPXEFile, RV6FSFile, PXEDir + "/" + KernelFile, PXEDir + "/" + InitrdFile}
 
 // publish moves the staged artifacts into out and writes the manifest.
 // The old manifest goes first, so a crash in between leaves no manifest

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages rlbuild and its tests use: QEMU for both
 # arches, UEFI firmware (OVMF, AAVMF), SeaBIOS, the boot loaders
-# (systemd-boot, syslinux), dosfstools (fsck.fat) and iPXE. Installs only
+# (systemd-boot, syslinux), dosfstools (fsck.fat), iPXE and xz-utils
+# (Debian kernel packages are data.tar.xz). Installs only
 # what is missing; needs root or sudo.
 set -euo pipefail
 
@@ -10,7 +11,7 @@ pkgs=(
   ovmf qemu-efi-aarch64 seabios
   systemd-boot-efi syslinux syslinux-common
   dosfstools mtools ipxe e2fsprogs bmap-tools
-  zstd cpio
+  zstd cpio xz-utils
   iproute2 ipxe-qemu dnsmasq-base atftp tftpd-hpa
 )
 

@@ -41,6 +41,15 @@ type Manifest struct {
 	IPXE          string `json:"ipxe,omitempty"` // iPXE script of the PXE bundle, if built
 	Bmap          string `json:"bmap,omitempty"` // block map of the disk image, if built
 
+	// KernelPackage is the Debian package the kernel came from (kernel
+	// source debian): its name, version and the .deb's SHA-256.
+	KernelPackage *Package `json:"kernel_package,omitempty"`
+	// KernelModules are the modules packed into the initramfs, in the
+	// order the domain kernel loads them at boot (dependencies first).
+	KernelModules []Module `json:"kernel_modules,omitempty"`
+	// RV6FS is the Rv6 file-system image of the build, if any.
+	RV6FS *FSImage `json:"rv6fs,omitempty"`
+
 	// Boot lists the ways this build can boot: kernel, uefi, bios, pxe.
 	Boot []string `json:"boot"`
 
@@ -58,6 +67,36 @@ type Artifact struct {
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
+}
+
+// Package is a Debian package an artifact came from.
+type Package struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	SHA256  string `json:"sha256"` // of the .deb
+}
+
+// Module is a kernel module packed into the initramfs.
+type Module struct {
+	Name string `json:"name"` // as the kernel names it, e.g. vfio_pci
+	// Path is the module's file in the initramfs, e.g.
+	// /lib/modules/6.1.0-28-amd64/kernel/drivers/vfio/pci/vfio-pci.ko.
+	Path string `json:"path"`
+	// Requested is true for the modules the config names; the others
+	// are their dependencies.
+	Requested bool `json:"requested,omitempty"`
+}
+
+// FSImage is an Rv6 file-system image built from the config.
+type FSImage struct {
+	// Path is the image's artifact (relative to the manifest) when it was
+	// written beside the disk image; "" if it is only in the initramfs.
+	Path string `json:"path,omitempty"`
+	// InitramfsPath is the image's path inside the initramfs, loaded as
+	// the RAM disk at boot; "" if it is not there.
+	InitramfsPath string `json:"initramfs_path,omitempty"`
+	SHA256        string `json:"sha256"`
+	Size          int64  `json:"size"`
 }
 
 // Dir returns the directory the manifest belongs to.
@@ -185,7 +224,11 @@ func (m *Manifest) validate() error {
 	if m.Kernel == "" || m.Initrd == "" {
 		return errors.New("manifest names no kernel or no initrd")
 	}
-	for _, p := range append([]string{m.Kernel, m.Initrd, m.Disk, m.IPXE, m.Bmap}, m.artifactPaths()...) {
+	paths := []string{m.Kernel, m.Initrd, m.Disk, m.IPXE, m.Bmap}
+	if m.RV6FS != nil {
+		paths = append(paths, m.RV6FS.Path)
+	}
+	for _, p := range append(paths, m.artifactPaths()...) {
 		if p == "" {
 			continue
 		}

@@ -109,6 +109,7 @@ func TestLoadErrors(t *testing.T) {
 		{`{"format": 1, "arch": "amd64", "kernel": "../k", "initrd": "i"}`, `"../k" leaves the artifacts directory`},
 		{`{"format": 1, "arch": "amd64", "kernel": "/etc/passwd", "initrd": "i"}`, "leaves the artifacts directory"},
 		{`{"format": 1, "arch": "amd64", "kernel": "k", "initrd": "i", "artifacts": [{"path": "a/../../x"}]}`, "leaves the artifacts directory"},
+		{`{"format": 1, "arch": "amd64", "kernel": "k", "initrd": "i", "rv6fs": {"path": "../rv6fs.img"}}`, `"../rv6fs.img" leaves the artifacts directory`},
 	} {
 		write(tc.json)
 		_, err := Load(dir)

@@ -47,7 +47,7 @@ func TestInitDryRun(t *testing.T) {
 	if !k.DryRun() {
 		t.Fatal("not in dry-run mode")
 	}
-	want := Config{OnFatal: ActionReboot, Shell: false, Debug: true}
+	want := Config{OnFatal: ActionReboot, Shell: false, Debug: true, Root: RootAuto}
 	if k.Config != want {
 		t.Errorf("Config = %+v, want %+v", k.Config, want)
 	}

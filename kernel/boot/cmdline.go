@@ -159,11 +159,43 @@ type Config struct {
 	Shell bool
 	// Debug enables verbose output (rl.debug or rl.debug=1).
 	Debug bool
+	// Root is where Rv6's root file system comes from (rl.root=
+	// ramdisk|nvme|auto, default auto).
+	Root Root
+}
+
+// Root chooses the device holding Rv6's root file system.
+type Root string
+
+// Roots.
+const (
+	// RootAuto: the NVMe namespace holding an Rv6 file system if there
+	// is one, else the RAM disk (filled from RAMDiskImage if the
+	// initramfs has it).
+	RootAuto Root = "auto"
+	// RootRAMDisk: the RAM disk.
+	RootRAMDisk Root = "ramdisk"
+	// RootNVMe: the first NVMe namespace.
+	RootNVMe Root = "nvme"
+)
+
+// RAMDiskImage is where the initramfs holds the Rv6 file-system image
+// that `rlbuild image` makes (rv6.fs.place: initramfs); the system loads
+// it as the RAM disk's contents.
+const RAMDiskImage = "/rv6/root.img"
+
+// ParseRoot parses the value of rl.root.
+func ParseRoot(s string) (Root, error) {
+	switch r := Root(strings.ToLower(s)); r {
+	case RootAuto, RootRAMDisk, RootNVMe:
+		return r, nil
+	}
+	return RootAuto, fmt.Errorf("unknown root %q: want ramdisk, nvme or auto", s)
 }
 
 // DefaultConfig is the configuration with an empty command line.
 func DefaultConfig() Config {
-	return Config{OnFatal: ActionPoweroff, Shell: true}
+	return Config{OnFatal: ActionPoweroff, Shell: true, Root: RootAuto}
 }
 
 // ParseConfig extracts the rl.* keys from c. Invalid values are reported in
@@ -186,6 +218,14 @@ func ParseConfig(c *Cmdline) (Config, []error) {
 	}
 	if cfg.Debug, err = c.Bool(Prefix+"debug", cfg.Debug); err != nil {
 		errs = append(errs, err)
+	}
+	if v, ok := c.Lookup(Prefix + "root"); ok {
+		r, err := ParseRoot(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%sroot: %w (using %s)", Prefix, err, cfg.Root))
+		} else {
+			cfg.Root = r
+		}
 	}
 	return cfg, errs
 }

@@ -67,12 +67,17 @@ func TestParseConfig(t *testing.T) {
 		want Config
 		errs int
 	}{
-		{"", Config{OnFatal: ActionPoweroff, Shell: true}, 0},
-		{"console=ttyS0 rl.unknown=1 other.key", Config{OnFatal: ActionPoweroff, Shell: true}, 0},
-		{"rl.onfatal=reboot", Config{OnFatal: ActionReboot, Shell: true}, 0},
-		{"rl.onfatal=halt rl.shell=0 rl.debug", Config{OnFatal: ActionHalt, Shell: false, Debug: true}, 0},
-		{"rl.onfatal=explode rl.shell=maybe rl.debug=1", Config{OnFatal: ActionPoweroff, Shell: true, Debug: true}, 2},
-		{"rl.onfatal=reboot rl.onfatal=poweroff", Config{OnFatal: ActionPoweroff, Shell: true}, 0},
+		{"", Config{OnFatal: ActionPoweroff, Shell: true, Root: RootAuto}, 0},
+		{"console=ttyS0 rl.unknown=1 other.key", Config{OnFatal: ActionPoweroff, Shell: true, Root: RootAuto}, 0},
+		{"rl.onfatal=reboot", Config{OnFatal: ActionReboot, Shell: true, Root: RootAuto}, 0},
+		{"rl.onfatal=halt rl.shell=0 rl.debug", Config{OnFatal: ActionHalt, Shell: false, Debug: true, Root: RootAuto}, 0},
+		{"rl.onfatal=explode rl.shell=maybe rl.debug=1", Config{OnFatal: ActionPoweroff, Shell: true, Debug: true, Root: RootAuto}, 2},
+		{"rl.onfatal=reboot rl.onfatal=poweroff", Config{OnFatal: ActionPoweroff, Shell: true, Root: RootAuto}, 0},
+		{"rl.root=ramdisk", Config{OnFatal: ActionPoweroff, Shell: true, Root: RootRAMDisk}, 0},
+		{"rl.root=NVMe", Config{OnFatal: ActionPoweroff, Shell: true, Root: RootNVMe}, 0},
+		{"rl.root=nvme rl.root=auto", Config{OnFatal: ActionPoweroff, Shell: true, Root: RootAuto}, 0},
+		{"rl.root=floppy", Config{OnFatal: ActionPoweroff, Shell: true, Root: RootAuto}, 1},
+		{"rl.root", Config{OnFatal: ActionPoweroff, Shell: true, Root: RootAuto}, 1},
 	} {
 		got, errs := ParseConfig(ParseCmdline(tc.in))
 		if got != tc.want || len(errs) != tc.errs {

@@ -3,6 +3,8 @@ package system
 import (
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"sync"
 )
 
@@ -27,6 +29,57 @@ func NewMemory(size int64) (*Memory, error) {
 		return nil, fmt.Errorf("system: memory size %d", size)
 	}
 	return &Memory{b: make([]byte, size)}, nil
+}
+
+// loadChunk is the size of the reads LoadMemory fills memory with.
+const loadChunk = 64 << 10
+
+// LoadMemory returns memory of the size of the file at path holding its
+// bytes; an error wrapping fs.ErrNotExist if there is no such file (or
+// path is ""). It reads the file in chunks and copies only the chunks that
+// are not all zeroes, so a mostly empty file system image costs the memory
+// of its used blocks only.
+func LoadMemory(path string) (*Memory, error) {
+	if path == "" {
+		return nil, fmt.Errorf("system: no memory image: %w", fs.ErrNotExist)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("system: memory image: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("system: memory image: %w", err)
+	}
+	if !st.Mode().IsRegular() || st.Size() <= 0 {
+		return nil, fmt.Errorf("system: memory image %s is not a non-empty regular file", path)
+	}
+	m, err := NewMemory(st.Size())
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, loadChunk)
+	for off := int64(0); off < st.Size(); {
+		n, err := io.ReadFull(f, buf[:min(int64(len(buf)), st.Size()-off)])
+		if err != nil {
+			return nil, fmt.Errorf("system: reading memory image %s at %d: %w", path, off, err)
+		}
+		if !allZero(buf[:n]) {
+			copy(m.b[off:], buf[:n])
+		}
+		off += int64(n)
+	}
+	return m, nil
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Size is the memory's size in bytes.
