@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rlgo/redleaf/kernel/modules"
 	"github.com/rlgo/redleaf/version"
 	"golang.org/x/sys/unix"
 )
@@ -63,9 +64,11 @@ type Kernel struct {
 
 // Init sets the machine up as PID 1: mounts (DefaultMounts), console on fds
 // 0-2 if they are not connected, quieter kernel console, command line,
-// signal handlers and the zombie reaper. Failures are printed to the
-// console and Init goes on: it always returns a usable Kernel. In dry-run
-// mode it only reads the command line.
+// signal handlers and the zombie reaper; netbooted (rl.report= on the
+// command line), it also starts reporting "booted" to the netboot server
+// in the background (startReport). Failures are printed to the console
+// and Init goes on: it always returns a usable Kernel. In dry-run mode it
+// only reads the command line.
 func Init(opts Options) *Kernel {
 	k := &Kernel{
 		console: opts.Console,
@@ -109,6 +112,11 @@ func Init(opts Options) *Kernel {
 		k.Logf("cmdline: %v", err)
 	}
 	if !k.dryRun {
+		// The modules the build packed (kernel.modules) come before
+		// anything that may need their devices.
+		if _, err := modules.Load(k.Logf); err != nil {
+			k.Logf("%v", err)
+		}
 		if !k.Config.Debug {
 			// Kernel messages below KERN_WARNING would interleave with
 			// the shell on the console.
@@ -125,6 +133,7 @@ func Init(opts Options) *Kernel {
 		})
 		k.goSafe("reaper", func() { k.Reaper.Loop(ctx) })
 		k.goSafe("signals", func() { k.handleSignals(ctx) })
+		k.startReport()
 	}
 	return k
 }

@@ -2,8 +2,13 @@ package pxevm
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -153,13 +158,15 @@ var (
 	banner    = regexp.MustCompile(`RedLeaf-Go domain kernel`)
 	prompt    = regexp.MustCompile(`\$ `)
 	cmdlineRe = regexp.MustCompile(`(?m)^cmdline: (.*)$`)
+	bootIDRe  = regexp.MustCompile(`(?:^| )rl\.boot=([0-9a-f]+)`)
 )
 
 // boot is one VM's run to the shell and back.
 type boot struct {
-	cmdline string
-	elapsed time.Duration // start to prompt
-	output  string
+	cmdline  string
+	elapsed  time.Duration // start to prompt
+	reported time.Duration // start to the server's "booted" event
+	output   string
 }
 
 // bootToShell starts a VM on lab, waits for the banner and the prompt,
@@ -195,6 +202,20 @@ func bootToShell(t *testing.T, lab *Lab, c qemu.Config, name string) boot {
 	if _, err := con.ExpectTimeout(time.Minute, regexp.MustCompile(`(?m)^pxe-ok\r?$`)); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
+	// The image reports "booted" in the background once its network is
+	// up: the server's API must show it for this boot before poweroff.
+	mac := qemu.DefaultMAC
+	if c.PXE != nil && c.PXE.MAC != "" {
+		mac = c.PXE.MAC
+	}
+	bootID := ""
+	if m := bootIDRe.FindStringSubmatch(b.cmdline); m != nil {
+		bootID = m[1]
+	}
+	if err := waitBooted(lab, mac, bootID, 2*time.Minute); err != nil {
+		t.Fatalf("%s: %v\nconsole:\n%s", name, err, con.Output())
+	}
+	b.reported = time.Since(start)
 	con.SendLine("poweroff")
 	select {
 	case <-vm.Done():
@@ -232,4 +253,42 @@ func newPeer(lab *Lab, hostSide string, addr netip.Prefix) (*privnet.NS, error) 
 		return nil, err
 	}
 	return peer, nil
+}
+
+// waitBooted polls the server's JSON API (GET /api/machines/{mac}/events,
+// from inside the lab's network) until the machine's event log has a
+// "booted" report for boot (any boot if empty).
+func waitBooted(lab *Lab, mac, boot string, timeout time.Duration) error {
+	srv := lab.Server()
+	if srv == nil {
+		return errors.New("no server running")
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(_ context.Context, network, addr string) (net.Conn, error) { return lab.NS.Dial(network, addr) },
+	}}
+	url := srv.BaseURL() + "/api/machines/" + strings.ReplaceAll(mac, ":", "-") + "/events"
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		var evs []events.Event
+		resp, err := client.Get(url)
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&evs)
+			resp.Body.Close()
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = kinds(evs)
+			for _, e := range evs {
+				if e.Kind == events.Booted && (boot == "" || e.Boot == boot) {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no %q event for %s (boot %q) in %s within %v; last: %s", events.Booted, mac, boot, url, timeout, last)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }

@@ -68,7 +68,7 @@ func TestBootMatrix(t *testing.T) {
 				}
 				evs := lab.Server().Events().For(mac)
 				checkEvents(t, evs, mode, c)
-				t.Logf("%s %s: shell prompt %v after start; events %s", mode, c.name, b.elapsed.Round(100*time.Millisecond), kinds(evs))
+				t.Logf("%s %s: shell prompt %v after start, booted reported at %v; events %s", mode, c.name, b.elapsed.Round(100*time.Millisecond), b.reported.Round(100*time.Millisecond), kinds(evs))
 			})
 		}
 	}
@@ -94,7 +94,7 @@ func checkEvents(t *testing.T, evs []events.Event, mode string, c client) {
 	if len(dhcps) == 0 || !strings.Contains(dhcps[0].Detail, " "+c.arch) || strings.Contains(dhcps[0].Detail, " ipxe") != c.firstIPXE {
 		t.Errorf("first DHCP event does not show %s (iPXE %v):%s", c.arch, c.firstIPXE, dump())
 	}
-	for _, k := range []string{events.Script, events.HTTP, events.Handoff} {
+	for _, k := range []string{events.Script, events.HTTP, events.Handoff, events.Booted} {
 		if !seen[k] {
 			t.Errorf("no %s event:%s", k, dump())
 		}

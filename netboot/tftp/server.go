@@ -242,9 +242,14 @@ func (s *Server) read(ctx context.Context, laddr, client *net.UDPAddr, req *Requ
 
 	oack, p := negotiate(req, size, maxBlockFor(c), s.maxWindow())
 	t.BlockSize, t.WindowSize = p.blockSize, p.window
+	io, err := newRawIO(c)
+	if err != nil {
+		return fmt.Errorf("opening the transfer socket: %w", err)
+	}
 	x := &sender{
 		ctx:     ctx,
 		c:       c,
+		io:      io,
 		timeout: s.timeout(),
 		retries: s.retries(),
 		t:       t,
@@ -355,7 +360,8 @@ func maxBlockFor(c *net.UDPConn) int {
 // sender runs the packet exchange of one transfer.
 type sender struct {
 	ctx     context.Context
-	c       *net.UDPConn
+	c       *net.UDPConn // for deadlines
+	io      *rawIO       // for packets
 	timeout time.Duration
 	retries int
 	t       *Transfer
@@ -366,7 +372,7 @@ type sender struct {
 func (x *sender) oack(opts []Option) error {
 	pkt := oackPacket(opts)
 	for try := 0; ; try++ {
-		if _, err := x.c.Write(pkt); err != nil {
+		if _, err := x.io.Write(pkt); err != nil {
 			return fmt.Errorf("sending OACK: %w", err)
 		}
 		for {
@@ -410,7 +416,7 @@ func (x *sender) data(src io.Reader, blockSize, window int) error {
 			appendData(pkt[:0], uint16(b))
 			n, err := io.ReadFull(src, pkt[4:])
 			if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-				x.c.Write(errorPacket(errUndefined, "read error"))
+				x.io.Write(errorPacket(errUndefined, "read error"))
 				return fmt.Errorf("reading the file: %w", err)
 			}
 			lens[i] = 4 + n
@@ -421,7 +427,7 @@ func (x *sender) data(src io.Reader, blockSize, window int) error {
 		}
 		for k := uint64(1); k <= loaded; k++ {
 			i := int((acked + k) % uint64(window))
-			if _, err := x.c.Write(ring[i*slot : i*slot+lens[i]]); err != nil {
+			if _, err := x.io.Write(ring[i*slot : i*slot+lens[i]]); err != nil {
 				return fmt.Errorf("sending block %d: %w", acked+k, err)
 			}
 		}
@@ -461,7 +467,7 @@ func (x *sender) recv(try int) (reply, error) {
 		return reply{}, err
 	}
 	for {
-		n, err := x.c.Read(x.rbuf[:])
+		n, err := x.io.Read(x.rbuf[:])
 		if err != nil {
 			return reply{}, err
 		}
