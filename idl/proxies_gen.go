@@ -15,6 +15,22 @@ func init() {
 	shadow.Register(newBenchShadow)
 	domain.RegisterProxy(newBlockDeviceProxy)
 	shadow.Register(newBlockDeviceShadow)
+	domain.RegisterProxy(newUDPEchoProxy)
+	shadow.Register(newUDPEchoShadow)
+	domain.RegisterProxy(newNetProxy)
+	shadow.Register(newNetShadow)
+	domain.RegisterProxy(newSysProxy)
+	shadow.Register(newSysShadow)
+	domain.RegisterProxy(newProgramProxy)
+	shadow.Register(newProgramShadow)
+	domain.RegisterProxy(newLoaderProxy)
+	shadow.Register(newLoaderShadow)
+	domain.RegisterProxy(newConsoleProxy)
+	shadow.Register(newConsoleShadow)
+	domain.RegisterProxy(newMonitorProxy)
+	shadow.Register(newMonitorShadow)
+	domain.RegisterProxy(newRv6Proxy)
+	shadow.Register(newRv6Shadow)
 	domain.RegisterProxy(newStageProxy)
 	shadow.Register(newStageShadow)
 }
@@ -643,6 +659,3718 @@ func (s *blockDeviceShadow) Flush() (err error) {
 			break
 		}
 		if err = b.Impl.Flush(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// uDPEchoProxy is the proxy of UDPEcho: the capability through which one holder calls
+// one UDPEcho.
+type uDPEchoProxy struct {
+	x     *domain.Crossing
+	impl  UDPEcho
+	inner *uDPEchoProxy // with a deadline: the proxy a kernel worker calls through
+}
+
+func newUDPEchoProxy(x *domain.Crossing, impl UDPEcho) UDPEcho {
+	p := &uDPEchoProxy{x: x, impl: impl}
+	if x.Deadline() > 0 {
+		p.inner = &uDPEchoProxy{x: x, impl: impl}
+	}
+	return p
+}
+
+// Target implements domain.Capability.
+func (p *uDPEchoProxy) Target() domain.Provider { return p.x.Target(p.impl) }
+
+// Revoke implements domain.Capability.
+func (p *uDPEchoProxy) Revoke() { p.x.Revoke() }
+
+// EchoStats implements UDPEcho.
+func (p *uDPEchoProxy) EchoStats() (r0 EchoStats, err error) {
+	if p.inner != nil {
+		f := uDPEchoEchoStatsFrames.Get().(*uDPEchoEchoStatsFrame)
+		f.c.p = p.inner
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = uDPEchoEchoStatsCall{}
+		uDPEchoEchoStatsFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = EchoStats{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.EchoStats()
+	return
+}
+
+// uDPEchoEchoStatsCall is a call of UDPEcho.EchoStats that a kernel worker makes for a holder
+// whose capability has a deadline.
+type uDPEchoEchoStatsCall struct {
+	p   *uDPEchoProxy
+	r0  EchoStats
+	err error
+}
+
+type uDPEchoEchoStatsFrame struct {
+	domain.Frame
+	c uDPEchoEchoStatsCall
+}
+
+var uDPEchoEchoStatsFrames = sync.Pool{New: func() any { return new(uDPEchoEchoStatsFrame) }}
+
+func (f *uDPEchoEchoStatsFrame) Run() { f.c.r0, f.c.err = f.c.p.EchoStats() }
+
+func (f *uDPEchoEchoStatsFrame) Discard() {}
+
+func (f *uDPEchoEchoStatsFrame) Method() string { return "UDPEcho.EchoStats" }
+
+// uDPEchoShadow is the shadow of UDPEcho: it calls the guarded domain through a proxy and,
+// when that instance fails, has it restarted and retries the call.
+type uDPEchoShadow struct {
+	c *shadow.Client[UDPEcho]
+}
+
+func newUDPEchoShadow(c *shadow.Client[UDPEcho]) UDPEcho { return &uDPEchoShadow{c} }
+
+// Target implements domain.Capability.
+func (s *uDPEchoShadow) Target() domain.Provider { return s.c.Target() }
+
+// Revoke implements domain.Capability.
+func (s *uDPEchoShadow) Revoke() { s.c.Revoke() }
+
+// EchoStats implements UDPEcho.
+func (s *uDPEchoShadow) EchoStats() (r0 EchoStats, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.EchoStats()
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.EchoStats(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// netProxy is the proxy of Net: the capability through which one holder calls
+// one Net.
+type netProxy struct {
+	x     *domain.Crossing
+	impl  Net
+	inner *netProxy // with a deadline: the proxy a kernel worker calls through
+}
+
+func newNetProxy(x *domain.Crossing, impl Net) Net {
+	p := &netProxy{x: x, impl: impl}
+	if x.Deadline() > 0 {
+		p.inner = &netProxy{x: x, impl: impl}
+	}
+	return p
+}
+
+// Target implements domain.Capability.
+func (p *netProxy) Target() domain.Provider { return p.x.Target(p.impl) }
+
+// Revoke implements domain.Capability.
+func (p *netProxy) Revoke() { p.x.Revoke() }
+
+// RxBatch implements Net.
+func (p *netProxy) RxBatch(a0 uint16, a1 rref.Deque[Packet]) (r0 rref.Deque[Packet], r1 int, err error) {
+	if p.inner != nil {
+		f := netRxBatchFrames.Get().(*netRxBatchFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, r1, err = f.c.r0, f.c.r1, f.c.err
+		f.c = netRxBatchCall{}
+		netRxBatchFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	var m1 rref.Deque[Packet]
+	var ok bool
+	if m1, ok = rref.TryMoveDeque(a1, x.CallerHeap(), x.CalleeHeap()); !ok {
+		m1 = rref.MoveDeque(a1, x.CallerHeap(), x.CalleeHeap())
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			rref.RescueDeque(m1, a1, x.CallerHeap())
+			rref.DiscardDeque(r0)
+			r0 = rref.Deque[Packet]{}
+			r1 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, r1, err = p.impl.RxBatch(a0, m1)
+	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
+		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
+	}
+	return
+}
+
+// netRxBatchCall is a call of Net.RxBatch that a kernel worker makes for a holder
+// whose capability has a deadline.
+type netRxBatchCall struct {
+	p   *netProxy
+	a0  uint16
+	a1  rref.Deque[Packet]
+	r0  rref.Deque[Packet]
+	r1  int
+	err error
+}
+
+type netRxBatchFrame struct {
+	domain.Frame
+	c netRxBatchCall
+}
+
+var netRxBatchFrames = sync.Pool{New: func() any { return new(netRxBatchFrame) }}
+
+func (f *netRxBatchFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.RxBatch(f.c.a0, f.c.a1) }
+
+func (f *netRxBatchFrame) Discard() {
+	rref.DiscardDeque(f.c.r0)
+}
+
+func (f *netRxBatchFrame) Method() string { return "Net.RxBatch" }
+
+// TxBatch implements Net.
+func (p *netProxy) TxBatch(a0 uint16, a1 rref.Deque[Packet]) (r0 rref.Deque[Packet], r1 int, err error) {
+	if p.inner != nil {
+		f := netTxBatchFrames.Get().(*netTxBatchFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, r1, err = f.c.r0, f.c.r1, f.c.err
+		f.c = netTxBatchCall{}
+		netTxBatchFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	var m1 rref.Deque[Packet]
+	var ok bool
+	if m1, ok = rref.TryMoveDeque(a1, x.CallerHeap(), x.CalleeHeap()); !ok {
+		m1 = rref.MoveDeque(a1, x.CallerHeap(), x.CalleeHeap())
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			rref.RescueDeque(m1, a1, x.CallerHeap())
+			rref.DiscardDeque(r0)
+			r0 = rref.Deque[Packet]{}
+			r1 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, r1, err = p.impl.TxBatch(a0, m1)
+	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
+		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
+	}
+	return
+}
+
+// netTxBatchCall is a call of Net.TxBatch that a kernel worker makes for a holder
+// whose capability has a deadline.
+type netTxBatchCall struct {
+	p   *netProxy
+	a0  uint16
+	a1  rref.Deque[Packet]
+	r0  rref.Deque[Packet]
+	r1  int
+	err error
+}
+
+type netTxBatchFrame struct {
+	domain.Frame
+	c netTxBatchCall
+}
+
+var netTxBatchFrames = sync.Pool{New: func() any { return new(netTxBatchFrame) }}
+
+func (f *netTxBatchFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.TxBatch(f.c.a0, f.c.a1) }
+
+func (f *netTxBatchFrame) Discard() {
+	rref.DiscardDeque(f.c.r0)
+}
+
+func (f *netTxBatchFrame) Method() string { return "Net.TxBatch" }
+
+// LinkStatus implements Net.
+func (p *netProxy) LinkStatus() (r0 Link, err error) {
+	if p.inner != nil {
+		f := netLinkStatusFrames.Get().(*netLinkStatusFrame)
+		f.c.p = p.inner
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = netLinkStatusCall{}
+		netLinkStatusFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = Link{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.LinkStatus()
+	return
+}
+
+// netLinkStatusCall is a call of Net.LinkStatus that a kernel worker makes for a holder
+// whose capability has a deadline.
+type netLinkStatusCall struct {
+	p   *netProxy
+	r0  Link
+	err error
+}
+
+type netLinkStatusFrame struct {
+	domain.Frame
+	c netLinkStatusCall
+}
+
+var netLinkStatusFrames = sync.Pool{New: func() any { return new(netLinkStatusFrame) }}
+
+func (f *netLinkStatusFrame) Run() { f.c.r0, f.c.err = f.c.p.LinkStatus() }
+
+func (f *netLinkStatusFrame) Discard() {}
+
+func (f *netLinkStatusFrame) Method() string { return "Net.LinkStatus" }
+
+// Stats implements Net.
+func (p *netProxy) Stats() (r0 NetStats, err error) {
+	if p.inner != nil {
+		f := netStatsFrames.Get().(*netStatsFrame)
+		f.c.p = p.inner
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = netStatsCall{}
+		netStatsFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = NetStats{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Stats()
+	return
+}
+
+// netStatsCall is a call of Net.Stats that a kernel worker makes for a holder
+// whose capability has a deadline.
+type netStatsCall struct {
+	p   *netProxy
+	r0  NetStats
+	err error
+}
+
+type netStatsFrame struct {
+	domain.Frame
+	c netStatsCall
+}
+
+var netStatsFrames = sync.Pool{New: func() any { return new(netStatsFrame) }}
+
+func (f *netStatsFrame) Run() { f.c.r0, f.c.err = f.c.p.Stats() }
+
+func (f *netStatsFrame) Discard() {}
+
+func (f *netStatsFrame) Method() string { return "Net.Stats" }
+
+// SetPromisc implements Net.
+func (p *netProxy) SetPromisc(a0 bool) (err error) {
+	if p.inner != nil {
+		f := netSetPromiscFrames.Get().(*netSetPromiscFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = netSetPromiscCall{}
+		netSetPromiscFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.SetPromisc(a0)
+	return
+}
+
+// netSetPromiscCall is a call of Net.SetPromisc that a kernel worker makes for a holder
+// whose capability has a deadline.
+type netSetPromiscCall struct {
+	p   *netProxy
+	a0  bool
+	err error
+}
+
+type netSetPromiscFrame struct {
+	domain.Frame
+	c netSetPromiscCall
+}
+
+var netSetPromiscFrames = sync.Pool{New: func() any { return new(netSetPromiscFrame) }}
+
+func (f *netSetPromiscFrame) Run() { f.c.err = f.c.p.SetPromisc(f.c.a0) }
+
+func (f *netSetPromiscFrame) Discard() {}
+
+func (f *netSetPromiscFrame) Method() string { return "Net.SetPromisc" }
+
+// netShadow is the shadow of Net: it calls the guarded domain through a proxy and,
+// when that instance fails, has it restarted and retries the call.
+type netShadow struct {
+	c *shadow.Client[Net]
+}
+
+func newNetShadow(c *shadow.Client[Net]) Net { return &netShadow{c} }
+
+// Target implements domain.Capability.
+func (s *netShadow) Target() domain.Provider { return s.c.Target() }
+
+// Revoke implements domain.Capability.
+func (s *netShadow) Revoke() { s.c.Revoke() }
+
+// RxBatch implements Net.
+func (s *netShadow) RxBatch(a0 uint16, a1 rref.Deque[Packet]) (r0 rref.Deque[Packet], r1 int, err error) {
+	b := s.c.Current()
+	r0, r1, err = b.Impl.RxBatch(a0, a1)
+	for n := 0; err != nil && a1.Valid(); n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, r1, err = b.Impl.RxBatch(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// TxBatch implements Net.
+func (s *netShadow) TxBatch(a0 uint16, a1 rref.Deque[Packet]) (r0 rref.Deque[Packet], r1 int, err error) {
+	b := s.c.Current()
+	r0, r1, err = b.Impl.TxBatch(a0, a1)
+	for n := 0; err != nil && a1.Valid(); n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, r1, err = b.Impl.TxBatch(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// LinkStatus implements Net.
+func (s *netShadow) LinkStatus() (r0 Link, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.LinkStatus()
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.LinkStatus(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Stats implements Net.
+func (s *netShadow) Stats() (r0 NetStats, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Stats()
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Stats(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// SetPromisc implements Net.
+func (s *netShadow) SetPromisc(a0 bool) (err error) {
+	b := s.c.Current()
+	err = b.Impl.SetPromisc(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.SetPromisc(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	if err == nil {
+		s.c.Record("SetPromisc", func(i Net) error { return i.SetPromisc(a0) })
+	}
+	return
+}
+
+// sysProxy is the proxy of Sys: the capability through which one holder calls
+// one Sys.
+type sysProxy struct {
+	x     *domain.Crossing
+	impl  Sys
+	inner *sysProxy // with a deadline: the proxy a kernel worker calls through
+}
+
+func newSysProxy(x *domain.Crossing, impl Sys) Sys {
+	p := &sysProxy{x: x, impl: impl}
+	if x.Deadline() > 0 {
+		p.inner = &sysProxy{x: x, impl: impl}
+	}
+	return p
+}
+
+// Target implements domain.Capability.
+func (p *sysProxy) Target() domain.Provider { return p.x.Target(p.impl) }
+
+// Revoke implements domain.Capability.
+func (p *sysProxy) Revoke() { p.x.Revoke() }
+
+// Open implements Sys.
+func (p *sysProxy) Open(a0 string, a1 int32) (r0 int32, err error) {
+	if p.inner != nil {
+		f := sysOpenFrames.Get().(*sysOpenFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysOpenCall{}
+		sysOpenFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Open(a0, a1)
+	return
+}
+
+// sysOpenCall is a call of Sys.Open that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysOpenCall struct {
+	p   *sysProxy
+	a0  string
+	a1  int32
+	r0  int32
+	err error
+}
+
+type sysOpenFrame struct {
+	domain.Frame
+	c sysOpenCall
+}
+
+var sysOpenFrames = sync.Pool{New: func() any { return new(sysOpenFrame) }}
+
+func (f *sysOpenFrame) Run() { f.c.r0, f.c.err = f.c.p.Open(f.c.a0, f.c.a1) }
+
+func (f *sysOpenFrame) Discard() {}
+
+func (f *sysOpenFrame) Method() string { return "Sys.Open" }
+
+// Close implements Sys.
+func (p *sysProxy) Close(a0 int32) (err error) {
+	if p.inner != nil {
+		f := sysCloseFrames.Get().(*sysCloseFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysCloseCall{}
+		sysCloseFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Close(a0)
+	return
+}
+
+// sysCloseCall is a call of Sys.Close that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysCloseCall struct {
+	p   *sysProxy
+	a0  int32
+	err error
+}
+
+type sysCloseFrame struct {
+	domain.Frame
+	c sysCloseCall
+}
+
+var sysCloseFrames = sync.Pool{New: func() any { return new(sysCloseFrame) }}
+
+func (f *sysCloseFrame) Run() { f.c.err = f.c.p.Close(f.c.a0) }
+
+func (f *sysCloseFrame) Discard() {}
+
+func (f *sysCloseFrame) Method() string { return "Sys.Close" }
+
+// Read implements Sys.
+func (p *sysProxy) Read(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[IOBuf], r1 int32, err error) {
+	if p.inner != nil {
+		f := sysReadFrames.Get().(*sysReadFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, r1, err = f.c.r0, f.c.r1, f.c.err
+		f.c = sysReadCall{}
+		sysReadFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	var m1 rref.RRef[IOBuf]
+	var ok bool
+	if m1, ok = rref.TryMove(a1, x.CallerHeap(), x.CalleeHeap()); !ok {
+		m1 = rref.Move(a1, x.CallerHeap(), x.CalleeHeap())
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			rref.Rescue(m1, a1, x.CallerHeap())
+			rref.Discard(r0)
+			r0 = rref.RRef[IOBuf]{}
+			r1 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, r1, err = p.impl.Read(a0, m1, a2)
+	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
+		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
+	}
+	return
+}
+
+// sysReadCall is a call of Sys.Read that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysReadCall struct {
+	p   *sysProxy
+	a0  int32
+	a1  rref.RRef[IOBuf]
+	a2  int32
+	r0  rref.RRef[IOBuf]
+	r1  int32
+	err error
+}
+
+type sysReadFrame struct {
+	domain.Frame
+	c sysReadCall
+}
+
+var sysReadFrames = sync.Pool{New: func() any { return new(sysReadFrame) }}
+
+func (f *sysReadFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.Read(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *sysReadFrame) Discard() {
+	rref.Discard(f.c.r0)
+}
+
+func (f *sysReadFrame) Method() string { return "Sys.Read" }
+
+// Write implements Sys.
+func (p *sysProxy) Write(a0 int32, a1 rref.Borrow[IOBuf], a2 int32) (r0 int32, err error) {
+	if p.inner != nil {
+		f := sysWriteFrames.Get().(*sysWriteFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysWriteCall{}
+		sysWriteFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	if !rref.TryLend(a1, x.CallerHeap(), x.CalleeHeap()) {
+		rref.Lend(a1, x.CallerHeap(), x.CalleeHeap())
+	}
+	defer func() {
+		v := recover()
+		rref.Unlend(a1, x.CallerHeap(), x.CalleeHeap())
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Write(a0, a1, a2)
+	return
+}
+
+// sysWriteCall is a call of Sys.Write that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysWriteCall struct {
+	p   *sysProxy
+	a0  int32
+	a1  rref.Borrow[IOBuf]
+	a2  int32
+	r0  int32
+	err error
+}
+
+type sysWriteFrame struct {
+	domain.Frame
+	c sysWriteCall
+}
+
+var sysWriteFrames = sync.Pool{New: func() any { return new(sysWriteFrame) }}
+
+func (f *sysWriteFrame) Run() { f.c.r0, f.c.err = f.c.p.Write(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *sysWriteFrame) Discard() {}
+
+func (f *sysWriteFrame) Method() string { return "Sys.Write" }
+
+// Seek implements Sys.
+func (p *sysProxy) Seek(a0 int32, a1 int64, a2 int32) (r0 int64, err error) {
+	if p.inner != nil {
+		f := sysSeekFrames.Get().(*sysSeekFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysSeekCall{}
+		sysSeekFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Seek(a0, a1, a2)
+	return
+}
+
+// sysSeekCall is a call of Sys.Seek that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysSeekCall struct {
+	p   *sysProxy
+	a0  int32
+	a1  int64
+	a2  int32
+	r0  int64
+	err error
+}
+
+type sysSeekFrame struct {
+	domain.Frame
+	c sysSeekCall
+}
+
+var sysSeekFrames = sync.Pool{New: func() any { return new(sysSeekFrame) }}
+
+func (f *sysSeekFrame) Run() { f.c.r0, f.c.err = f.c.p.Seek(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *sysSeekFrame) Discard() {}
+
+func (f *sysSeekFrame) Method() string { return "Sys.Seek" }
+
+// Fstat implements Sys.
+func (p *sysProxy) Fstat(a0 int32) (r0 FileStat, err error) {
+	if p.inner != nil {
+		f := sysFstatFrames.Get().(*sysFstatFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysFstatCall{}
+		sysFstatFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = FileStat{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Fstat(a0)
+	return
+}
+
+// sysFstatCall is a call of Sys.Fstat that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysFstatCall struct {
+	p   *sysProxy
+	a0  int32
+	r0  FileStat
+	err error
+}
+
+type sysFstatFrame struct {
+	domain.Frame
+	c sysFstatCall
+}
+
+var sysFstatFrames = sync.Pool{New: func() any { return new(sysFstatFrame) }}
+
+func (f *sysFstatFrame) Run() { f.c.r0, f.c.err = f.c.p.Fstat(f.c.a0) }
+
+func (f *sysFstatFrame) Discard() {}
+
+func (f *sysFstatFrame) Method() string { return "Sys.Fstat" }
+
+// Stat implements Sys.
+func (p *sysProxy) Stat(a0 string) (r0 FileStat, err error) {
+	if p.inner != nil {
+		f := sysStatFrames.Get().(*sysStatFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysStatCall{}
+		sysStatFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = FileStat{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Stat(a0)
+	return
+}
+
+// sysStatCall is a call of Sys.Stat that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysStatCall struct {
+	p   *sysProxy
+	a0  string
+	r0  FileStat
+	err error
+}
+
+type sysStatFrame struct {
+	domain.Frame
+	c sysStatCall
+}
+
+var sysStatFrames = sync.Pool{New: func() any { return new(sysStatFrame) }}
+
+func (f *sysStatFrame) Run() { f.c.r0, f.c.err = f.c.p.Stat(f.c.a0) }
+
+func (f *sysStatFrame) Discard() {}
+
+func (f *sysStatFrame) Method() string { return "Sys.Stat" }
+
+// Dup implements Sys.
+func (p *sysProxy) Dup(a0 int32) (r0 int32, err error) {
+	if p.inner != nil {
+		f := sysDupFrames.Get().(*sysDupFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysDupCall{}
+		sysDupFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Dup(a0)
+	return
+}
+
+// sysDupCall is a call of Sys.Dup that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysDupCall struct {
+	p   *sysProxy
+	a0  int32
+	r0  int32
+	err error
+}
+
+type sysDupFrame struct {
+	domain.Frame
+	c sysDupCall
+}
+
+var sysDupFrames = sync.Pool{New: func() any { return new(sysDupFrame) }}
+
+func (f *sysDupFrame) Run() { f.c.r0, f.c.err = f.c.p.Dup(f.c.a0) }
+
+func (f *sysDupFrame) Discard() {}
+
+func (f *sysDupFrame) Method() string { return "Sys.Dup" }
+
+// Dup2 implements Sys.
+func (p *sysProxy) Dup2(a0 int32, a1 int32) (r0 int32, err error) {
+	if p.inner != nil {
+		f := sysDup2Frames.Get().(*sysDup2Frame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysDup2Call{}
+		sysDup2Frames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Dup2(a0, a1)
+	return
+}
+
+// sysDup2Call is a call of Sys.Dup2 that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysDup2Call struct {
+	p   *sysProxy
+	a0  int32
+	a1  int32
+	r0  int32
+	err error
+}
+
+type sysDup2Frame struct {
+	domain.Frame
+	c sysDup2Call
+}
+
+var sysDup2Frames = sync.Pool{New: func() any { return new(sysDup2Frame) }}
+
+func (f *sysDup2Frame) Run() { f.c.r0, f.c.err = f.c.p.Dup2(f.c.a0, f.c.a1) }
+
+func (f *sysDup2Frame) Discard() {}
+
+func (f *sysDup2Frame) Method() string { return "Sys.Dup2" }
+
+// Pipe implements Sys.
+func (p *sysProxy) Pipe() (r0 int32, r1 int32, err error) {
+	if p.inner != nil {
+		f := sysPipeFrames.Get().(*sysPipeFrame)
+		f.c.p = p.inner
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, r1, err = f.c.r0, f.c.r1, f.c.err
+		f.c = sysPipeCall{}
+		sysPipeFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			r1 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, r1, err = p.impl.Pipe()
+	return
+}
+
+// sysPipeCall is a call of Sys.Pipe that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysPipeCall struct {
+	p   *sysProxy
+	r0  int32
+	r1  int32
+	err error
+}
+
+type sysPipeFrame struct {
+	domain.Frame
+	c sysPipeCall
+}
+
+var sysPipeFrames = sync.Pool{New: func() any { return new(sysPipeFrame) }}
+
+func (f *sysPipeFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.Pipe() }
+
+func (f *sysPipeFrame) Discard() {}
+
+func (f *sysPipeFrame) Method() string { return "Sys.Pipe" }
+
+// Link implements Sys.
+func (p *sysProxy) Link(a0 string, a1 string) (err error) {
+	if p.inner != nil {
+		f := sysLinkFrames.Get().(*sysLinkFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysLinkCall{}
+		sysLinkFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Link(a0, a1)
+	return
+}
+
+// sysLinkCall is a call of Sys.Link that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysLinkCall struct {
+	p   *sysProxy
+	a0  string
+	a1  string
+	err error
+}
+
+type sysLinkFrame struct {
+	domain.Frame
+	c sysLinkCall
+}
+
+var sysLinkFrames = sync.Pool{New: func() any { return new(sysLinkFrame) }}
+
+func (f *sysLinkFrame) Run() { f.c.err = f.c.p.Link(f.c.a0, f.c.a1) }
+
+func (f *sysLinkFrame) Discard() {}
+
+func (f *sysLinkFrame) Method() string { return "Sys.Link" }
+
+// Unlink implements Sys.
+func (p *sysProxy) Unlink(a0 string) (err error) {
+	if p.inner != nil {
+		f := sysUnlinkFrames.Get().(*sysUnlinkFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysUnlinkCall{}
+		sysUnlinkFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Unlink(a0)
+	return
+}
+
+// sysUnlinkCall is a call of Sys.Unlink that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysUnlinkCall struct {
+	p   *sysProxy
+	a0  string
+	err error
+}
+
+type sysUnlinkFrame struct {
+	domain.Frame
+	c sysUnlinkCall
+}
+
+var sysUnlinkFrames = sync.Pool{New: func() any { return new(sysUnlinkFrame) }}
+
+func (f *sysUnlinkFrame) Run() { f.c.err = f.c.p.Unlink(f.c.a0) }
+
+func (f *sysUnlinkFrame) Discard() {}
+
+func (f *sysUnlinkFrame) Method() string { return "Sys.Unlink" }
+
+// Rename implements Sys.
+func (p *sysProxy) Rename(a0 string, a1 string) (err error) {
+	if p.inner != nil {
+		f := sysRenameFrames.Get().(*sysRenameFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysRenameCall{}
+		sysRenameFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Rename(a0, a1)
+	return
+}
+
+// sysRenameCall is a call of Sys.Rename that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysRenameCall struct {
+	p   *sysProxy
+	a0  string
+	a1  string
+	err error
+}
+
+type sysRenameFrame struct {
+	domain.Frame
+	c sysRenameCall
+}
+
+var sysRenameFrames = sync.Pool{New: func() any { return new(sysRenameFrame) }}
+
+func (f *sysRenameFrame) Run() { f.c.err = f.c.p.Rename(f.c.a0, f.c.a1) }
+
+func (f *sysRenameFrame) Discard() {}
+
+func (f *sysRenameFrame) Method() string { return "Sys.Rename" }
+
+// Mkdir implements Sys.
+func (p *sysProxy) Mkdir(a0 string) (err error) {
+	if p.inner != nil {
+		f := sysMkdirFrames.Get().(*sysMkdirFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysMkdirCall{}
+		sysMkdirFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Mkdir(a0)
+	return
+}
+
+// sysMkdirCall is a call of Sys.Mkdir that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysMkdirCall struct {
+	p   *sysProxy
+	a0  string
+	err error
+}
+
+type sysMkdirFrame struct {
+	domain.Frame
+	c sysMkdirCall
+}
+
+var sysMkdirFrames = sync.Pool{New: func() any { return new(sysMkdirFrame) }}
+
+func (f *sysMkdirFrame) Run() { f.c.err = f.c.p.Mkdir(f.c.a0) }
+
+func (f *sysMkdirFrame) Discard() {}
+
+func (f *sysMkdirFrame) Method() string { return "Sys.Mkdir" }
+
+// Rmdir implements Sys.
+func (p *sysProxy) Rmdir(a0 string) (err error) {
+	if p.inner != nil {
+		f := sysRmdirFrames.Get().(*sysRmdirFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysRmdirCall{}
+		sysRmdirFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Rmdir(a0)
+	return
+}
+
+// sysRmdirCall is a call of Sys.Rmdir that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysRmdirCall struct {
+	p   *sysProxy
+	a0  string
+	err error
+}
+
+type sysRmdirFrame struct {
+	domain.Frame
+	c sysRmdirCall
+}
+
+var sysRmdirFrames = sync.Pool{New: func() any { return new(sysRmdirFrame) }}
+
+func (f *sysRmdirFrame) Run() { f.c.err = f.c.p.Rmdir(f.c.a0) }
+
+func (f *sysRmdirFrame) Discard() {}
+
+func (f *sysRmdirFrame) Method() string { return "Sys.Rmdir" }
+
+// Chdir implements Sys.
+func (p *sysProxy) Chdir(a0 string) (err error) {
+	if p.inner != nil {
+		f := sysChdirFrames.Get().(*sysChdirFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysChdirCall{}
+		sysChdirFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Chdir(a0)
+	return
+}
+
+// sysChdirCall is a call of Sys.Chdir that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysChdirCall struct {
+	p   *sysProxy
+	a0  string
+	err error
+}
+
+type sysChdirFrame struct {
+	domain.Frame
+	c sysChdirCall
+}
+
+var sysChdirFrames = sync.Pool{New: func() any { return new(sysChdirFrame) }}
+
+func (f *sysChdirFrame) Run() { f.c.err = f.c.p.Chdir(f.c.a0) }
+
+func (f *sysChdirFrame) Discard() {}
+
+func (f *sysChdirFrame) Method() string { return "Sys.Chdir" }
+
+// Getcwd implements Sys.
+func (p *sysProxy) Getcwd() (r0 string, err error) {
+	if p.inner != nil {
+		f := sysGetcwdFrames.Get().(*sysGetcwdFrame)
+		f.c.p = p.inner
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysGetcwdCall{}
+		sysGetcwdFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = ""
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Getcwd()
+	return
+}
+
+// sysGetcwdCall is a call of Sys.Getcwd that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysGetcwdCall struct {
+	p   *sysProxy
+	r0  string
+	err error
+}
+
+type sysGetcwdFrame struct {
+	domain.Frame
+	c sysGetcwdCall
+}
+
+var sysGetcwdFrames = sync.Pool{New: func() any { return new(sysGetcwdFrame) }}
+
+func (f *sysGetcwdFrame) Run() { f.c.r0, f.c.err = f.c.p.Getcwd() }
+
+func (f *sysGetcwdFrame) Discard() {}
+
+func (f *sysGetcwdFrame) Method() string { return "Sys.Getcwd" }
+
+// ReadDir implements Sys.
+func (p *sysProxy) ReadDir(a0 int32) (r0 DirBatch, err error) {
+	if p.inner != nil {
+		f := sysReadDirFrames.Get().(*sysReadDirFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysReadDirCall{}
+		sysReadDirFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = DirBatch{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.ReadDir(a0)
+	return
+}
+
+// sysReadDirCall is a call of Sys.ReadDir that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysReadDirCall struct {
+	p   *sysProxy
+	a0  int32
+	r0  DirBatch
+	err error
+}
+
+type sysReadDirFrame struct {
+	domain.Frame
+	c sysReadDirCall
+}
+
+var sysReadDirFrames = sync.Pool{New: func() any { return new(sysReadDirFrame) }}
+
+func (f *sysReadDirFrame) Run() { f.c.r0, f.c.err = f.c.p.ReadDir(f.c.a0) }
+
+func (f *sysReadDirFrame) Discard() {}
+
+func (f *sysReadDirFrame) Method() string { return "Sys.ReadDir" }
+
+// Ftruncate implements Sys.
+func (p *sysProxy) Ftruncate(a0 int32, a1 int64) (err error) {
+	if p.inner != nil {
+		f := sysFtruncateFrames.Get().(*sysFtruncateFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysFtruncateCall{}
+		sysFtruncateFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Ftruncate(a0, a1)
+	return
+}
+
+// sysFtruncateCall is a call of Sys.Ftruncate that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysFtruncateCall struct {
+	p   *sysProxy
+	a0  int32
+	a1  int64
+	err error
+}
+
+type sysFtruncateFrame struct {
+	domain.Frame
+	c sysFtruncateCall
+}
+
+var sysFtruncateFrames = sync.Pool{New: func() any { return new(sysFtruncateFrame) }}
+
+func (f *sysFtruncateFrame) Run() { f.c.err = f.c.p.Ftruncate(f.c.a0, f.c.a1) }
+
+func (f *sysFtruncateFrame) Discard() {}
+
+func (f *sysFtruncateFrame) Method() string { return "Sys.Ftruncate" }
+
+// Fsync implements Sys.
+func (p *sysProxy) Fsync(a0 int32) (err error) {
+	if p.inner != nil {
+		f := sysFsyncFrames.Get().(*sysFsyncFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysFsyncCall{}
+		sysFsyncFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Fsync(a0)
+	return
+}
+
+// sysFsyncCall is a call of Sys.Fsync that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysFsyncCall struct {
+	p   *sysProxy
+	a0  int32
+	err error
+}
+
+type sysFsyncFrame struct {
+	domain.Frame
+	c sysFsyncCall
+}
+
+var sysFsyncFrames = sync.Pool{New: func() any { return new(sysFsyncFrame) }}
+
+func (f *sysFsyncFrame) Run() { f.c.err = f.c.p.Fsync(f.c.a0) }
+
+func (f *sysFsyncFrame) Discard() {}
+
+func (f *sysFsyncFrame) Method() string { return "Sys.Fsync" }
+
+// Sync implements Sys.
+func (p *sysProxy) Sync() (err error) {
+	if p.inner != nil {
+		f := sysSyncFrames.Get().(*sysSyncFrame)
+		f.c.p = p.inner
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysSyncCall{}
+		sysSyncFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Sync()
+	return
+}
+
+// sysSyncCall is a call of Sys.Sync that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysSyncCall struct {
+	p   *sysProxy
+	err error
+}
+
+type sysSyncFrame struct {
+	domain.Frame
+	c sysSyncCall
+}
+
+var sysSyncFrames = sync.Pool{New: func() any { return new(sysSyncFrame) }}
+
+func (f *sysSyncFrame) Run() { f.c.err = f.c.p.Sync() }
+
+func (f *sysSyncFrame) Discard() {}
+
+func (f *sysSyncFrame) Method() string { return "Sys.Sync" }
+
+// Statfs implements Sys.
+func (p *sysProxy) Statfs() (r0 FSStat, err error) {
+	if p.inner != nil {
+		f := sysStatfsFrames.Get().(*sysStatfsFrame)
+		f.c.p = p.inner
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysStatfsCall{}
+		sysStatfsFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = FSStat{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Statfs()
+	return
+}
+
+// sysStatfsCall is a call of Sys.Statfs that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysStatfsCall struct {
+	p   *sysProxy
+	r0  FSStat
+	err error
+}
+
+type sysStatfsFrame struct {
+	domain.Frame
+	c sysStatfsCall
+}
+
+var sysStatfsFrames = sync.Pool{New: func() any { return new(sysStatfsFrame) }}
+
+func (f *sysStatfsFrame) Run() { f.c.r0, f.c.err = f.c.p.Statfs() }
+
+func (f *sysStatfsFrame) Discard() {}
+
+func (f *sysStatfsFrame) Method() string { return "Sys.Statfs" }
+
+// Isatty implements Sys.
+func (p *sysProxy) Isatty(a0 int32) (r0 bool, err error) {
+	if p.inner != nil {
+		f := sysIsattyFrames.Get().(*sysIsattyFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysIsattyCall{}
+		sysIsattyFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = false
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Isatty(a0)
+	return
+}
+
+// sysIsattyCall is a call of Sys.Isatty that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysIsattyCall struct {
+	p   *sysProxy
+	a0  int32
+	r0  bool
+	err error
+}
+
+type sysIsattyFrame struct {
+	domain.Frame
+	c sysIsattyCall
+}
+
+var sysIsattyFrames = sync.Pool{New: func() any { return new(sysIsattyFrame) }}
+
+func (f *sysIsattyFrame) Run() { f.c.r0, f.c.err = f.c.p.Isatty(f.c.a0) }
+
+func (f *sysIsattyFrame) Discard() {}
+
+func (f *sysIsattyFrame) Method() string { return "Sys.Isatty" }
+
+// SetRaw implements Sys.
+func (p *sysProxy) SetRaw(a0 int32, a1 bool) (err error) {
+	if p.inner != nil {
+		f := sysSetRawFrames.Get().(*sysSetRawFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysSetRawCall{}
+		sysSetRawFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.SetRaw(a0, a1)
+	return
+}
+
+// sysSetRawCall is a call of Sys.SetRaw that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysSetRawCall struct {
+	p   *sysProxy
+	a0  int32
+	a1  bool
+	err error
+}
+
+type sysSetRawFrame struct {
+	domain.Frame
+	c sysSetRawCall
+}
+
+var sysSetRawFrames = sync.Pool{New: func() any { return new(sysSetRawFrame) }}
+
+func (f *sysSetRawFrame) Run() { f.c.err = f.c.p.SetRaw(f.c.a0, f.c.a1) }
+
+func (f *sysSetRawFrame) Discard() {}
+
+func (f *sysSetRawFrame) Method() string { return "Sys.SetRaw" }
+
+// Spawn implements Sys.
+func (p *sysProxy) Spawn(a0 SpawnReq) (r0 int32, err error) {
+	if p.inner != nil {
+		f := sysSpawnFrames.Get().(*sysSpawnFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysSpawnCall{}
+		sysSpawnFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Spawn(a0)
+	return
+}
+
+// sysSpawnCall is a call of Sys.Spawn that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysSpawnCall struct {
+	p   *sysProxy
+	a0  SpawnReq
+	r0  int32
+	err error
+}
+
+type sysSpawnFrame struct {
+	domain.Frame
+	c sysSpawnCall
+}
+
+var sysSpawnFrames = sync.Pool{New: func() any { return new(sysSpawnFrame) }}
+
+func (f *sysSpawnFrame) Run() { f.c.r0, f.c.err = f.c.p.Spawn(f.c.a0) }
+
+func (f *sysSpawnFrame) Discard() {}
+
+func (f *sysSpawnFrame) Method() string { return "Sys.Spawn" }
+
+// Wait implements Sys.
+func (p *sysProxy) Wait(a0 int32) (r0 WaitStatus, err error) {
+	if p.inner != nil {
+		f := sysWaitFrames.Get().(*sysWaitFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysWaitCall{}
+		sysWaitFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = WaitStatus{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Wait(a0)
+	return
+}
+
+// sysWaitCall is a call of Sys.Wait that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysWaitCall struct {
+	p   *sysProxy
+	a0  int32
+	r0  WaitStatus
+	err error
+}
+
+type sysWaitFrame struct {
+	domain.Frame
+	c sysWaitCall
+}
+
+var sysWaitFrames = sync.Pool{New: func() any { return new(sysWaitFrame) }}
+
+func (f *sysWaitFrame) Run() { f.c.r0, f.c.err = f.c.p.Wait(f.c.a0) }
+
+func (f *sysWaitFrame) Discard() {}
+
+func (f *sysWaitFrame) Method() string { return "Sys.Wait" }
+
+// Exit implements Sys.
+func (p *sysProxy) Exit(a0 int32) (err error) {
+	if p.inner != nil {
+		f := sysExitFrames.Get().(*sysExitFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysExitCall{}
+		sysExitFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Exit(a0)
+	return
+}
+
+// sysExitCall is a call of Sys.Exit that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysExitCall struct {
+	p   *sysProxy
+	a0  int32
+	err error
+}
+
+type sysExitFrame struct {
+	domain.Frame
+	c sysExitCall
+}
+
+var sysExitFrames = sync.Pool{New: func() any { return new(sysExitFrame) }}
+
+func (f *sysExitFrame) Run() { f.c.err = f.c.p.Exit(f.c.a0) }
+
+func (f *sysExitFrame) Discard() {}
+
+func (f *sysExitFrame) Method() string { return "Sys.Exit" }
+
+// Kill implements Sys.
+func (p *sysProxy) Kill(a0 int32) (err error) {
+	if p.inner != nil {
+		f := sysKillFrames.Get().(*sysKillFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysKillCall{}
+		sysKillFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Kill(a0)
+	return
+}
+
+// sysKillCall is a call of Sys.Kill that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysKillCall struct {
+	p   *sysProxy
+	a0  int32
+	err error
+}
+
+type sysKillFrame struct {
+	domain.Frame
+	c sysKillCall
+}
+
+var sysKillFrames = sync.Pool{New: func() any { return new(sysKillFrame) }}
+
+func (f *sysKillFrame) Run() { f.c.err = f.c.p.Kill(f.c.a0) }
+
+func (f *sysKillFrame) Discard() {}
+
+func (f *sysKillFrame) Method() string { return "Sys.Kill" }
+
+// Getpid implements Sys.
+func (p *sysProxy) Getpid() (r0 int32, err error) {
+	if p.inner != nil {
+		f := sysGetpidFrames.Get().(*sysGetpidFrame)
+		f.c.p = p.inner
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysGetpidCall{}
+		sysGetpidFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Getpid()
+	return
+}
+
+// sysGetpidCall is a call of Sys.Getpid that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysGetpidCall struct {
+	p   *sysProxy
+	r0  int32
+	err error
+}
+
+type sysGetpidFrame struct {
+	domain.Frame
+	c sysGetpidCall
+}
+
+var sysGetpidFrames = sync.Pool{New: func() any { return new(sysGetpidFrame) }}
+
+func (f *sysGetpidFrame) Run() { f.c.r0, f.c.err = f.c.p.Getpid() }
+
+func (f *sysGetpidFrame) Discard() {}
+
+func (f *sysGetpidFrame) Method() string { return "Sys.Getpid" }
+
+// Uptime implements Sys.
+func (p *sysProxy) Uptime() (r0 int64, err error) {
+	if p.inner != nil {
+		f := sysUptimeFrames.Get().(*sysUptimeFrame)
+		f.c.p = p.inner
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysUptimeCall{}
+		sysUptimeFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Uptime()
+	return
+}
+
+// sysUptimeCall is a call of Sys.Uptime that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysUptimeCall struct {
+	p   *sysProxy
+	r0  int64
+	err error
+}
+
+type sysUptimeFrame struct {
+	domain.Frame
+	c sysUptimeCall
+}
+
+var sysUptimeFrames = sync.Pool{New: func() any { return new(sysUptimeFrame) }}
+
+func (f *sysUptimeFrame) Run() { f.c.r0, f.c.err = f.c.p.Uptime() }
+
+func (f *sysUptimeFrame) Discard() {}
+
+func (f *sysUptimeFrame) Method() string { return "Sys.Uptime" }
+
+// Sleep implements Sys.
+func (p *sysProxy) Sleep(a0 int64) (err error) {
+	if p.inner != nil {
+		f := sysSleepFrames.Get().(*sysSleepFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysSleepCall{}
+		sysSleepFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Sleep(a0)
+	return
+}
+
+// sysSleepCall is a call of Sys.Sleep that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysSleepCall struct {
+	p   *sysProxy
+	a0  int64
+	err error
+}
+
+type sysSleepFrame struct {
+	domain.Frame
+	c sysSleepCall
+}
+
+var sysSleepFrames = sync.Pool{New: func() any { return new(sysSleepFrame) }}
+
+func (f *sysSleepFrame) Run() { f.c.err = f.c.p.Sleep(f.c.a0) }
+
+func (f *sysSleepFrame) Discard() {}
+
+func (f *sysSleepFrame) Method() string { return "Sys.Sleep" }
+
+// Procs implements Sys.
+func (p *sysProxy) Procs(a0 int32) (r0 ProcBatch, err error) {
+	if p.inner != nil {
+		f := sysProcsFrames.Get().(*sysProcsFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysProcsCall{}
+		sysProcsFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = ProcBatch{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Procs(a0)
+	return
+}
+
+// sysProcsCall is a call of Sys.Procs that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysProcsCall struct {
+	p   *sysProxy
+	a0  int32
+	r0  ProcBatch
+	err error
+}
+
+type sysProcsFrame struct {
+	domain.Frame
+	c sysProcsCall
+}
+
+var sysProcsFrames = sync.Pool{New: func() any { return new(sysProcsFrame) }}
+
+func (f *sysProcsFrame) Run() { f.c.r0, f.c.err = f.c.p.Procs(f.c.a0) }
+
+func (f *sysProcsFrame) Discard() {}
+
+func (f *sysProcsFrame) Method() string { return "Sys.Procs" }
+
+// Monitor implements Sys.
+func (p *sysProxy) Monitor(a0 string, a1 int32) (r0 int32, err error) {
+	if p.inner != nil {
+		f := sysMonitorFrames.Get().(*sysMonitorFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysMonitorCall{}
+		sysMonitorFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Monitor(a0, a1)
+	return
+}
+
+// sysMonitorCall is a call of Sys.Monitor that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysMonitorCall struct {
+	p   *sysProxy
+	a0  string
+	a1  int32
+	r0  int32
+	err error
+}
+
+type sysMonitorFrame struct {
+	domain.Frame
+	c sysMonitorCall
+}
+
+var sysMonitorFrames = sync.Pool{New: func() any { return new(sysMonitorFrame) }}
+
+func (f *sysMonitorFrame) Run() { f.c.r0, f.c.err = f.c.p.Monitor(f.c.a0, f.c.a1) }
+
+func (f *sysMonitorFrame) Discard() {}
+
+func (f *sysMonitorFrame) Method() string { return "Sys.Monitor" }
+
+// sysShadow is the shadow of Sys: it calls the guarded domain through a proxy and,
+// when that instance fails, has it restarted and retries the call.
+type sysShadow struct {
+	c *shadow.Client[Sys]
+}
+
+func newSysShadow(c *shadow.Client[Sys]) Sys { return &sysShadow{c} }
+
+// Target implements domain.Capability.
+func (s *sysShadow) Target() domain.Provider { return s.c.Target() }
+
+// Revoke implements domain.Capability.
+func (s *sysShadow) Revoke() { s.c.Revoke() }
+
+// Open implements Sys.
+func (s *sysShadow) Open(a0 string, a1 int32) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Open(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Open(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Close implements Sys.
+func (s *sysShadow) Close(a0 int32) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Close(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Close(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Read implements Sys.
+func (s *sysShadow) Read(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[IOBuf], r1 int32, err error) {
+	b := s.c.Current()
+	r0, r1, err = b.Impl.Read(a0, a1, a2)
+	for n := 0; err != nil && a1.Valid(); n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, r1, err = b.Impl.Read(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Write implements Sys.
+func (s *sysShadow) Write(a0 int32, a1 rref.Borrow[IOBuf], a2 int32) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Write(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Write(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Seek implements Sys.
+func (s *sysShadow) Seek(a0 int32, a1 int64, a2 int32) (r0 int64, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Seek(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Seek(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Fstat implements Sys.
+func (s *sysShadow) Fstat(a0 int32) (r0 FileStat, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Fstat(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Fstat(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Stat implements Sys.
+func (s *sysShadow) Stat(a0 string) (r0 FileStat, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Stat(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Stat(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Dup implements Sys.
+func (s *sysShadow) Dup(a0 int32) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Dup(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Dup(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Dup2 implements Sys.
+func (s *sysShadow) Dup2(a0 int32, a1 int32) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Dup2(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Dup2(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Pipe implements Sys.
+func (s *sysShadow) Pipe() (r0 int32, r1 int32, err error) {
+	b := s.c.Current()
+	r0, r1, err = b.Impl.Pipe()
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, r1, err = b.Impl.Pipe(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Link implements Sys.
+func (s *sysShadow) Link(a0 string, a1 string) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Link(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Link(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Unlink implements Sys.
+func (s *sysShadow) Unlink(a0 string) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Unlink(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Unlink(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Rename implements Sys.
+func (s *sysShadow) Rename(a0 string, a1 string) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Rename(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Rename(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Mkdir implements Sys.
+func (s *sysShadow) Mkdir(a0 string) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Mkdir(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Mkdir(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Rmdir implements Sys.
+func (s *sysShadow) Rmdir(a0 string) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Rmdir(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Rmdir(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Chdir implements Sys.
+func (s *sysShadow) Chdir(a0 string) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Chdir(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Chdir(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Getcwd implements Sys.
+func (s *sysShadow) Getcwd() (r0 string, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Getcwd()
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Getcwd(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// ReadDir implements Sys.
+func (s *sysShadow) ReadDir(a0 int32) (r0 DirBatch, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.ReadDir(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.ReadDir(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Ftruncate implements Sys.
+func (s *sysShadow) Ftruncate(a0 int32, a1 int64) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Ftruncate(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Ftruncate(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Fsync implements Sys.
+func (s *sysShadow) Fsync(a0 int32) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Fsync(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Fsync(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Sync implements Sys.
+func (s *sysShadow) Sync() (err error) {
+	b := s.c.Current()
+	err = b.Impl.Sync()
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Sync(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Statfs implements Sys.
+func (s *sysShadow) Statfs() (r0 FSStat, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Statfs()
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Statfs(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Isatty implements Sys.
+func (s *sysShadow) Isatty(a0 int32) (r0 bool, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Isatty(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Isatty(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// SetRaw implements Sys.
+func (s *sysShadow) SetRaw(a0 int32, a1 bool) (err error) {
+	b := s.c.Current()
+	err = b.Impl.SetRaw(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.SetRaw(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Spawn implements Sys.
+func (s *sysShadow) Spawn(a0 SpawnReq) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Spawn(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Spawn(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Wait implements Sys.
+func (s *sysShadow) Wait(a0 int32) (r0 WaitStatus, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Wait(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Wait(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Exit implements Sys.
+func (s *sysShadow) Exit(a0 int32) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Exit(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Exit(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Kill implements Sys.
+func (s *sysShadow) Kill(a0 int32) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Kill(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Kill(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Getpid implements Sys.
+func (s *sysShadow) Getpid() (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Getpid()
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Getpid(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Uptime implements Sys.
+func (s *sysShadow) Uptime() (r0 int64, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Uptime()
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Uptime(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Sleep implements Sys.
+func (s *sysShadow) Sleep(a0 int64) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Sleep(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Sleep(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Procs implements Sys.
+func (s *sysShadow) Procs(a0 int32) (r0 ProcBatch, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Procs(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Procs(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Monitor implements Sys.
+func (s *sysShadow) Monitor(a0 string, a1 int32) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Monitor(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Monitor(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// programProxy is the proxy of Program: the capability through which one holder calls
+// one Program.
+type programProxy struct {
+	x     *domain.Crossing
+	impl  Program
+	inner *programProxy // with a deadline: the proxy a kernel worker calls through
+}
+
+func newProgramProxy(x *domain.Crossing, impl Program) Program {
+	p := &programProxy{x: x, impl: impl}
+	if x.Deadline() > 0 {
+		p.inner = &programProxy{x: x, impl: impl}
+	}
+	return p
+}
+
+// Target implements domain.Capability.
+func (p *programProxy) Target() domain.Provider { return p.x.Target(p.impl) }
+
+// Revoke implements domain.Capability.
+func (p *programProxy) Revoke() { p.x.Revoke() }
+
+// Main implements Program.
+func (p *programProxy) Main(a0 ProcStart) (r0 int32, err error) {
+	if p.inner != nil {
+		f := programMainFrames.Get().(*programMainFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = programMainCall{}
+		programMainFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Main(a0)
+	return
+}
+
+// programMainCall is a call of Program.Main that a kernel worker makes for a holder
+// whose capability has a deadline.
+type programMainCall struct {
+	p   *programProxy
+	a0  ProcStart
+	r0  int32
+	err error
+}
+
+type programMainFrame struct {
+	domain.Frame
+	c programMainCall
+}
+
+var programMainFrames = sync.Pool{New: func() any { return new(programMainFrame) }}
+
+func (f *programMainFrame) Run() { f.c.r0, f.c.err = f.c.p.Main(f.c.a0) }
+
+func (f *programMainFrame) Discard() {}
+
+func (f *programMainFrame) Method() string { return "Program.Main" }
+
+// programShadow is the shadow of Program: it calls the guarded domain through a proxy and,
+// when that instance fails, has it restarted and retries the call.
+type programShadow struct {
+	c *shadow.Client[Program]
+}
+
+func newProgramShadow(c *shadow.Client[Program]) Program { return &programShadow{c} }
+
+// Target implements domain.Capability.
+func (s *programShadow) Target() domain.Provider { return s.c.Target() }
+
+// Revoke implements domain.Capability.
+func (s *programShadow) Revoke() { s.c.Revoke() }
+
+// Main implements Program.
+func (s *programShadow) Main(a0 ProcStart) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Main(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Main(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// loaderProxy is the proxy of Loader: the capability through which one holder calls
+// one Loader.
+type loaderProxy struct {
+	x     *domain.Crossing
+	impl  Loader
+	inner *loaderProxy // with a deadline: the proxy a kernel worker calls through
+}
+
+func newLoaderProxy(x *domain.Crossing, impl Loader) Loader {
+	p := &loaderProxy{x: x, impl: impl}
+	if x.Deadline() > 0 {
+		p.inner = &loaderProxy{x: x, impl: impl}
+	}
+	return p
+}
+
+// Target implements domain.Capability.
+func (p *loaderProxy) Target() domain.Provider { return p.x.Target(p.impl) }
+
+// Revoke implements domain.Capability.
+func (p *loaderProxy) Revoke() { p.x.Revoke() }
+
+// Load implements Loader.
+func (p *loaderProxy) Load(a0 string, a1 string, a2 Sys) (r0 uint64, r1 Program, err error) {
+	if p.inner != nil {
+		f := loaderLoadFrames.Get().(*loaderLoadFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, r1, err = f.c.r0, f.c.r1, f.c.err
+		f.c = loaderLoadCall{}
+		loaderLoadFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	c2 := domain.PassIn(x, a2)
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			r1 = nil
+			err = x.Fail(v)
+		}
+	}()
+	r0, r1, err = p.impl.Load(a0, a1, c2)
+	r1 = domain.PassOut(x, r1)
+	return
+}
+
+// loaderLoadCall is a call of Loader.Load that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderLoadCall struct {
+	p   *loaderProxy
+	a0  string
+	a1  string
+	a2  Sys
+	r0  uint64
+	r1  Program
+	err error
+}
+
+type loaderLoadFrame struct {
+	domain.Frame
+	c loaderLoadCall
+}
+
+var loaderLoadFrames = sync.Pool{New: func() any { return new(loaderLoadFrame) }}
+
+func (f *loaderLoadFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.Load(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *loaderLoadFrame) Discard() {}
+
+func (f *loaderLoadFrame) Method() string { return "Loader.Load" }
+
+// Unload implements Loader.
+func (p *loaderProxy) Unload(a0 uint64) (err error) {
+	if p.inner != nil {
+		f := loaderUnloadFrames.Get().(*loaderUnloadFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = loaderUnloadCall{}
+		loaderUnloadFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Unload(a0)
+	return
+}
+
+// loaderUnloadCall is a call of Loader.Unload that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderUnloadCall struct {
+	p   *loaderProxy
+	a0  uint64
+	err error
+}
+
+type loaderUnloadFrame struct {
+	domain.Frame
+	c loaderUnloadCall
+}
+
+var loaderUnloadFrames = sync.Pool{New: func() any { return new(loaderUnloadFrame) }}
+
+func (f *loaderUnloadFrame) Run() { f.c.err = f.c.p.Unload(f.c.a0) }
+
+func (f *loaderUnloadFrame) Discard() {}
+
+func (f *loaderUnloadFrame) Method() string { return "Loader.Unload" }
+
+// Has implements Loader.
+func (p *loaderProxy) Has(a0 string) (r0 bool, err error) {
+	if p.inner != nil {
+		f := loaderHasFrames.Get().(*loaderHasFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = loaderHasCall{}
+		loaderHasFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = false
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Has(a0)
+	return
+}
+
+// loaderHasCall is a call of Loader.Has that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderHasCall struct {
+	p   *loaderProxy
+	a0  string
+	r0  bool
+	err error
+}
+
+type loaderHasFrame struct {
+	domain.Frame
+	c loaderHasCall
+}
+
+var loaderHasFrames = sync.Pool{New: func() any { return new(loaderHasFrame) }}
+
+func (f *loaderHasFrame) Run() { f.c.r0, f.c.err = f.c.p.Has(f.c.a0) }
+
+func (f *loaderHasFrame) Discard() {}
+
+func (f *loaderHasFrame) Method() string { return "Loader.Has" }
+
+// DomainID implements Loader.
+func (p *loaderProxy) DomainID(a0 uint64) (r0 uint32, err error) {
+	if p.inner != nil {
+		f := loaderDomainIDFrames.Get().(*loaderDomainIDFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = loaderDomainIDCall{}
+		loaderDomainIDFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.DomainID(a0)
+	return
+}
+
+// loaderDomainIDCall is a call of Loader.DomainID that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderDomainIDCall struct {
+	p   *loaderProxy
+	a0  uint64
+	r0  uint32
+	err error
+}
+
+type loaderDomainIDFrame struct {
+	domain.Frame
+	c loaderDomainIDCall
+}
+
+var loaderDomainIDFrames = sync.Pool{New: func() any { return new(loaderDomainIDFrame) }}
+
+func (f *loaderDomainIDFrame) Run() { f.c.r0, f.c.err = f.c.p.DomainID(f.c.a0) }
+
+func (f *loaderDomainIDFrame) Discard() {}
+
+func (f *loaderDomainIDFrame) Method() string { return "Loader.DomainID" }
+
+// loaderShadow is the shadow of Loader: it calls the guarded domain through a proxy and,
+// when that instance fails, has it restarted and retries the call.
+type loaderShadow struct {
+	c *shadow.Client[Loader]
+}
+
+func newLoaderShadow(c *shadow.Client[Loader]) Loader { return &loaderShadow{c} }
+
+// Target implements domain.Capability.
+func (s *loaderShadow) Target() domain.Provider { return s.c.Target() }
+
+// Revoke implements domain.Capability.
+func (s *loaderShadow) Revoke() { s.c.Revoke() }
+
+// Load implements Loader.
+func (s *loaderShadow) Load(a0 string, a1 string, a2 Sys) (r0 uint64, r1 Program, err error) {
+	b := s.c.Current()
+	r0, r1, err = b.Impl.Load(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, r1, err = b.Impl.Load(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Unload implements Loader.
+func (s *loaderShadow) Unload(a0 uint64) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Unload(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Unload(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Has implements Loader.
+func (s *loaderShadow) Has(a0 string) (r0 bool, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Has(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Has(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// DomainID implements Loader.
+func (s *loaderShadow) DomainID(a0 uint64) (r0 uint32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.DomainID(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.DomainID(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// consoleProxy is the proxy of Console: the capability through which one holder calls
+// one Console.
+type consoleProxy struct {
+	x     *domain.Crossing
+	impl  Console
+	inner *consoleProxy // with a deadline: the proxy a kernel worker calls through
+}
+
+func newConsoleProxy(x *domain.Crossing, impl Console) Console {
+	p := &consoleProxy{x: x, impl: impl}
+	if x.Deadline() > 0 {
+		p.inner = &consoleProxy{x: x, impl: impl}
+	}
+	return p
+}
+
+// Target implements domain.Capability.
+func (p *consoleProxy) Target() domain.Provider { return p.x.Target(p.impl) }
+
+// Revoke implements domain.Capability.
+func (p *consoleProxy) Revoke() { p.x.Revoke() }
+
+// Read implements Console.
+func (p *consoleProxy) Read(a0 rref.RRef[IOBuf], a1 int32) (r0 rref.RRef[IOBuf], r1 int32, err error) {
+	if p.inner != nil {
+		f := consoleReadFrames.Get().(*consoleReadFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, r1, err = f.c.r0, f.c.r1, f.c.err
+		f.c = consoleReadCall{}
+		consoleReadFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	var m0 rref.RRef[IOBuf]
+	var ok bool
+	if m0, ok = rref.TryMove(a0, x.CallerHeap(), x.CalleeHeap()); !ok {
+		m0 = rref.Move(a0, x.CallerHeap(), x.CalleeHeap())
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			rref.Rescue(m0, a0, x.CallerHeap())
+			rref.Discard(r0)
+			r0 = rref.RRef[IOBuf]{}
+			r1 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, r1, err = p.impl.Read(m0, a1)
+	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
+		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
+	}
+	return
+}
+
+// consoleReadCall is a call of Console.Read that a kernel worker makes for a holder
+// whose capability has a deadline.
+type consoleReadCall struct {
+	p   *consoleProxy
+	a0  rref.RRef[IOBuf]
+	a1  int32
+	r0  rref.RRef[IOBuf]
+	r1  int32
+	err error
+}
+
+type consoleReadFrame struct {
+	domain.Frame
+	c consoleReadCall
+}
+
+var consoleReadFrames = sync.Pool{New: func() any { return new(consoleReadFrame) }}
+
+func (f *consoleReadFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.Read(f.c.a0, f.c.a1) }
+
+func (f *consoleReadFrame) Discard() {
+	rref.Discard(f.c.r0)
+}
+
+func (f *consoleReadFrame) Method() string { return "Console.Read" }
+
+// Write implements Console.
+func (p *consoleProxy) Write(a0 rref.Borrow[IOBuf], a1 int32) (r0 int32, err error) {
+	if p.inner != nil {
+		f := consoleWriteFrames.Get().(*consoleWriteFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = consoleWriteCall{}
+		consoleWriteFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	if !rref.TryLend(a0, x.CallerHeap(), x.CalleeHeap()) {
+		rref.Lend(a0, x.CallerHeap(), x.CalleeHeap())
+	}
+	defer func() {
+		v := recover()
+		rref.Unlend(a0, x.CallerHeap(), x.CalleeHeap())
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Write(a0, a1)
+	return
+}
+
+// consoleWriteCall is a call of Console.Write that a kernel worker makes for a holder
+// whose capability has a deadline.
+type consoleWriteCall struct {
+	p   *consoleProxy
+	a0  rref.Borrow[IOBuf]
+	a1  int32
+	r0  int32
+	err error
+}
+
+type consoleWriteFrame struct {
+	domain.Frame
+	c consoleWriteCall
+}
+
+var consoleWriteFrames = sync.Pool{New: func() any { return new(consoleWriteFrame) }}
+
+func (f *consoleWriteFrame) Run() { f.c.r0, f.c.err = f.c.p.Write(f.c.a0, f.c.a1) }
+
+func (f *consoleWriteFrame) Discard() {}
+
+func (f *consoleWriteFrame) Method() string { return "Console.Write" }
+
+// SetRaw implements Console.
+func (p *consoleProxy) SetRaw(a0 bool) (err error) {
+	if p.inner != nil {
+		f := consoleSetRawFrames.Get().(*consoleSetRawFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = consoleSetRawCall{}
+		consoleSetRawFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.SetRaw(a0)
+	return
+}
+
+// consoleSetRawCall is a call of Console.SetRaw that a kernel worker makes for a holder
+// whose capability has a deadline.
+type consoleSetRawCall struct {
+	p   *consoleProxy
+	a0  bool
+	err error
+}
+
+type consoleSetRawFrame struct {
+	domain.Frame
+	c consoleSetRawCall
+}
+
+var consoleSetRawFrames = sync.Pool{New: func() any { return new(consoleSetRawFrame) }}
+
+func (f *consoleSetRawFrame) Run() { f.c.err = f.c.p.SetRaw(f.c.a0) }
+
+func (f *consoleSetRawFrame) Discard() {}
+
+func (f *consoleSetRawFrame) Method() string { return "Console.SetRaw" }
+
+// consoleShadow is the shadow of Console: it calls the guarded domain through a proxy and,
+// when that instance fails, has it restarted and retries the call.
+type consoleShadow struct {
+	c *shadow.Client[Console]
+}
+
+func newConsoleShadow(c *shadow.Client[Console]) Console { return &consoleShadow{c} }
+
+// Target implements domain.Capability.
+func (s *consoleShadow) Target() domain.Provider { return s.c.Target() }
+
+// Revoke implements domain.Capability.
+func (s *consoleShadow) Revoke() { s.c.Revoke() }
+
+// Read implements Console.
+func (s *consoleShadow) Read(a0 rref.RRef[IOBuf], a1 int32) (r0 rref.RRef[IOBuf], r1 int32, err error) {
+	b := s.c.Current()
+	r0, r1, err = b.Impl.Read(a0, a1)
+	for n := 0; err != nil && a0.Valid(); n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, r1, err = b.Impl.Read(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Write implements Console.
+func (s *consoleShadow) Write(a0 rref.Borrow[IOBuf], a1 int32) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Write(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Write(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// SetRaw implements Console.
+func (s *consoleShadow) SetRaw(a0 bool) (err error) {
+	b := s.c.Current()
+	err = b.Impl.SetRaw(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.SetRaw(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// monitorProxy is the proxy of Monitor: the capability through which one holder calls
+// one Monitor.
+type monitorProxy struct {
+	x     *domain.Crossing
+	impl  Monitor
+	inner *monitorProxy // with a deadline: the proxy a kernel worker calls through
+}
+
+func newMonitorProxy(x *domain.Crossing, impl Monitor) Monitor {
+	p := &monitorProxy{x: x, impl: impl}
+	if x.Deadline() > 0 {
+		p.inner = &monitorProxy{x: x, impl: impl}
+	}
+	return p
+}
+
+// Target implements domain.Capability.
+func (p *monitorProxy) Target() domain.Provider { return p.x.Target(p.impl) }
+
+// Revoke implements domain.Capability.
+func (p *monitorProxy) Revoke() { p.x.Revoke() }
+
+// Run implements Monitor.
+func (p *monitorProxy) Run(a0 string) (r0 MonitorResult, err error) {
+	if p.inner != nil {
+		f := monitorRunFrames.Get().(*monitorRunFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = monitorRunCall{}
+		monitorRunFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = MonitorResult{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Run(a0)
+	return
+}
+
+// monitorRunCall is a call of Monitor.Run that a kernel worker makes for a holder
+// whose capability has a deadline.
+type monitorRunCall struct {
+	p   *monitorProxy
+	a0  string
+	r0  MonitorResult
+	err error
+}
+
+type monitorRunFrame struct {
+	domain.Frame
+	c monitorRunCall
+}
+
+var monitorRunFrames = sync.Pool{New: func() any { return new(monitorRunFrame) }}
+
+func (f *monitorRunFrame) Run() { f.c.r0, f.c.err = f.c.p.Run(f.c.a0) }
+
+func (f *monitorRunFrame) Discard() {}
+
+func (f *monitorRunFrame) Method() string { return "Monitor.Run" }
+
+// monitorShadow is the shadow of Monitor: it calls the guarded domain through a proxy and,
+// when that instance fails, has it restarted and retries the call.
+type monitorShadow struct {
+	c *shadow.Client[Monitor]
+}
+
+func newMonitorShadow(c *shadow.Client[Monitor]) Monitor { return &monitorShadow{c} }
+
+// Target implements domain.Capability.
+func (s *monitorShadow) Target() domain.Provider { return s.c.Target() }
+
+// Revoke implements domain.Capability.
+func (s *monitorShadow) Revoke() { s.c.Revoke() }
+
+// Run implements Monitor.
+func (s *monitorShadow) Run(a0 string) (r0 MonitorResult, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Run(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Run(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// rv6Proxy is the proxy of Rv6: the capability through which one holder calls
+// one Rv6.
+type rv6Proxy struct {
+	x     *domain.Crossing
+	impl  Rv6
+	inner *rv6Proxy // with a deadline: the proxy a kernel worker calls through
+}
+
+func newRv6Proxy(x *domain.Crossing, impl Rv6) Rv6 {
+	p := &rv6Proxy{x: x, impl: impl}
+	if x.Deadline() > 0 {
+		p.inner = &rv6Proxy{x: x, impl: impl}
+	}
+	return p
+}
+
+// Target implements domain.Capability.
+func (p *rv6Proxy) Target() domain.Provider { return p.x.Target(p.impl) }
+
+// Revoke implements domain.Capability.
+func (p *rv6Proxy) Revoke() { p.x.Revoke() }
+
+// Mount implements Rv6.
+func (p *rv6Proxy) Mount(a0 Rv6Config) (r0 FSStat, err error) {
+	if p.inner != nil {
+		f := rv6MountFrames.Get().(*rv6MountFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = rv6MountCall{}
+		rv6MountFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = FSStat{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Mount(a0)
+	return
+}
+
+// rv6MountCall is a call of Rv6.Mount that a kernel worker makes for a holder
+// whose capability has a deadline.
+type rv6MountCall struct {
+	p   *rv6Proxy
+	a0  Rv6Config
+	r0  FSStat
+	err error
+}
+
+type rv6MountFrame struct {
+	domain.Frame
+	c rv6MountCall
+}
+
+var rv6MountFrames = sync.Pool{New: func() any { return new(rv6MountFrame) }}
+
+func (f *rv6MountFrame) Run() { f.c.r0, f.c.err = f.c.p.Mount(f.c.a0) }
+
+func (f *rv6MountFrame) Discard() {}
+
+func (f *rv6MountFrame) Method() string { return "Rv6.Mount" }
+
+// Run implements Rv6.
+func (p *rv6Proxy) Run(a0 SpawnReq) (r0 WaitStatus, err error) {
+	if p.inner != nil {
+		f := rv6RunFrames.Get().(*rv6RunFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = rv6RunCall{}
+		rv6RunFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = WaitStatus{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Run(a0)
+	return
+}
+
+// rv6RunCall is a call of Rv6.Run that a kernel worker makes for a holder
+// whose capability has a deadline.
+type rv6RunCall struct {
+	p   *rv6Proxy
+	a0  SpawnReq
+	r0  WaitStatus
+	err error
+}
+
+type rv6RunFrame struct {
+	domain.Frame
+	c rv6RunCall
+}
+
+var rv6RunFrames = sync.Pool{New: func() any { return new(rv6RunFrame) }}
+
+func (f *rv6RunFrame) Run() { f.c.r0, f.c.err = f.c.p.Run(f.c.a0) }
+
+func (f *rv6RunFrame) Discard() {}
+
+func (f *rv6RunFrame) Method() string { return "Rv6.Run" }
+
+// Shutdown implements Rv6.
+func (p *rv6Proxy) Shutdown() (err error) {
+	if p.inner != nil {
+		f := rv6ShutdownFrames.Get().(*rv6ShutdownFrame)
+		f.c.p = p.inner
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = rv6ShutdownCall{}
+		rv6ShutdownFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Shutdown()
+	return
+}
+
+// rv6ShutdownCall is a call of Rv6.Shutdown that a kernel worker makes for a holder
+// whose capability has a deadline.
+type rv6ShutdownCall struct {
+	p   *rv6Proxy
+	err error
+}
+
+type rv6ShutdownFrame struct {
+	domain.Frame
+	c rv6ShutdownCall
+}
+
+var rv6ShutdownFrames = sync.Pool{New: func() any { return new(rv6ShutdownFrame) }}
+
+func (f *rv6ShutdownFrame) Run() { f.c.err = f.c.p.Shutdown() }
+
+func (f *rv6ShutdownFrame) Discard() {}
+
+func (f *rv6ShutdownFrame) Method() string { return "Rv6.Shutdown" }
+
+// rv6Shadow is the shadow of Rv6: it calls the guarded domain through a proxy and,
+// when that instance fails, has it restarted and retries the call.
+type rv6Shadow struct {
+	c *shadow.Client[Rv6]
+}
+
+func newRv6Shadow(c *shadow.Client[Rv6]) Rv6 { return &rv6Shadow{c} }
+
+// Target implements domain.Capability.
+func (s *rv6Shadow) Target() domain.Provider { return s.c.Target() }
+
+// Revoke implements domain.Capability.
+func (s *rv6Shadow) Revoke() { s.c.Revoke() }
+
+// Mount implements Rv6.
+func (s *rv6Shadow) Mount(a0 Rv6Config) (r0 FSStat, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Mount(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Mount(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	if err == nil {
+		s.c.Record("Mount", func(i Rv6) error { _, err := i.Mount(a0); return err })
+	}
+	return
+}
+
+// Run implements Rv6.
+func (s *rv6Shadow) Run(a0 SpawnReq) (r0 WaitStatus, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Run(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Run(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Shutdown implements Rv6.
+func (s *rv6Shadow) Shutdown() (err error) {
+	b := s.c.Current()
+	err = b.Impl.Shutdown()
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Shutdown(); err == nil {
 			s.c.Recovered()
 		}
 	}

@@ -18,19 +18,29 @@ type Errno uint16
 const (
 	EPERM        Errno = 1
 	ENOENT       Errno = 2
+	ESRCH        Errno = 3 // no such process
+	EINTR        Errno = 4 // a blocking call was interrupted (the process was killed)
 	EIO          Errno = 5
 	EBADF        Errno = 9
+	ECHILD       Errno = 10 // no child to wait for
+	EAGAIN       Errno = 11
+	EACCES       Errno = 13
 	EBUSY        Errno = 16
 	EEXIST       Errno = 17
 	EXDEV        Errno = 18
 	ENOTDIR      Errno = 20
 	EISDIR       Errno = 21
 	EINVAL       Errno = 22
+	EMFILE       Errno = 24 // too many open descriptors
+	ENOTTY       Errno = 25 // not the console
 	EFBIG        Errno = 27
 	ENOSPC       Errno = 28
+	ESPIPE       Errno = 29 // seeking a pipe or the console
 	EROFS        Errno = 30
 	EMLINK       Errno = 31
+	EPIPE        Errno = 32 // writing a pipe nobody reads
 	ENAMETOOLONG Errno = 36
+	ENOSYS       Errno = 38 // not implemented, or not granted
 	ENOTEMPTY    Errno = 39
 	EUCLEAN      Errno = 117 // the file system's structures are corrupt
 )
@@ -40,19 +50,29 @@ const (
 var messages = map[Errno]string{
 	EPERM:        "operation not permitted",
 	ENOENT:       "no such file or directory",
+	ESRCH:        "no such process",
+	EINTR:        "interrupted system call",
 	EIO:          "input/output error",
 	EBADF:        "bad file descriptor",
+	ECHILD:       "no child processes",
+	EAGAIN:       "resource temporarily unavailable",
+	EACCES:       "permission denied",
 	EBUSY:        "device or resource busy",
 	EEXIST:       "file exists",
 	EXDEV:        "invalid cross-device link",
 	ENOTDIR:      "not a directory",
 	EISDIR:       "is a directory",
 	EINVAL:       "invalid argument",
+	EMFILE:       "too many open files",
+	ENOTTY:       "inappropriate ioctl for device",
 	EFBIG:        "file too large",
 	ENOSPC:       "no space left on device",
+	ESPIPE:       "illegal seek",
 	EROFS:        "read-only file system",
 	EMLINK:       "too many links",
+	EPIPE:        "broken pipe",
 	ENAMETOOLONG: "file name too long",
+	ENOSYS:       "function not implemented",
 	ENOTEMPTY:    "directory not empty",
 	EUCLEAN:      "file system corrupted (structure needs cleaning)",
 }
@@ -63,7 +83,9 @@ var names = map[Errno]string{
 	EEXIST: "EEXIST", EXDEV: "EXDEV", ENOTDIR: "ENOTDIR", EISDIR: "EISDIR",
 	EINVAL: "EINVAL", EFBIG: "EFBIG", ENOSPC: "ENOSPC", EROFS: "EROFS",
 	EMLINK: "EMLINK", ENAMETOOLONG: "ENAMETOOLONG", ENOTEMPTY: "ENOTEMPTY",
-	EUCLEAN: "EUCLEAN",
+	EUCLEAN: "EUCLEAN", ESRCH: "ESRCH", EINTR: "EINTR", ECHILD: "ECHILD", EAGAIN: "EAGAIN",
+	EACCES: "EACCES", EMFILE: "EMFILE", ENOTTY: "ENOTTY", ESPIPE: "ESPIPE", EPIPE: "EPIPE",
+	ENOSYS: "ENOSYS",
 }
 
 // Error returns the message of e, as strerror would.
