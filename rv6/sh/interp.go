@@ -1,16 +1,18 @@
-// Package sh is the console shell of the domain kernel, to become Rv6's sh.
+// Package sh is the console shell of the domain kernel: its monitor, the
+// fallback console when Rv6 does not run, and the home of the kernel's
+// commands (kernel/system registers them in a Registry). Rv6's own shell is
+// the program rv6/progs/sh.
 //
-// It is a library: a LineReader for console input, a parser (Parse) from
-// source text to a small AST (List, Stmt, AndOr, Pipeline, Cmd, Word), and
-// an interpreter (Shell) that runs commands from a Registry. Commands run
-// in-process: a Command is Go code given a Proc (arguments, standard
+// It is a library: a LineReader for console input, the shell language of
+// rv6/sh/syntax (Parse and the AST: List, Stmt, AndOr, Pipeline, Cmd, Word),
+// and an interpreter (Shell) that runs commands from a Registry. Commands
+// run in-process: a Command is Go code given a Proc (arguments, standard
 // streams, environment). Pipelines run their commands concurrently,
 // connected by in-memory pipes.
 //
-// Supported syntax: words with '...', "..." and backslash quoting; $name,
-// ${name}, $?, $$, $#, $0-$9 (unquoted values are split at blanks); NAME=value
-// assignments; comments; ; and newlines; && and ||; |; redirections <, >,
-// >>, n>&m, n<&m (on fds 0-2). Background jobs (&) are parsed but not run.
+// It runs the whole language of rv6/sh/syntax except background jobs (&),
+// which it reports as not supported; redirections name host files and the
+// descriptors 0-2.
 package sh
 
 import (
@@ -25,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/rlgo/redleaf/rv6/sh/syntax"
 )
 
 // DefaultPrompt is the prompt the interactive loop prints.
@@ -428,7 +432,7 @@ func (s *Shell) lookupLocked(name string) string {
 	case "!", "-":
 		return ""
 	}
-	if allDigits(name) {
+	if name != "" && strings.Trim(name, "0123456789") == "" {
 		n, err := strconv.Atoi(name)
 		if err != nil || n < 1 || n > len(s.args) {
 			return ""
@@ -443,7 +447,7 @@ func (s *Shell) lookupLocked(name string) string {
 func (s *Shell) execCmd(ctx context.Context, c *Cmd, fds stdio, sub bool) int {
 	var args []string
 	for _, w := range c.Args {
-		args = append(args, expandFields(w, s.lookup)...)
+		args = append(args, syntax.ExpandFields(w, s.lookup)...)
 	}
 	assigns := make(map[string]string, len(c.Assigns))
 	var order []string
@@ -451,7 +455,7 @@ func (s *Shell) execCmd(ctx context.Context, c *Cmd, fds stdio, sub bool) int {
 		if _, ok := assigns[a.Name]; !ok {
 			order = append(order, a.Name)
 		}
-		assigns[a.Name] = expandString(a.Value, s.lookup)
+		assigns[a.Name] = syntax.ExpandString(a.Value, s.lookup)
 	}
 
 	fds, closeAll, err := s.redirect(c.Redirs, fds)
@@ -526,7 +530,7 @@ func (s *Shell) redirect(rs []Redir, fds stdio) (stdio, func(), error) {
 		if r.Fd < 0 || r.Fd > 2 {
 			return fds, closeAll, fmt.Errorf("%d: bad file descriptor (only 0, 1 and 2)", r.Fd)
 		}
-		target := expandString(r.Target, s.lookup)
+		target := syntax.ExpandString(r.Target, s.lookup)
 		switch r.Op {
 		case RedirIn, RedirOut, RedirAppend:
 			flag := os.O_RDONLY

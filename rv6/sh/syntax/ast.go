@@ -1,4 +1,4 @@
-package sh
+package syntax
 
 import (
 	"strconv"
@@ -239,4 +239,34 @@ func (w Word) String() string {
 		}
 	}
 	return b.String()
+}
+
+// String formats the statement: its and-or list, with " &" when it runs in
+// the background.
+func (s *Stmt) String() string {
+	if s.Background {
+		return s.AndOr.String() + " &"
+	}
+	return s.AndOr.String()
+}
+
+// Quote returns s as one shell word that expands to s: s itself when it
+// needs no quoting, else s in single quotes (a single quote inside s
+// closes the quotes, is escaped with a backslash, and reopens them).
+func Quote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	plain := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !isNameChar(c) && strings.IndexByte("./:,+=@%-^~", c) < 0 {
+			plain = false
+			break
+		}
+	}
+	if plain && s[0] != '~' {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -1,17 +1,15 @@
-package sh
+package syntax
 
-import (
-	"strings"
-)
+import "strings"
 
 func isIFS(r rune) bool { return r == ' ' || r == '\t' || r == '\n' }
 
-// expandFields expands w into fields: literal text is kept, parameters are
+// ExpandFields expands w into fields: literal text is kept, parameters are
 // substituted, and the values of unquoted parameters are split at blanks
 // (space, tab, newline: the default IFS). A word whose parts are all
 // unquoted and expand to nothing gives no field; a quoted part always
 // makes a field ("" gives one empty field). There is no globbing.
-func expandFields(w Word, lookup func(string) string) []string {
+func ExpandFields(w Word, lookup func(string) string) []string {
 	var fields []string
 	var cur strings.Builder
 	have := false
@@ -57,9 +55,9 @@ func expandFields(w Word, lookup func(string) string) []string {
 	return fields
 }
 
-// expandString expands w without field splitting (for assignments and
+// ExpandString expands w without field splitting (for assignments and
 // redirection targets).
-func expandString(w Word, lookup func(string) string) string {
+func ExpandString(w Word, lookup func(string) string) string {
 	var b strings.Builder
 	for _, p := range w.Parts {
 		if p.Kind == Lit {

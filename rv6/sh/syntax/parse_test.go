@@ -1,4 +1,4 @@
-package sh
+package syntax
 
 import (
 	"reflect"
@@ -103,6 +103,25 @@ func TestParseStructure(t *testing.T) {
 		{"X=$y${z}w", "X=${y}${z}w"},
 		{"a;b&&c|d", "a; b && c | d"},
 		{">f", ">f"},
+		{"a && b &", "a && b &"},
+		{"a & b & c", "a & b & c"},
+		{"a&b", "a & b"},
+		{"a&&b||c&", "a && b || c &"},
+		{"sleep 1 &\njobs", "sleep 1 & jobs"},
+		{"cat <in >out 2>&1", "cat <in >out 2>&1"},
+		{"cat >>log 2>>err", "cat >>log 2>>err"},
+		{"cmd 2>&1 | wc", "cmd 2>&1 | wc"},
+		{"cmd >&2", "cmd >&2"},
+		{"cmd 1>f 0<g", "cmd >f <g"},
+		{"echo $$ ${HOME}/x $?", "echo ${$} ${HOME}/x ${?}"},
+		{"echo hi # comment ; not a command", "echo hi"},
+		{"# all comment\necho a # b\n# c\necho d", "echo a; echo d"},
+		{"A=1 B=2", "A=1 B=2"},
+		{"A=1 env >f", "A=1 env >f"},
+		{"A='x y' B=\"$A\"", `A="x y" B="${A}"`},
+		{"echo A=1", "echo A=1"},
+		{"1A=x", "1A=x"},
+		{"a|b&&c;d&", "a | b && c; d &"},
 	} {
 		got, err := Parse(tc.in)
 		if err != nil {
@@ -152,18 +171,30 @@ func TestParseErrors(t *testing.T) {
 		pos        Pos
 		incomplete bool
 	}{
-		{";", `unexpected ";"`, Pos{1, 1}, false},
-		{"a;;b", `unexpected ";;"`, Pos{1, 2}, false},
-		{"a ; ; b", `unexpected ";"`, Pos{1, 5}, false},
-		{"| a", `unexpected "|"`, Pos{1, 1}, false},
-		{"a |", "unexpected end of input after |", Pos{1, 4}, true},
-		{"a &&", "unexpected end of input after &&", Pos{1, 5}, true},
-		{"a || ;", `unexpected ";"`, Pos{1, 6}, false},
-		{"&& a", `unexpected "&&"`, Pos{1, 1}, false},
-		{"a &;", `unexpected ";"`, Pos{1, 4}, false},
-		{"echo >", `expected a file name after ">", found end of input`, Pos{1, 7}, false},
-		{"echo > ;", `expected a file name after ">", found ";"`, Pos{1, 8}, false},
+		{";", "unexpected ';'", Pos{1, 1}, false},
+		{"a;;b", "unexpected ';;'", Pos{1, 2}, false},
+		{"a ; ; b", "unexpected ';'", Pos{1, 5}, false},
+		{"| a", "unexpected '|'", Pos{1, 1}, false},
+		{"echo a || | b", "unexpected '|'", Pos{1, 11}, false},
+		{"a | | b", "unexpected '|'", Pos{1, 5}, false},
+		{"a |", "unexpected end of input after '|'", Pos{1, 4}, true},
+		{"a |\n\n", "unexpected end of input after '|'", Pos{3, 1}, true},
+		{"a &&", "unexpected end of input after '&&'", Pos{1, 5}, true},
+		{"a ||", "unexpected end of input after '||'", Pos{1, 5}, true},
+		{"a || ;", "unexpected ';'", Pos{1, 6}, false},
+		{"&& a", "unexpected '&&'", Pos{1, 1}, false},
+		{"a &;", "unexpected ';'", Pos{1, 4}, false},
+		{"a & & b", "unexpected '&'", Pos{1, 5}, false},
+		{"&", "unexpected '&'", Pos{1, 1}, false},
+		{"a && & b", "unexpected '&'", Pos{1, 6}, false},
+		{"echo >", "expected a file name after '>', found end of input", Pos{1, 7}, false},
+		{"echo > ;", "expected a file name after '>', found ';'", Pos{1, 8}, false},
+		{"echo 2>", "expected a file name after '>', found end of input", Pos{1, 8}, false},
+		{"echo >> | x", "expected a file name after '>>', found '|'", Pos{1, 9}, false},
+		{"echo < > f", "expected a file name after '<', found '>'", Pos{1, 8}, false},
+		{"echo 2>& 1>x", "expected a file name after '>&', found '1'", Pos{1, 10}, false},
 		{"echo 'abc", "unterminated single quote", Pos{1, 6}, true},
+		{"echo 'abc\ndef", "unterminated single quote", Pos{1, 6}, true},
 		{`echo "abc`, "unterminated double quote", Pos{1, 6}, true},
 		{`echo "abc\`, "unterminated double quote", Pos{1, 6}, true},
 		{`echo abc\`, "backslash at end of input", Pos{1, 9}, true},
@@ -171,13 +202,15 @@ func TestParseErrors(t *testing.T) {
 		{"echo ${x\n}", "unterminated ${", Pos{1, 6}, false},
 		{"echo ${}", "bad substitution: ${}", Pos{1, 6}, false},
 		{"echo ${a-b}", "bad substitution", Pos{1, 6}, false},
+		{"echo ${1a}", "bad substitution", Pos{1, 6}, false},
 		{"echo $(ls)", "command substitution $(...) is not supported", Pos{1, 6}, false},
 		{"echo `ls`", "command substitution (`...`) is not supported", Pos{1, 6}, false},
 		{`echo "a` + "`", "command substitution", Pos{1, 8}, false},
-		{"(a)", "subshells are not supported", Pos{1, 1}, false},
-		{"a )", `unexpected ")"`, Pos{1, 3}, false},
-		{"cat <<EOF", "here-documents are not supported", Pos{1, 5}, false},
-		{"a\n;", `unexpected ";"`, Pos{2, 1}, false},
+		{"(a)", "unexpected '(' (subshells are not supported)", Pos{1, 1}, false},
+		{"a )", "unexpected ')'", Pos{1, 3}, false},
+		{"cat <<EOF", "unexpected '<<' (here-documents are not supported)", Pos{1, 5}, false},
+		{"a\n;", "unexpected ';'", Pos{2, 1}, false},
+		{"echo ok\n  echo x |& y", "unexpected '&'", Pos{2, 11}, false},
 	} {
 		_, err := Parse(tc.in)
 		se, ok := err.(*SyntaxError)
@@ -189,9 +222,17 @@ func TestParseErrors(t *testing.T) {
 			t.Errorf("Parse(%q): %q at %v (incomplete %v); want %q at %v (incomplete %v)",
 				tc.in, se.Msg, se.Pos, se.Incomplete, tc.msg, tc.pos, tc.incomplete)
 		}
-		if !strings.HasPrefix(err.Error(), "syntax error at ") {
-			t.Errorf("error text %q", err)
+		if want := "syntax error: " + se.Msg + " at " + tc.pos.String(); err.Error() != want {
+			t.Errorf("error text %q, want %q", err, want)
 		}
+	}
+}
+
+// The message a person sees, in full.
+func TestSyntaxErrorText(t *testing.T) {
+	_, err := Parse("echo | | x")
+	if err == nil || err.Error() != "syntax error: unexpected '|' at 1:8" {
+		t.Errorf("got %v", err)
 	}
 }
 
@@ -221,11 +262,11 @@ func TestWordString(t *testing.T) {
 		}
 		back := l.Stmts[0].AndOr.First.Cmds[0].Args[1]
 		look := func(name string) string { return "<" + name + ">" }
-		want := expandFields(tc.w, look)
+		want := ExpandFields(tc.w, look)
 		if len(tc.w.Parts) == 0 {
 			want = []string{""}
 		}
-		if got := expandFields(back, look); !reflect.DeepEqual(got, want) {
+		if got := ExpandFields(back, look); !reflect.DeepEqual(got, want) {
 			t.Errorf("reparse %q expands to %q, want %q", tc.w.String(), got, want)
 		}
 	}
@@ -234,5 +275,61 @@ func TestWordString(t *testing.T) {
 	}
 	if _, ok := w(param("a")).Literal(); ok {
 		t.Error("Literal of a parameter")
+	}
+}
+
+func TestParseBackground(t *testing.T) {
+	l, err := Parse("sleep 5 & echo x; a && b &")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range l.Stmts {
+		got = append(got, st.String())
+	}
+	want := []string{"sleep 5 &", "echo x", "a && b &"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("statements %q, want %q", got, want)
+	}
+}
+
+// Assignments are NAME=value words before the command name only.
+func TestParseAssignments(t *testing.T) {
+	l, err := Parse("A=1 B=x=y cmd C=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := stripPos(l).Stmts[0].AndOr.First.Cmds[0]
+	if !reflect.DeepEqual(c.Assigns, []Assign{{"A", lw("1")}, {"B", lw("x=y")}}) {
+		t.Errorf("assigns %#v", c.Assigns)
+	}
+	if !reflect.DeepEqual(c.Args, []Word{lw("cmd"), lw("C=3")}) {
+		t.Errorf("args %#v", c.Args)
+	}
+	l, err = Parse("E= F")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = stripPos(l).Stmts[0].AndOr.First.Cmds[0]
+	if len(c.Assigns) != 1 || c.Assigns[0].Name != "E" || len(c.Assigns[0].Value.Parts) != 0 || !reflect.DeepEqual(c.Args, []Word{lw("F")}) {
+		t.Errorf("E= F: %#v", c)
+	}
+}
+
+func TestParseRedirFds(t *testing.T) {
+	l, err := Parse("cmd 2>&1 >out 7<in 2>&- 3>>x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := stripPos(l).Stmts[0].AndOr.First.Cmds[0]
+	want := []Redir{
+		{Fd: 2, Op: RedirDupOut, Target: lw("1")},
+		{Fd: 1, Op: RedirOut, Target: lw("out")},
+		{Fd: 7, Op: RedirIn, Target: lw("in")},
+		{Fd: 2, Op: RedirDupOut, Target: lw("-")},
+		{Fd: 3, Op: RedirAppend, Target: lw("x")},
+	}
+	if !reflect.DeepEqual(c.Redirs, want) {
+		t.Errorf("redirs %#v", c.Redirs)
 	}
 }
