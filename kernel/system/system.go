@@ -18,6 +18,7 @@ package system
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,12 @@ type Options struct {
 	// DiskSize is the RAM disk's size in bytes, a multiple of
 	// idl.BlockSize. Default DefaultDiskSize (16 MiB).
 	DiskSize int64
+	// DiskImage is a file holding the RAM disk's initial contents (the
+	// Rv6 file-system image `rlbuild image` puts in the initramfs at
+	// boot.RAMDiskImage). When it exists, the RAM disk is its size
+	// (DiskSize is ignored) and holds its bytes; when it does not, the
+	// RAM disk is DiskSize bytes of zeroes. "" means no image.
+	DiskImage string
 	// Deadline is the per-call deadline of the kernel's capabilities to the
 	// services: a call that does not return within it (an injected loop)
 	// fails the domain, and the shell gets control back. Default
@@ -81,6 +88,10 @@ type Options struct {
 	// NVMeDeadline is the per-call deadline of the kernel's capability to
 	// the NVMe domain. Default DefaultNVMeDeadline.
 	NVMeDeadline time.Duration
+	// Net says whether to take a NIC from Linux for a driver domain and the
+	// echo service (net.go). nil: from the kernel command line (rl.net=)
+	// when the process is PID 1, none otherwise.
+	Net *NetConfig
 }
 
 // A System is the running set of services.
@@ -96,6 +107,7 @@ type System struct {
 	ramdisk  *blockDev  // the RAM disk, for the shell
 	bus      *pci.Bus   // nil: no PCI scan (lspci scans the machine's)
 	nvme     *blockDev  // the NVMe domain; nil: none
+	nic      *nic       // the NIC domain and its echo service; nil: none
 
 	mu       sync.Mutex
 	null     idl.Bench         // the kernel's capability to the null service; guarded by mu
@@ -159,7 +171,15 @@ func Start(opts Options) (*System, error) {
 }
 
 func (s *System) start(opts Options) error {
-	mem, err := NewMemory(opts.DiskSize)
+	mem, err := LoadMemory(opts.DiskImage)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		mem, err = NewMemory(opts.DiskSize)
+	case err == nil && mem.Size()%idl.BlockSize != 0:
+		err = fmt.Errorf("system: the RAM disk image %s is %d bytes, not a multiple of %d", opts.DiskImage, mem.Size(), idl.BlockSize)
+	case err == nil:
+		s.logf("%s: %d MiB from %s", DiskName, mem.Size()>>20, opts.DiskImage)
+	}
 	if err != nil {
 		return err
 	}
@@ -217,6 +237,8 @@ func (s *System) start(opts Options) error {
 
 	// The NVMe domain, if the machine has a controller; it fails nothing.
 	s.startNVMe(opts)
+	// The NIC domain, only when asked for; it fails nothing either.
+	s.startNet(opts)
 	return nil
 }
 
@@ -235,6 +257,9 @@ func (s *System) domainLog(format string, args ...any) {
 // by the restart that caused it, or not at all at boot), and counts
 // failures by name, across instances.
 func (s *System) event(e domain.Event) {
+	if e.Transient {
+		return // an Rv6 process: Rv6 reports how it ended
+	}
 	switch e.Kind {
 	case "failed":
 		s.mu.Lock()

@@ -1,0 +1,378 @@
+package system
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rlgo/redleaf/drivers/virtionet"
+	"github.com/rlgo/redleaf/idl"
+	"github.com/rlgo/redleaf/kernel/boot"
+	"github.com/rlgo/redleaf/kernel/domain"
+	"github.com/rlgo/redleaf/kernel/pci"
+	"github.com/rlgo/redleaf/kernel/shadow"
+	"github.com/rlgo/redleaf/net/udpecho"
+	"github.com/rlgo/redleaf/rv6/sh"
+)
+
+// Names of the network domains.
+const (
+	NetName  = "virtio-net"
+	EchoName = "udpecho"
+)
+
+// DefaultNetDeadline is the per-call deadline of the kernel's capability
+// to the NIC domain: long enough for its shadow to bring up a new
+// instance (a device reset, under TCG) inside the call it retries.
+const DefaultNetDeadline = 15 * time.Second
+
+// DefaultNetAddr is the echo service's address unless rl.netaddr= says
+// otherwise: the guest's address on QEMU's user network.
+var DefaultNetAddr = netip.MustParsePrefix("10.0.2.15/24")
+
+// NetConfig says whether the system takes a NIC from Linux, which one, and
+// how the echo service on it is addressed. Linux keeps every NIC unless
+// asked: its own stack may need one (netboot reports through the first).
+//
+// On the kernel command line:
+//
+//	rl.net=virtio              take a virtio-net device (the last one)
+//	rl.netmac=52:54:00:12:34:56 the one with this address instead
+//	rl.netaddr=10.0.2.15/24    the echo service's address (DefaultNetAddr)
+type NetConfig struct {
+	Driver string           // "virtio", or "" for none
+	MAC    net.HardwareAddr // nil: the last virtio-net device
+	Addr   netip.Prefix     // zero: DefaultNetAddr
+}
+
+// ParseNetConfig reads the rl.net* keys of c.
+func ParseNetConfig(c *boot.Cmdline) (NetConfig, error) {
+	var cfg NetConfig
+	if v, ok := c.Lookup(boot.Prefix + "net"); ok {
+		switch v = strings.ToLower(v); v {
+		case "virtio", "virtio-net":
+			cfg.Driver = "virtio"
+		case "", "0", "off", "none":
+		default:
+			return NetConfig{}, fmt.Errorf("%snet=%q: want virtio or off", boot.Prefix, v)
+		}
+	}
+	if v, ok := c.Lookup(boot.Prefix + "netmac"); ok {
+		mac, err := net.ParseMAC(v)
+		if err != nil || len(mac) != 6 {
+			return NetConfig{}, fmt.Errorf("%snetmac=%q: want an Ethernet address", boot.Prefix, v)
+		}
+		cfg.MAC = mac
+	}
+	if v, ok := c.Lookup(boot.Prefix + "netaddr"); ok {
+		p, err := netip.ParsePrefix(v)
+		if err != nil || !p.Addr().Is4() {
+			return NetConfig{}, fmt.Errorf("%snetaddr=%q: want an IPv4 address and prefix length, as 10.0.2.15/24", boot.Prefix, v)
+		}
+		cfg.Addr = p
+	}
+	return cfg, nil
+}
+
+// netConfig is the configuration in effect: opts.Net, else the kernel
+// command line when the process is PID 1 (the booted system), else none.
+func (s *System) netConfig(opts Options) (NetConfig, bool) {
+	if opts.Net != nil {
+		return *opts.Net, true
+	}
+	if os.Getpid() != 1 {
+		return NetConfig{}, false
+	}
+	c, err := boot.ReadCmdline()
+	if err != nil {
+		s.logf("net: %v", err)
+		return NetConfig{}, false
+	}
+	cfg, err := ParseNetConfig(c)
+	if err != nil {
+		s.logf("net: %v; no NIC taken", err)
+		return NetConfig{}, false
+	}
+	return cfg, true
+}
+
+// A nic is the NIC the system drives, for the shell.
+type nic struct {
+	dev   pci.Device
+	net   idl.Net     // the kernel's capability, through the shadow
+	echo  idl.UDPEcho // the kernel's capability to the echo service; nil if it did not start
+	guard *shadow.Guard
+}
+
+// startNet takes a virtio-net device from Linux, if the configuration
+// asks for one, and starts its driver domain behind a shadow and the echo
+// service on it. Like startNVMe it never fails the system.
+func (s *System) startNet(opts Options) {
+	cfg, ok := s.netConfig(opts)
+	if !ok || cfg.Driver == "" || s.bus == nil {
+		return
+	}
+	devs, err := s.bus.Scan()
+	if err != nil {
+		s.logf("net: scanning PCI: %v", err)
+		return
+	}
+	d, err := s.chooseNIC(devs, cfg.MAC)
+	if err != nil {
+		s.logf("net: %v", err)
+		return
+	}
+	if err := s.bindNet(opts, cfg, d); err != nil {
+		s.logf("net: %s (%04x:%04x): %v; carrying on without it", d.Addr, d.Vendor, d.DeviceID, err)
+	}
+}
+
+// isVirtioNet reports whether d is a virtio network device.
+func isVirtioNet(d pci.Device) bool {
+	return d.Vendor == virtionet.VendorVirtio && (d.DeviceID == virtionet.DeviceTransitional || d.DeviceID == virtionet.DeviceModern)
+}
+
+// chooseNIC picks the virtio-net device with address mac (as Linux's
+// driver reports it in sysfs), or the last one.
+func (s *System) chooseNIC(devs []pci.Device, mac net.HardwareAddr) (pci.Device, error) {
+	var nics []pci.Device
+	for _, d := range devs {
+		if isVirtioNet(d) {
+			nics = append(nics, d)
+		}
+	}
+	if len(nics) == 0 {
+		return pci.Device{}, errors.New("rl.net=virtio, but there is no virtio-net device")
+	}
+	if mac == nil {
+		return nics[len(nics)-1], nil
+	}
+	var seen []string
+	for _, d := range nics {
+		m := s.linuxMAC(d.Addr)
+		if m != "" && strings.EqualFold(m, mac.String()) {
+			return d, nil
+		}
+		seen = append(seen, fmt.Sprintf("%s %s", d.Addr, cmp.Or(m, "(address unknown: Linux has no interface for it)")))
+	}
+	return pci.Device{}, fmt.Errorf("no virtio-net device has address %s (there are: %s)", mac, strings.Join(seen, ", "))
+}
+
+// linuxMAC is the address of the network interface Linux made of the PCI
+// function addr, or "".
+func (s *System) linuxMAC(addr string) string {
+	root := s.bus.Root
+	if root == "" {
+		root = pci.DefaultRoot
+	}
+	files, _ := filepath.Glob(filepath.Join(root, addr, "virtio*", "net", "*", "address"))
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil {
+			return strings.TrimSpace(string(b))
+		}
+	}
+	return ""
+}
+
+// bindNet takes d from Linux and starts the driver domain (behind a
+// shadow) and the echo service.
+func (s *System) bindNet(opts Options, cfg NetConfig, d pci.Device) error {
+	newDMA := opts.DMA
+	if newDMA == nil {
+		newDMA = NewSystemDMA
+	}
+	alloc, err := newDMA()
+	if err != nil {
+		return fmt.Errorf("no DMA memory: %w; left to Linux (%s)", err, linuxDriver(d))
+	}
+	if _, err := alloc.Alloc(4096, 4096); err != nil {
+		return fmt.Errorf("no DMA memory: %w; left to Linux (%s)", err, linuxDriver(d))
+	}
+	alloc.Reset()
+	mac := s.linuxMAC(d.Addr)
+	f, err := s.bus.Take(d.Addr, alloc)
+	if err != nil {
+		return fmt.Errorf("taking it from Linux: %w", err)
+	}
+	fn, err := newConfigFunction(s.bus, f)
+	if err != nil {
+		return err
+	}
+	dd, err := s.m.Create(virtionet.Kind, domain.Name(NetName),
+		domain.GrantDevice(virtionet.GrantPCI, virtionet.Function(fn)),
+		domain.GrantDevice(virtionet.GrantFaults, s.inj.Device()))
+	if err != nil {
+		fn.cfg.Close()
+		return fmt.Errorf("starting the %s domain (the device is no longer Linux's): %w", NetName, err)
+	}
+	g, err := shadow.New(s.m, dd, opts.Policy)
+	if err != nil {
+		s.m.Kill(dd)
+		return fmt.Errorf("guarding %s: %w", NetName, err)
+	}
+	nc, err := domain.Connect[idl.Net](s.m.Kernel(), g, domain.Deadline(DefaultNetDeadline))
+	if err != nil {
+		s.m.Kill(dd)
+		return fmt.Errorf("connecting to %s: %w", NetName, err)
+	}
+	n := &nic{dev: d, net: nc, guard: g}
+	s.nic = n
+	s.services = append(s.services, &service{
+		name:  NetName,
+		guard: g,
+		ping:  func() error { _, err := nc.LinkStatus(); return err },
+	})
+	s.mu.Lock()
+	s.owners[d.Addr] = NetName
+	s.mu.Unlock()
+	prev := "no Linux driver"
+	if d.Driver != "" {
+		prev = "Linux's " + d.Driver
+	}
+	link, err := nc.LinkStatus()
+	what := fmt.Sprintf(", %s, link %s", macString(link.MAC), upDown(link.Up))
+	if err != nil {
+		what = fmt.Sprintf("; asking its link: %v", err)
+	}
+	if mac != "" {
+		prev += " (" + mac + ")"
+	}
+	s.logf("net: %s (%04x:%04x) taken from %s: domain %s (shadowed)%s", d.Addr, d.Vendor, d.DeviceID, prev, NetName, what)
+
+	addr := cfg.Addr
+	if !addr.IsValid() {
+		addr = DefaultNetAddr
+	}
+	ed, err := s.m.Create(udpecho.Kind, domain.Name(EchoName),
+		domain.Grant(udpecho.GrantNet, g),
+		domain.GrantDevice(udpecho.GrantConfig, udpecho.Config{Addr: addr.Addr().As4(), PrefixLen: uint8(addr.Bits())}))
+	if err != nil {
+		s.logf("net: starting %s: %v", EchoName, err)
+		return nil
+	}
+	ec, err := domain.Connect[idl.UDPEcho](s.m.Kernel(), ed, domain.Deadline(s.deadline))
+	if err != nil {
+		s.logf("net: connecting to %s: %v", EchoName, err)
+		return nil
+	}
+	n.echo = ec
+	s.services = append(s.services, &service{
+		name: EchoName,
+		ping: func() error { _, err := ec.EchoStats(); return err },
+		rebind: func(d *domain.Domain) error {
+			c, err := domain.Connect[idl.UDPEcho](s.m.Kernel(), d, domain.Deadline(s.deadline))
+			if err == nil {
+				n.echo = c
+			}
+			return err
+		},
+	})
+	s.logf("net: %s: UDP echo on %s port 7", EchoName, addr)
+	return nil
+}
+
+func macString(m [6]byte) string { return net.HardwareAddr(m[:]).String() }
+
+func upDown(up bool) string {
+	if up {
+		return "up"
+	}
+	return "down"
+}
+
+// NIC is the kernel's capability to the NIC domain, through its shadow, or
+// nil when no NIC was taken.
+func (s *System) NIC() idl.Net {
+	if s.nic == nil {
+		return nil
+	}
+	return s.nic.net
+}
+
+// cmdIfconfig is the ifconfig command: the NIC's link and counters, and
+// the echo service's.
+func (s *System) cmdIfconfig(_ context.Context, p *sh.Proc) int {
+	if len(p.Args) != 1 {
+		return usage(p, "ifconfig")
+	}
+	n := s.nic
+	if n == nil {
+		p.Errorf("no NIC is driven by a domain (boot with rl.net=virtio to take a virtio-net device from Linux)")
+		return statusError
+	}
+	link, err := n.net.LinkStatus()
+	if err != nil {
+		p.Errorf("%s: %v", NetName, err)
+		return statusError
+	}
+	st, err := n.net.Stats()
+	if err != nil {
+		p.Errorf("%s: %v", NetName, err)
+		return statusError
+	}
+	speed := "speed unknown"
+	if link.SpeedMbps != 0 {
+		speed = fmt.Sprintf("%d Mbit/s", link.SpeedMbps)
+	}
+	fmt.Fprintf(p.Stdout, "%s: %s (%04x:%04x) %s link %s, %s; instance #%d, restarts %d\n",
+		NetName, n.dev.Addr, n.dev.Vendor, n.dev.DeviceID, macString(link.MAC), upDown(link.Up), speed, n.guard.Current().ID(), n.guard.Restarts())
+	fmt.Fprintf(p.Stdout, "  rx %d packets, %d bytes, %d errors, %d missed\n", st.RxPackets, st.RxBytes, st.RxErrors, st.RxMissed)
+	fmt.Fprintf(p.Stdout, "  tx %d packets, %d bytes, %d errors\n", st.TxPackets, st.TxBytes, st.TxErrors)
+	if n.echo != nil {
+		e, err := n.echo.EchoStats()
+		if err != nil {
+			p.Errorf("%s: %v", EchoName, err)
+			return statusError
+		}
+		a := netip.PrefixFrom(netip.AddrFrom4(e.Addr), int(e.PrefixLen))
+		fmt.Fprintf(p.Stdout, "%s: %s port %d: echoed %d, ARP replies %d, pings %d, ignored %d, dropped %d\n",
+			EchoName, a, e.Port, e.Echoed, e.ARPReplies, e.Pings, e.Ignored, e.Dropped)
+	}
+	return statusOK
+}
+
+// configFunction is a PCI function taken from Linux with its
+// configuration space, which the virtio-net driver reads for its
+// capabilities and writes for its narrow register accesses (sysfs's
+// config file: aligned 32-bit reads and writes are single config cycles).
+type configFunction struct {
+	*pci.Function
+	cfg *os.File
+}
+
+func newConfigFunction(b *pci.Bus, f *pci.Function) (*configFunction, error) {
+	root := b.Root
+	if root == "" {
+		root = pci.DefaultRoot
+	}
+	c, err := os.OpenFile(filepath.Join(root, f.Addr(), "config"), os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening its config space: %w", err)
+	}
+	return &configFunction{Function: f, cfg: c}, nil
+}
+
+// ConfigRead32 implements virtionet.Function; a failed read gives all
+// ones, as a missing device does.
+func (f *configFunction) ConfigRead32(off int) uint32 {
+	var b [4]byte
+	if _, err := f.cfg.ReadAt(b[:], int64(off)); err != nil {
+		return 0xffffffff
+	}
+	return binary.LittleEndian.Uint32(b[:])
+}
+
+// ConfigWrite32 implements virtionet.Function.
+func (f *configFunction) ConfigWrite32(off int, v uint32) {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], v)
+	f.cfg.WriteAt(b[:], int64(off))
+}
