@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,7 +30,10 @@ each send step types a line; after the last step rlbuild waits for QEMU to
 exit and exits with its status. A step that fails or times out ends QEMU
 and exits non-zero. --nvme FILE attaches a raw image as an NVMe disk that
 the guest writes to (the booted system drives the first one with its NVMe
-domain).
+domain). --nic NETDEV adds a virtio-net NIC on a QEMU network backend, e.g.
+user,hostfwd=udp:127.0.0.1:5555-:7; with --append rl.net=virtio the booted
+system drives the last one with its virtio-net domain and answers UDP echo
+on it (kernel mode).
 
   rlbuild boot --mode uefi --step 'expect=\$ ' --step 'send=echo hi' \
     --step 'expect=(?m)^hi$' --step 'send=poweroff'`,
@@ -47,6 +51,8 @@ domain).
 	transcript := f.String("transcript", "", "also write the console output to this file")
 	quiet := f.Bool("quiet", false, "do not copy the console to standard output in script mode")
 	nvmeFiles := f.StringArray("nvme", nil, "attach FILE (a raw image) as an NVMe disk, serial rlN; the guest writes to it; repeatable")
+	nics := f.StringArray("nic", nil, "add a virtio-net NIC on the QEMU -netdev backend NETDEV (without id=), e.g. user,hostfwd=udp:127.0.0.1:5555-:7; repeatable")
+	appendCmdline := f.String("append", "", "append TEXT to the kernel command line (kernel mode), e.g. rl.net=virtio")
 	cf := addConfigFlags(cmd, map[string]string{"mode": "qemu.mode", "memory": "qemu.memory_mib", "cpus": "qemu.cpus", "accel": "qemu.accel"})
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -69,6 +75,16 @@ domain).
 		qc.MemoryMiB, qc.CPUs, qc.Accel = q.MemoryMiB, q.CPUs, q.Accel
 		for i, file := range *nvmeFiles {
 			qc.ExtraDrives = append(qc.ExtraDrives, qemu.Drive{File: file, Format: "raw", Device: fmt.Sprintf("nvme,serial=rl%d", i)})
+		}
+		for i, nd := range *nics {
+			id := fmt.Sprintf("nic%d", i)
+			qc.ExtraArgs = append(qc.ExtraArgs, "-netdev", nd+",id="+id, "-device", "virtio-net-pci,netdev="+id)
+		}
+		if *appendCmdline != "" {
+			if qc.Mode != qemu.Kernel {
+				return fmt.Errorf("--append: %s mode boots the disk's own command line; use --mode kernel", qc.Mode)
+			}
+			qc.Cmdline = strings.TrimSpace(qc.Cmdline + " " + *appendCmdline)
 		}
 		if len(script) == 0 {
 			fmt.Fprintf(os.Stderr, "booting %s (%s, %s mode); Ctrl-A X quits QEMU\n", m.Name, m.Arch, q.Mode)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package ixgbe
+
+const raceEnabled = false

@@ -1,0 +1,223 @@
+package ixgbe
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/rlgo/redleaf/idl"
+	"github.com/rlgo/redleaf/kernel/hw"
+	"github.com/rlgo/redleaf/kernel/rref"
+)
+
+// A ring is what RX and TX queues share: the descriptor ring and one DMA
+// buffer per descriptor, allocated at bring-up. The buffers never change:
+// a descriptor is re-armed with the same buffer, so nothing is allocated
+// per packet and, since the RX write-back overwrites the buffer address, the
+// address is kept here (phys) rather than read back.
+type ring struct {
+	id   int
+	n    int        // descriptors
+	desc *hw.Buffer // n * 16 bytes
+	bufs []hw.Buffer
+	phys []uint64
+	regs hw.Regs
+	tail int // offset of the tail register (RDT, TDT)
+}
+
+func newRing(d *Device, id int, what string) (ring, error) {
+	n := d.cfg.RingSize
+	g := ring{id: id, n: n, regs: d.regs, bufs: make([]hw.Buffer, n), phys: make([]uint64, n)}
+	var err error
+	// 128-byte alignment: RDBAL/TDBAL ignore their low 7 bits.
+	if g.desc, err = d.dma.Alloc(n*descSize, 128); err != nil {
+		return g, fmt.Errorf("ixgbe: %s: %s ring %d (%d descriptors): %w", d.dev.Addr(), what, id, n, err)
+	}
+	// Buffers two to a 4 KiB page: a page is the largest memory known to
+	// be physically contiguous without huge pages.
+	const perPage = 4096 / bufSize
+	for i := 0; i < n; i += perPage {
+		page, err := d.dma.Alloc(4096, 4096)
+		if err != nil {
+			return g, fmt.Errorf("ixgbe: %s: %s buffers of ring %d: %w", d.dev.Addr(), what, id, err)
+		}
+		for j := 0; j < perPage && i+j < n; j++ {
+			g.bufs[i+j] = page.Sub(j*bufSize, bufSize)
+			g.phys[i+j] = g.bufs[i+j].Phys()
+		}
+	}
+	return g, nil
+}
+
+// An rxQueue is a receive ring. The device owns descriptors [RDH, RDT);
+// the driver owns the rest, from next (the oldest the device may have
+// written back) to RDT, which is always next-1: one descriptor stays with
+// the driver so that a full ring is never mistaken for an empty one.
+type rxQueue struct {
+	mu sync.Mutex // one caller per queue; guards everything below
+	ring
+	next   int    // the next descriptor to check for DD
+	errors uint64 // packets dropped by the driver (error bits, bad length)
+}
+
+func newRxQueue(d *Device, id int) (*rxQueue, error) {
+	g, err := newRing(d, id, "RX")
+	if err != nil {
+		return nil, err
+	}
+	q := &rxQueue{ring: g}
+	q.tail = regRDT(id)
+	for i := range q.n {
+		q.arm(i)
+	}
+	return q, nil
+}
+
+// arm gives descriptor i its buffer and clears its write-back status.
+func (q *rxQueue) arm(i int) {
+	q.desc.Put64(i*descSize, q.phys[i])
+	q.desc.Put64(i*descSize+8, 0)
+}
+
+// receive fills the free buffers of bufs with received packets: see
+// idl.Net.RxBatch. It reads no register: a descriptor is done when the
+// device has written its DD bit back to memory. It writes RDT once, if it
+// consumed any descriptor.
+func (q *rxQueue) receive(bufs rref.Deque[idl.Packet]) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n, i, used := 0, q.next, 0
+	dry := false // seen a descriptor without DD: nothing more to receive
+	for range bufs.Len() {
+		r, _ := bufs.PopFront()
+		p := r.Get()
+		for p.Len == 0 && !dry {
+			off := i * descSize
+			st := q.desc.Load32(off + 8) // atomic: the device writes it
+			if st&rxStatDD == 0 {
+				dry = true
+				break
+			}
+			length := int(q.desc.Get16(off + 12))
+			good := st&rxStatEOP != 0 && st&rxErrRXE == 0 && length > 0 && length <= bufSize
+			if good {
+				q.bufs[i].CopyOut(p.Data[:length], 0)
+				p.Len = uint16(length)
+				n++
+			} else {
+				q.errors++
+			}
+			q.arm(i)
+			if i++; i == q.n {
+				i = 0
+			}
+			used++
+		}
+		bufs.PushBack(r)
+	}
+	if used > 0 {
+		q.next = i
+		q.regs.Write32(q.tail, uint32(q.prev(i)))
+	}
+	return n
+}
+
+func (g *ring) prev(i int) int {
+	if i == 0 {
+		return g.n - 1
+	}
+	return i - 1
+}
+
+// A txQueue is a transmit ring. The driver fills descriptors at tail and
+// writes TDT once per batch; the device sends [TDH, TDT) and writes DD back
+// for each (every descriptor asks for it, RS). Descriptors from clean to
+// tail are in flight: their buffers are the device's until DD.
+type txQueue struct {
+	mu sync.Mutex // one caller per queue; guards everything below
+	ring
+	clean  int    // the oldest descriptor in flight
+	next   int    // where the next packet goes (TDT after the batch)
+	errors uint64 // frames refused (too long)
+}
+
+func newTxQueue(d *Device, id int) (*txQueue, error) {
+	g, err := newRing(d, id, "TX")
+	if err != nil {
+		return nil, err
+	}
+	q := &txQueue{ring: g}
+	q.tail = regTDT(id)
+	return q, nil
+}
+
+// reclaim takes back the descriptors the device is done with (DD in
+// memory, no register read) and returns how many are free.
+func (q *txQueue) reclaim() int {
+	for q.clean != q.next && q.desc.Load32(q.clean*descSize+12)&txStatDD != 0 {
+		if q.clean++; q.clean == q.n {
+			q.clean = 0
+		}
+	}
+	inflight := q.next - q.clean
+	if inflight < 0 {
+		inflight += q.n
+	}
+	return q.n - 1 - inflight
+}
+
+// send queues the packets of pkts: see idl.Net.TxBatch. One copy per packet
+// into the descriptor's DMA buffer, one TDT write per batch.
+func (q *txQueue) send(pkts rref.Deque[idl.Packet]) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	free := q.reclaim()
+	sent, long, i := 0, 0, q.next
+	for range pkts.Len() {
+		r, _ := pkts.PopFront()
+		p := r.Get()
+		switch {
+		case p.Len == 0 || free == 0:
+		case int(p.Len) > idl.MaxFrame:
+			long++
+		default:
+			off := i * descSize
+			length := uint32(p.Len)
+			q.bufs[i].CopyIn(0, p.Data[:length])
+			q.desc.Put64(off, q.phys[i])
+			q.desc.Put32(off+8, txCmd|length)
+			q.desc.Put32(off+12, length<<txPaylenShift)
+			if i++; i == q.n {
+				i = 0
+			}
+			p.Len = 0
+			sent++
+			free--
+		}
+		pkts.PushBack(r)
+	}
+	if sent > 0 {
+		q.next = i
+		q.regs.Write32(q.tail, uint32(i))
+	}
+	if long > 0 {
+		q.errors += uint64(long)
+		return sent, fmt.Errorf("%w: %d frame(s) on queue %d", ErrFrameSize, long, q.id)
+	}
+	return sent, nil
+}
+
+// Receive fills the free buffers of bufs from RX queue qid (idl.Net.RxBatch).
+func (d *Device) Receive(qid int, bufs rref.Deque[idl.Packet]) (int, error) {
+	if qid < 0 || qid >= len(d.rx) {
+		return 0, fmt.Errorf("%w: RX queue %d of %d", ErrQueue, qid, len(d.rx))
+	}
+	return d.rx[qid].receive(bufs), nil
+}
+
+// Send queues the packets of pkts on TX queue qid (idl.Net.TxBatch).
+func (d *Device) Send(qid int, pkts rref.Deque[idl.Packet]) (int, error) {
+	if qid < 0 || qid >= len(d.tx) {
+		return 0, fmt.Errorf("%w: TX queue %d of %d", ErrQueue, qid, len(d.tx))
+	}
+	return d.tx[qid].send(pkts)
+}
