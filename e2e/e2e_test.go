@@ -148,13 +148,14 @@ func tail(s string, n int) string {
 }
 
 // Optional u-root commands (initramfs.commands) land in /bbin and the
-// shell runs them as programs.
+// kernel's monitor shell (rl.rv6=0: no Rv6) runs them as programs.
 func TestURootCommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU")
 	}
 	out := filepath.Join(t.TempDir(), "ucmd")
-	r := rl(t, []string{"RLBUILD_INITRAMFS_COMMANDS=github.com/u-root/u-root/cmds/core/ls github.com/u-root/u-root/cmds/core/cat"},
+	r := rl(t, []string{"RLBUILD_INITRAMFS_COMMANDS=github.com/u-root/u-root/cmds/core/ls github.com/u-root/u-root/cmds/core/cat",
+		"RLBUILD_KERNEL_CMDLINE=console=ttyS0,115200 panic=-1 quiet rl.rv6=0"},
 		"image", "--out", out)
 	if r.code != 0 {
 		t.Fatalf("image: %s", r.stderr)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rlgo/redleaf/kernel/boot"
+	"github.com/rlgo/redleaf/kernel/monitor"
 	"github.com/rlgo/redleaf/kernel/system"
 	"github.com/rlgo/redleaf/rv6/sh"
 )
@@ -31,11 +32,17 @@ func main() {
 func run(k *boot.Kernel) error {
 	k.Banner(os.Stdout)
 	// The services run as domains; without them the shell still runs.
-	sys, err := system.Start(system.Options{Logf: k.Logf})
+	sys, err := system.Start(system.Options{Logf: k.Logf, DiskImage: boot.RAMDiskImage})
 	if err != nil {
 		k.Logf("starting the domains: %v", err)
 	} else {
 		fmt.Fprintf(os.Stdout, "domains: %s\n", sys.Summary())
+	}
+	if !k.DryRun() {
+		// The RAM disk holds its own copy: give the initramfs's back.
+		if err := os.Remove(boot.RAMDiskImage); err != nil && !errors.Is(err, os.ErrNotExist) {
+			k.Logf("removing %s: %v", boot.RAMDiskImage, err)
+		}
 	}
 	if !k.Config.Shell {
 		k.Logf("rl.shell=0: no console shell")
@@ -43,6 +50,33 @@ func run(k *boot.Kernel) error {
 			time.Sleep(time.Hour)
 		}
 	}
+	var r *rv6
+	reg := registry(k, sys, &r)
+	if sys != nil && k.Config.Shell && rv6Wanted(k) {
+		var err error
+		if r, err = startRv6(k, sys, monitor.New(reg, programs(k, nil))); err != nil {
+			k.Logf("rv6: %v; the console gets the monitor shell instead", err)
+		} else {
+			err := r.runInit(k)
+			k.Logf("rv6: %v; the console gets the monitor shell instead", err)
+		}
+	}
+	return monitorShell(k, sys, reg)
+}
+
+// rv6Wanted is false when the command line asks for the monitor shell
+// instead of Rv6 (rl.rv6=0).
+func rv6Wanted(k *boot.Kernel) bool {
+	on, err := k.Cmdline.Bool(boot.Prefix+"rv6", true)
+	if err != nil {
+		k.Logf("%v (starting Rv6)", err)
+	}
+	return on
+}
+
+// monitorShell runs the kernel's own console shell, with the system's
+// commands, respawning it when it ends.
+func monitorShell(k *boot.Kernel, sys *system.System, reg *sh.Registry) error {
 	// One reader for all the shells: typed-ahead input survives a respawn.
 	console := sh.NewLineReader(os.Stdin)
 	for {
@@ -50,7 +84,7 @@ func run(k *boot.Kernel) error {
 			Stdin:    console,
 			Stdout:   os.Stdout,
 			Stderr:   os.Stderr,
-			Registry: registry(k, sys),
+			Registry: reg,
 			Env:      os.Environ(),
 			Debug:    k.Config.Debug,
 			Fallback: programs(k, console),
@@ -73,7 +107,9 @@ func run(k *boot.Kernel) error {
 
 // registry is the shell's builtins, the system's commands (if it started)
 // and the power commands, which belong to the kernel.
-func registry(k *boot.Kernel, sys *system.System) *sh.Registry {
+// Before the power goes, Rv6 (once *r is set) syncs and unmounts its file
+// system.
+func registry(k *boot.Kernel, sys *system.System, rv **rv6) *sh.Registry {
 	r := sh.Builtins()
 	if sys != nil {
 		sys.Register(r)
@@ -83,6 +119,9 @@ func registry(k *boot.Kernel, sys *system.System) *sh.Registry {
 			if len(p.Args) > 1 {
 				p.Errorf("usage: %s", p.Name())
 				return 2
+			}
+			if *rv != nil {
+				(*rv).shutdown(k)
 			}
 			if err := k.Power(a); err != nil {
 				p.Errorf("%v", err)

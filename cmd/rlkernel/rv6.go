@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rlgo/redleaf/idl"
+	"github.com/rlgo/redleaf/kernel/boot"
+	"github.com/rlgo/redleaf/kernel/console"
+	"github.com/rlgo/redleaf/kernel/domain"
+	"github.com/rlgo/redleaf/kernel/loader"
+	"github.com/rlgo/redleaf/kernel/monitor"
+	"github.com/rlgo/redleaf/kernel/system"
+	"github.com/rlgo/redleaf/rv6/fs/blockdev"
+	"github.com/rlgo/redleaf/rv6/fs/layout"
+
+	_ "github.com/rlgo/redleaf/rv6/progs/all" // the programs, registered by name
+	_ "github.com/rlgo/redleaf/rv6/sys"       // the Rv6 domain
+)
+
+// Rv6Kind is the Rv6 domain's kind (rv6/sys).
+const rv6Kind = "rv6"
+
+// rv6 is the running Rv6: its domain and the kernel's capability to it.
+type rv6 struct {
+	d   *domain.Domain
+	cap idl.Rv6
+	dev string
+}
+
+// startRv6 starts the Rv6 domain on the root device rl.root chooses, with
+// the kernel's console, loader and monitor, and mounts its file system.
+func startRv6(k *boot.Kernel, sys *system.System, mon *monitor.Monitor) (*rv6, error) {
+	disk, dev, format, err := chooseRoot(sys, k.Config.Root)
+	if err != nil {
+		return nil, err
+	}
+	m := sys.Manager()
+	d, err := m.Create(rv6Kind, domain.Name("rv6"),
+		domain.Grant("disk", disk),
+		domain.Grant("loader", m.Export(loader.New(m))),
+		domain.Grant("console", m.Export(console.NewTTY())),
+		domain.Grant("monitor", m.Export(mon)))
+	if err != nil {
+		return nil, fmt.Errorf("starting the rv6 domain: %w", err)
+	}
+	c, err := domain.Connect[idl.Rv6](m.Kernel(), d)
+	if err != nil {
+		m.Kill(d)
+		return nil, fmt.Errorf("connecting to the rv6 domain: %w", err)
+	}
+	st, err := c.Mount(idl.Rv6Config{Format: format, Device: dev})
+	if err != nil {
+		m.Kill(d)
+		return nil, fmt.Errorf("mounting the root file system on %s: %w", dev, err)
+	}
+	fmt.Fprintf(os.Stdout, "rv6: / on %s: %d of %d blocks free, %d of %d inodes free\n",
+		dev, st.FreeBlocks, st.Blocks, st.FreeInodes, st.Inodes)
+	return &rv6{d: d, cap: c, dev: dev}, nil
+}
+
+// chooseRoot returns the block device rl.root names, its name, and whether
+// Rv6 may format it when it holds no file system: the RAM disk always, the
+// NVMe namespace only when rl.root=nvme asks for it by name.
+func chooseRoot(sys *system.System, root boot.Root) (domain.Provider, string, bool, error) {
+	nvme := sys.NVMeGuard()
+	switch root {
+	case boot.RootRAMDisk:
+		return sys.Guard(), system.DiskName, true, nil
+	case boot.RootNVMe:
+		if nvme == nil {
+			return nil, "", false, errors.New("rl.root=nvme, but the machine has no NVMe controller the system drives (see lspci); use rl.root=ramdisk")
+		}
+		return nvme, system.NVMeName, true, nil
+	case boot.RootAuto, "":
+		if nvme != nil && holdsRv6(sys) {
+			return nvme, system.NVMeName, false, nil
+		}
+		return sys.Guard(), system.DiskName, true, nil
+	default:
+		return nil, "", false, fmt.Errorf("rl.root=%s: unknown root; use auto, ramdisk or nvme", root)
+	}
+}
+
+// holdsRv6 reports whether the NVMe namespace has an Rv6 superblock.
+func holdsRv6(sys *system.System) bool {
+	b, err := sys.ReadNVMe(layout.SuperBlock)
+	if err != nil {
+		return false
+	}
+	_, err = layout.DecodeSuperblock((*blockdev.Block)(&b))
+	return err == nil
+}
+
+// runInit runs init on the console, again each time it ends, and returns
+// only when Rv6 itself fails.
+func (r *rv6) runInit(k *boot.Kernel) error {
+	env := []string{"PATH=/bin", "HOME=/", "TERM=linux"}
+	for {
+		ws, err := r.cap.Run(idl.SpawnReq{Prog: "init", Argv: "init\x00", Env: strings.Join(env, "\x00") + "\x00", Cwd: "/"})
+		if err != nil {
+			return fmt.Errorf("running init: %w", err)
+		}
+		switch {
+		case ws.Reason != "":
+			k.Logf("init crashed: %s; starting it again in %v", ws.Reason, respawnDelay)
+		default:
+			k.Logf("init exited with status %d; starting it again in %v", ws.Status, respawnDelay)
+		}
+		time.Sleep(respawnDelay)
+	}
+}
+
+// shutdown syncs and unmounts the file system before the power goes, within
+// a bounded time.
+func (r *rv6) shutdown(k *boot.Kernel) {
+	done := make(chan error, 1)
+	go func() { done <- r.cap.Shutdown() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			k.Logf("rv6: shutting down: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		k.Logf("rv6: shutting down took more than 5s; going on")
+	}
+}
