@@ -44,7 +44,7 @@ func TestIxgbe(t *testing.T) {
 		`--step`, `expect=(?m)^fwd: forwarded [1-9]\d* packets in 3\.\d\ds: \d+\.\d+ Mpps`,
 		`--step`, `expect=(?m)^fwd: ixgbe0: restarted by its shadow 1 time\(s\) \(instance #\d+ -> #\d+\), config replayed`,
 		`--step`, `expect=(?m)^fwd: [1-9]\d* packets forwarded after the fault was armed`,
-		`--step`, `expect=(?m)^fwd: wire: ixgbe0's model delivered \d+, ixgbe1's model sent \d+: lost [1-9]\d* \(in the rings`,
+		`--step`, `expect=(?m)^fwd: wire: ixgbe0's model delivered \d+, ixgbe1's model sent \d+: lost [1-9]\d* \(in the RX rings of failed instances`,
 		`--step`, `expect=(?m)^ixgbe0: 82599 model .* link up, 10000 Mbit/s, promiscuous; instance #\d+, restarts 1`,
 		`--step`, `expect=\$ `,
 		`--step`, `send=pktgen -t 300ms -rate 10k -port ixgbe1`,

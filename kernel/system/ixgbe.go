@@ -90,15 +90,9 @@ type ixgbePorts struct {
 	err   error        // why they could not start; guarded by mu
 }
 
-// ixgbeState holds each System's ports. They belong with the System (a
-// field of it, once system.go has one for them) and hang off it here
-// meanwhile. An entry is never removed: the booted system's System lives as
-// long as the kernel; a test that starts ports removes its own.
-var ixgbeState sync.Map // *System -> *ixgbePorts
-
+// ixgbe is the system's ports.
 func (s *System) ixgbe() *ixgbePorts {
-	v, _ := ixgbeState.LoadOrStore(s, &ixgbePorts{})
-	return v.(*ixgbePorts)
+	return &s.ixgbePorts
 }
 
 // ixgbeStart starts the ixgbe ports if they are not running yet and

@@ -24,10 +24,7 @@ func startIxgbeSystem(t *testing.T) (*System, *syncBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		s.Close()
-		ixgbeState.Delete(s)
-	})
+	t.Cleanup(s.Close)
 	return s, log
 }
 

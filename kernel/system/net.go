@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -303,40 +304,52 @@ func (s *System) cmdIfconfig(_ context.Context, p *sh.Proc) int {
 	if len(p.Args) != 1 {
 		return usage(p, "ifconfig")
 	}
-	n := s.nic
-	if n == nil {
-		p.Errorf("no NIC is driven by a domain (boot with rl.net=virtio to take a virtio-net device from Linux)")
-		return statusError
+	status := statusOK
+	if s.nic != nil {
+		if err := s.writeVirtioIfconfig(p.Stdout); err != nil {
+			p.Errorf("%v", err)
+			status = statusError
+		}
+	} else {
+		fmt.Fprintf(p.Stdout, "%s: no virtio-net NIC is driven by a domain (boot with rl.net=virtio to take one from Linux)\n", NetName)
 	}
+	if err := s.writeIxgbeIfconfig(p.Stdout); err != nil {
+		p.Errorf("%v", err)
+		status = statusError
+	}
+	return status
+}
+
+// writeVirtioIfconfig writes ifconfig's stanza of the virtio-net NIC and
+// its UDP echo service.
+func (s *System) writeVirtioIfconfig(w io.Writer) error {
+	n := s.nic
 	link, err := n.net.LinkStatus()
 	if err != nil {
-		p.Errorf("%s: %v", NetName, err)
-		return statusError
+		return fmt.Errorf("%s: %w", NetName, err)
 	}
 	st, err := n.net.Stats()
 	if err != nil {
-		p.Errorf("%s: %v", NetName, err)
-		return statusError
+		return fmt.Errorf("%s: %w", NetName, err)
 	}
 	speed := "speed unknown"
 	if link.SpeedMbps != 0 {
 		speed = fmt.Sprintf("%d Mbit/s", link.SpeedMbps)
 	}
-	fmt.Fprintf(p.Stdout, "%s: %s (%04x:%04x) %s link %s, %s; instance #%d, restarts %d\n",
+	fmt.Fprintf(w, "%s: %s (%04x:%04x) %s link %s, %s; instance #%d, restarts %d\n",
 		NetName, n.dev.Addr, n.dev.Vendor, n.dev.DeviceID, macString(link.MAC), upDown(link.Up), speed, n.guard.Current().ID(), n.guard.Restarts())
-	fmt.Fprintf(p.Stdout, "  rx %d packets, %d bytes, %d errors, %d missed\n", st.RxPackets, st.RxBytes, st.RxErrors, st.RxMissed)
-	fmt.Fprintf(p.Stdout, "  tx %d packets, %d bytes, %d errors\n", st.TxPackets, st.TxBytes, st.TxErrors)
+	fmt.Fprintf(w, "  rx %d packets, %d bytes, %d errors, %d missed\n", st.RxPackets, st.RxBytes, st.RxErrors, st.RxMissed)
+	fmt.Fprintf(w, "  tx %d packets, %d bytes, %d errors\n", st.TxPackets, st.TxBytes, st.TxErrors)
 	if n.echo != nil {
 		e, err := n.echo.EchoStats()
 		if err != nil {
-			p.Errorf("%s: %v", EchoName, err)
-			return statusError
+			return fmt.Errorf("%s: %w", EchoName, err)
 		}
 		a := netip.PrefixFrom(netip.AddrFrom4(e.Addr), int(e.PrefixLen))
-		fmt.Fprintf(p.Stdout, "%s: %s port %d: echoed %d, ARP replies %d, pings %d, ignored %d, dropped %d\n",
+		fmt.Fprintf(w, "%s: %s port %d: echoed %d, ARP replies %d, pings %d, ignored %d, dropped %d\n",
 			EchoName, a, e.Port, e.Echoed, e.ARPReplies, e.Pings, e.Ignored, e.Dropped)
 	}
-	return statusOK
+	return nil
 }
 
 // configFunction is a PCI function taken from Linux with its

@@ -113,6 +113,8 @@ type System struct {
 	null     idl.Bench         // the kernel's capability to the null service; guarded by mu
 	failures map[string]int    // failed instances of each name, ever; guarded by mu
 	owners   map[string]string // PCI address -> the domain driving it; guarded by mu
+
+	ixgbePorts ixgbePorts // the ixgbe ports, started on first use (ixgbe.go)
 }
 
 // A service is one domain the system started.
