@@ -5,8 +5,6 @@
 package cat
 
 import (
-	"io"
-
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/rv6/progs/internal/cli"
 	"github.com/rlgo/redleaf/rv6/ulib"
@@ -27,19 +25,13 @@ func main(p *ulib.Proc) int {
 	buf := make([]byte, idl.IOSize)
 	status := ulib.StatusOK
 	for _, name := range files {
-		var r io.Reader = p.Stdin
-		var f *ulib.File
-		if name != "-" {
-			if f, err = p.Open(name, idl.ORdOnly); err != nil {
-				status = cli.Fail(p, name, err)
-				continue
-			}
-			r = f
+		r, done, err := cli.Input(p, name)
+		if err != nil {
+			status = cli.Fail(p, name, err)
+			continue
 		}
 		_, rerr, werr := cli.Copy(p.Stdout, r, buf)
-		if f != nil {
-			f.Close()
-		}
+		done()
 		if werr != nil {
 			return cli.WriteFailed(p, werr)
 		}

@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/rv6/progs/internal/cli"
 	"github.com/rlgo/redleaf/rv6/ulib"
 )
@@ -51,24 +50,18 @@ func main(p *ulib.Proc) int {
 		out: bufio.NewWriterSize(p.Stdout, 32<<10)}
 	failed, matched := false, false
 	for _, name := range files {
-		var r io.Reader = p.Stdin
-		var f *ulib.File
-		if name != "-" {
-			if f, err = p.Open(name, idl.ORdOnly); err != nil {
-				cli.Fail(p, name, err)
-				failed = true
-				continue
-			}
-			r = f
+		r, done, err := cli.Input(p, name)
+		if err != nil {
+			cli.Fail(p, name, err)
+			failed = true
+			continue
 		}
 		label := ""
 		if prefix {
 			label = name
 		}
 		n, rerr, werr := g.file(r, label)
-		if f != nil {
-			f.Close()
-		}
+		done()
 		if werr != nil {
 			return cli.WriteFailed(p, werr)
 		}

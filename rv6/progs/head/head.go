@@ -9,9 +9,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"strconv"
 
-	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/rv6/progs/internal/cli"
 	"github.com/rlgo/redleaf/rv6/ulib"
 )
@@ -25,11 +23,9 @@ func main(p *ulib.Proc) int {
 	if err != nil {
 		return cli.BadUsage(p, err, usage)
 	}
-	n := 10
-	if opts.Has('n') {
-		if n, err = strconv.Atoi(opts.Value('n')); err != nil || n < 0 {
-			return cli.BadUsage(p, fmt.Errorf("bad line count %q", opts.Value('n')), usage)
-		}
+	n, err := cli.LineCount(opts, 'n', 10)
+	if err != nil {
+		return cli.BadUsage(p, err, usage)
 	}
 	headers := len(files) > 1
 	if len(files) == 0 {
@@ -38,14 +34,10 @@ func main(p *ulib.Proc) int {
 	out := bufio.NewWriterSize(p.Stdout, 32<<10)
 	status := ulib.StatusOK
 	for i, name := range files {
-		var r io.Reader = p.Stdin
-		var f *ulib.File
-		if name != "-" {
-			if f, err = p.Open(name, idl.ORdOnly); err != nil {
-				status = cli.Fail(p, name, err)
-				continue
-			}
-			r = f
+		r, done, err := cli.Input(p, name)
+		if err != nil {
+			status = cli.Fail(p, name, err)
+			continue
 		}
 		if headers {
 			if i > 0 {
@@ -54,9 +46,7 @@ func main(p *ulib.Proc) int {
 			fmt.Fprintf(out, "==> %s <==\n", name)
 		}
 		rerr := head(out, r, n)
-		if f != nil {
-			f.Close()
-		}
+		done()
 		if rerr != nil {
 			status = cli.Fail(p, name, rerr)
 		}

@@ -39,19 +39,13 @@ func main(p *ulib.Proc) int {
 	var total counts
 	buf := make([]byte, idl.IOSize)
 	for _, name := range files {
-		var r io.Reader = p.Stdin
-		var f *ulib.File
-		if name != "-" {
-			if f, err = p.Open(name, idl.ORdOnly); err != nil {
-				status = cli.Fail(p, name, err)
-				continue
-			}
-			r = f
+		r, done, err := cli.Input(p, name)
+		if err != nil {
+			status = cli.Fail(p, name, err)
+			continue
 		}
 		c, err := count(r, buf)
-		if f != nil {
-			f.Close()
-		}
+		done()
 		if err != nil {
 			status = cli.Fail(p, name, err)
 			continue

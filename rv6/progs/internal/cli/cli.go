@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/rlgo/redleaf/idl"
@@ -227,4 +228,29 @@ func Describe(st idl.WaitStatus) string {
 		return "failed: " + st.Reason
 	}
 	return fmt.Sprintf("failed (status %d)", st.Status)
+}
+
+// Input opens the input file name, "-" being standard input, and returns it
+// with the function that closes it (which does nothing for standard input).
+func Input(p *ulib.Proc, name string) (io.Reader, func(), error) {
+	if name == "-" {
+		return p.Stdin, func() {}, nil
+	}
+	f, err := p.Open(name, idl.ORdOnly)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// LineCount is option c's value as a line count (-n N), def without it.
+func LineCount(opts Opts, c byte, def int) (int, error) {
+	if !opts.Has(c) {
+		return def, nil
+	}
+	n, err := strconv.Atoi(opts.Value(c))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad line count %q", opts.Value(c))
+	}
+	return n, nil
 }
