@@ -13,7 +13,6 @@ package monitor
 import (
 	"context"
 	"strings"
-	"sync"
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/rv6/sh"
@@ -26,7 +25,6 @@ const StatusUnknown = 127
 type Monitor struct {
 	reg      *sh.Registry
 	fallback func(string) (sh.Command, bool)
-	mu       sync.Mutex // one command at a time: they share the console's devices
 }
 
 // New returns a monitor running reg's commands and, for names reg does not
@@ -70,8 +68,9 @@ func (m *Monitor) Run(argv string) (res idl.MonitorResult, err error) {
 		res.Status = StatusUnknown
 		return res, nil
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	// Commands run concurrently, each in a shell of its own: an inject
+	// typed while a background fwd or benchfs runs must not wait for it.
+	// The system's commands guard their own state.
 	out := &capped{res: &res}
 	s := sh.New(sh.Options{Stdout: out, Stderr: out, Registry: m.reg, Name: "monitor", Fallback: m.fallback})
 	res.Status = int32(s.Eval(context.Background(), Quote(args)))
