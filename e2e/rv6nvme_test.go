@@ -58,6 +58,9 @@ func TestRv6OnNVMe(t *testing.T) {
 		[]string{`kill nvme`},
 		[]string{`wait; echo usertests $?`, `(?m)^usertests 0\r?$`},
 		[]string{`domains | grep nvme`, `(?m)^nvme +\d+ +nvme +running +yes +\d+ +\d+ +\d+ +[12] +2`},
+		// Throughput with a driver panic every half second, against none.
+		[]string{`benchfs -size 1M -bs 4K,64K -file /data/bf -fault nvme:panic -every 500ms`,
+			`(?m)^seq-read +4K +[\d.]+ +[\d.]+ +[\d.]+\r?$`, `faults: nvme panic armed [1-9]\d* times`},
 		[]string{`grep -c seq-read /data/bench.out; tail -n 1 /data/ut.out`, `(?m)^2\r?$`, `ALL TESTS PASSED`},
 	)
 	boot("second boot",

@@ -6,11 +6,18 @@
 // one file, printed as a table (op, block size, MB/s, ops/s, log commits),
 // followed by the log's commits per second and the buffer cache's size.
 //
-//	benchfs [-size N] [-bs LIST] [-file PATH]
+//	benchfs [-size N] [-bs LIST] [-file PATH] [-fault DOMAIN:KIND [-every D]]
 //
 // -size is the file's size (default 32M; suffixes K, M, G), -bs the block
 // sizes (default 4K,64K,1M), -file the file (default /benchfs.tmp, removed
 // afterwards).
+//
+// -fault measures recovery under load, as RedLeaf's benchmark of a driver
+// fault every second does: the workload runs twice, first without faults,
+// then while a thread of the program arms fault KIND (panic, nilptr, ...)
+// in domain DOMAIN (nvme, ramdisk) every D (default 1s) through the
+// kernel's monitor (inject DOMAIN KIND); the table gives both throughputs
+// and their ratio, and how many faults fired.
 //
 // The workload (Run) is also what the package's benchmarks run on the host,
 // through the file-system packages directly and on the host's tmpfs, for
@@ -28,12 +35,14 @@ import (
 	"github.com/rlgo/redleaf/rv6/ulib"
 )
 
-const usage = "benchfs [-size N] [-bs 4K,64K,1M] [-file PATH]"
+const usage = "benchfs [-size N] [-bs 4K,64K,1M] [-file PATH] [-fault DOMAIN:KIND [-every 1s]]"
 
 func init() { ulib.Register("benchfs", main) }
 
 func main(p *ulib.Proc) int {
 	cfg := Config{Name: "/benchfs.tmp", Size: 32 << 20, BlockSizes: DefaultBlockSizes(), Seed: 1}
+	var fault []string // inject's arguments: DOMAIN KIND
+	every := time.Second
 	args := p.Args[1:]
 	for len(args) > 0 {
 		flag, val := args[0], ""
@@ -59,6 +68,18 @@ func main(p *ulib.Proc) int {
 			}
 		case "file":
 			cfg.Name = val
+		case "fault":
+			dom, kind, ok := strings.Cut(val, ":")
+			if !ok || dom == "" || kind == "" {
+				return cli.BadUsage(p, fmt.Errorf("bad fault %q: want DOMAIN:KIND, e.g. nvme:panic", val), usage)
+			}
+			fault = []string{dom, kind}
+		case "every":
+			d, err := time.ParseDuration(val)
+			if err != nil || d <= 0 {
+				return cli.BadUsage(p, fmt.Errorf("bad interval %q: want a duration such as 1s", val), usage)
+			}
+			every = d
 		default:
 			return cli.BadUsage(p, fmt.Errorf("unknown flag %s", flag), usage)
 		}
@@ -69,6 +90,9 @@ func main(p *ulib.Proc) int {
 		return cli.Fail(p, "statfs", err)
 	}
 	p.Printf("benchfs: %s, file %s of %s, device %s\n", time.Now().UTC().Format(time.DateOnly), cfg.Name, cli.Size(uint64(cfg.Size)), st0.Device)
+	if fault != nil {
+		return underFaults(p, t, cfg, fault, every)
+	}
 	start := time.Now()
 	results, err := Run(t, cfg)
 	elapsed := time.Since(start)
@@ -133,4 +157,53 @@ func (t procTarget) Stats() (uint64, uint64, bool) {
 		return 0, 0, false
 	}
 	return st.Commits, st.CacheBlocks, true
+}
+
+// underFaults runs the workload without faults, then with fault armed in
+// its domain every interval, and prints both throughputs and their ratio.
+func underFaults(p *ulib.Proc, t Target, cfg Config, fault []string, every time.Duration) int {
+	base, err := Run(t, cfg)
+	if err != nil {
+		p.Errorf("without faults: %v", err)
+		return ulib.StatusError
+	}
+	// The injector: its own Proc (a thread of its own), its monitor output
+	// into a scratch file rather than into the table.
+	q := p.Fork()
+	log, err := q.Create(cfg.Name + ".faults")
+	if err != nil {
+		return cli.Fail(p, cfg.Name+".faults", err)
+	}
+	defer q.Unlink(cfg.Name + ".faults")
+	defer log.Close()
+	stop, done := make(chan struct{}), make(chan int)
+	q.Go("benchfs-faults", func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			case <-time.After(every):
+			}
+			args := ulib.JoinNul(append([]string{"inject"}, fault...))
+			if st, err := q.Sys().Monitor(args, int32(log.Fd())); err == nil && st == 0 {
+				n++
+			}
+		}
+	})
+	faulted, err := Run(t, cfg)
+	close(stop)
+	armed := <-done
+	if err != nil {
+		p.Errorf("with a %s fault in %s every %v: %v", fault[1], fault[0], every, err)
+		return ulib.StatusError
+	}
+	p.Printf("%-10s %6s %12s %12s %7s\n", "OP", "BS", "MB/s", "MB/s-FAULTS", "RATIO")
+	for i, r := range base {
+		f := faulted[i]
+		p.Printf("%-10s %6s %12.1f %12.1f %7.2f\n", r.Op, BlockSizeName(r.BlockSize), r.MBps(), f.MBps(), f.MBps()/r.MBps())
+	}
+	p.Printf("faults: %s %s armed %d times, every %v, all through the workload\n", fault[0], fault[1], armed, every)
+	return ulib.StatusOK
 }
