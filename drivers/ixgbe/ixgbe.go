@@ -44,6 +44,7 @@ const (
 	GrantPCI    = "pci"        // the NIC, an hw.PCIDevice (required)
 	GrantConfig = "config"     // a Config (optional)
 	GrantFaults = faults.Grant // a faults.Device (optional)
+	GrantMode   = "mode"       // a *Mode (optional): MAC loopback if set when the instance starts
 )
 
 func init() {
@@ -65,6 +66,9 @@ func New(ctx *domain.Context) (idl.Net, error) {
 		return nil, ErrNoDevice
 	}
 	cfg, _ := domain.Device[Config](ctx, GrantConfig)
+	if mode, _ := domain.Device[*Mode](ctx, GrantMode); mode != nil && mode.Loopback() {
+		cfg.Loopback = true
+	}
 	d, err := Open(dev, cfg, Hooks{Check: ctx.Check, Sleep: ctx.Sleep})
 	if err != nil {
 		return nil, err

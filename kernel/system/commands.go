@@ -35,6 +35,7 @@ func (s *System) Register(r *sh.Registry) {
 	r.Register("benchnet", "measure the packet rate of an ixgbe port (the 82599 model without one) at batch sizes 1, 32, 256: "+benchNetUsage, sh.Func(s.cmdBenchNet))
 	r.Register("fwd", "forward packets between two ixgbe ports, printing rates, counters and packets lost: "+fwdUsage, sh.Func(s.cmdFwd))
 	r.Register("pktgen", "send packets on an ixgbe port at a set rate and size: "+pktgenUsage, sh.Func(s.cmdPktgen))
+	r.Register("nictest", "self-test an ixgbe port (MAC loopback) or a cabled pair: link up, frames back intact, counters agreeing; PASS or FAIL: "+nictestUsage, sh.Func(s.cmdNictest))
 	r.Register("lspci", "list the PCI devices and who drives each: a domain, or a Linux driver", sh.Func(s.cmdLspci))
 	r.Register("call", "make a null call into a service (null: no shadow; ramdisk: through its shadow): call NAME", sh.Func(s.cmdCall))
 }

@@ -72,6 +72,7 @@ type ixgbePort struct {
 	where string       // "82599 model (8086:10fb)", "0000:03:00.0 (8086:10fb)"
 	model *model.Model // nil: a real NIC
 	guard *shadow.Guard
+	mode  *ixgbe.Mode // the kernel's loopback switch, read by each instance as it starts (nictest)
 	// ctl is the kernel's shadow capability with ixgbeDeadline: every
 	// call runs on a kernel worker, so a domain that never returns is failed
 	// and the command gets control back. Control calls and the forwarding
@@ -216,9 +217,11 @@ func (s *System) startModelIxgbe(i int, why string) (*ixgbePort, error) {
 // promiscuous mode on (the shadow replays it into every new instance) and
 // adds it to the system's services.
 func (s *System) startIxgbe(name string, dev hw.PCIDevice, m *model.Model, where string) (*ixgbePort, error) {
+	mode := &ixgbe.Mode{}
 	d, err := s.m.Create(ixgbe.Kind, domain.Name(name),
 		domain.GrantDevice(ixgbe.GrantPCI, dev),
 		domain.GrantDevice(ixgbe.GrantConfig, ixgbeConfig),
+		domain.GrantDevice(ixgbe.GrantMode, mode),
 		domain.GrantDevice(ixgbe.GrantFaults, s.inj.Device()))
 	if err != nil {
 		return nil, fmt.Errorf("starting the %s domain: %w", name, err)
@@ -242,7 +245,7 @@ func (s *System) startIxgbe(name string, dev hw.PCIDevice, m *model.Model, where
 		s.m.Kill(d)
 		return nil, fmt.Errorf("%s: promiscuous mode: %w", name, err)
 	}
-	p := &ixgbePort{name: name, where: where, model: m, guard: g, ctl: ctl, fast: fast}
+	p := &ixgbePort{name: name, where: where, model: m, guard: g, mode: mode, ctl: ctl, fast: fast}
 	s.mu.Lock()
 	s.services = append(s.services, &service{
 		name:  name,

@@ -23,6 +23,7 @@ import (
 	_ "github.com/rlgo/redleaf/rv6/progs/lspci"
 	_ "github.com/rlgo/redleaf/rv6/progs/mkdir"
 	_ "github.com/rlgo/redleaf/rv6/progs/mv"
+	_ "github.com/rlgo/redleaf/rv6/progs/nictest"
 	_ "github.com/rlgo/redleaf/rv6/progs/pktgen"
 	_ "github.com/rlgo/redleaf/rv6/progs/ps"
 	_ "github.com/rlgo/redleaf/rv6/progs/rm"
@@ -41,6 +42,6 @@ import (
 // Programs are the names of the programs this package registers, sorted.
 var Programs = []string{
 	"benchfs", "benchnet", "benchnvme", "cat", "cp", "crash", "df", "echo", "fwd", "grep", "head",
-	"ifconfig", "init", "kill", "ln", "ls", "lspci", "mkdir", "mv", "pktgen", "ps", "rm", "rmdir",
+	"ifconfig", "init", "kill", "ln", "ls", "lspci", "mkdir", "mv", "nictest", "pktgen", "ps", "rm", "rmdir",
 	"sh", "sleep", "stat", "sync", "tail", "touch", "uptime", "usertests", "wc",
 }

@@ -21,7 +21,7 @@ func TestNetPrograms(t *testing.T) {
 	s := rv6test.Boot(t, rv6test.Options{DiskSize: 16 << 20, Monitor: func(r *sh.Registry) {
 		all := sh.NewRegistry()
 		ks.Register(all)
-		for _, name := range []string{"benchnet", "fwd", "pktgen", "ifconfig"} {
+		for _, name := range []string{"benchnet", "fwd", "pktgen", "ifconfig", "nictest"} {
 			e, ok := all.Lookup(name)
 			if !ok {
 				t.Fatalf("the system has no %s command", name)
@@ -36,6 +36,7 @@ func TestNetPrograms(t *testing.T) {
 		{[]string{"benchnet", "-t", "10ms", "-path", "shadow"}, `(?m)^ +256 +[1-9]\d* +\d+\.\d\d +\d+\.\d\s*$`},
 		{[]string{"fwd", "-t", "50ms", "-i", "0"}, `(?m)^fwd: wire: ixgbe0's model delivered (\d+), ixgbe1's model sent (\d+): lost 0$`},
 		{[]string{"pktgen", "-n", "100", "-t", "0"}, `(?m)^pktgen: ixgbe0 counted 100 packets, 6400 bytes sent$`},
+		{[]string{"nictest", "-n", "100"}, `(?m)^nictest: PASS$`},
 	} {
 		out, st := s.Run(t, c.argv[0], c.argv[1:]...)
 		if !st.Exited || st.Status != 0 || !regexp.MustCompile(c.want).MatchString(out) {
@@ -44,5 +45,8 @@ func TestNetPrograms(t *testing.T) {
 	}
 	if out, st := s.Run(t, "fwd", "-batch", "0"); st.Status != 2 || out != "fwd: bad batch size 0: want 1..256\n" {
 		t.Errorf("fwd -batch 0: %+v\n%s", st, out)
+	}
+	if out, st := s.Run(t, "nictest", "-pair"); st.Status != 1 || !regexp.MustCompile(`(?m)^nictest: FAIL: -pair needs two cabled 82599 ports`).MatchString(out) {
+		t.Errorf("nictest -pair: %+v\n%s", st, out)
 	}
 }
