@@ -16,7 +16,9 @@ import (
 // its configuration, forwarding resumes, and the packets lost in the dead
 // instance's RX ring are reported. The runs are short (about 5 s of
 // benchmark in all): this checks the commands and the recovery;
-// BENCHMARKS.md has the numbers.
+// BENCHMARKS.md has the numbers. Last, nictest self-tests ixgbe0 in MAC
+// loopback (its domain restarted into loopback and back through its
+// shadow) and must PASS.
 func TestIxgbe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU")
@@ -54,6 +56,9 @@ func TestIxgbe(t *testing.T) {
 		`--step`, `send=domains`,
 		`--step`, `expect=(?m)^ixgbe0 +\d+ +ixgbe +running +yes +\d+ +\d+ +\d+ +1 +1 *\r?$`,
 		`--step`, `expect=\$ `,
+		`--step`, `send=nictest`,
+		`--step`, `expect@1m=(?m)^nictest: PASS`,
+		`--step`, `expect=\$ `,
 		`--step`, `send=poweroff`,
 	}
 	start := time.Now()
@@ -63,11 +68,14 @@ func TestIxgbe(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("boot exit %d: %s\nconsole:\n%s", r.code, r.stderr, tail(string(log), 6000))
 	}
-	t.Logf("boot, benchnet, fwd with recovery and pktgen in %v", time.Since(start).Round(time.Second))
+	t.Logf("boot, benchnet, fwd with recovery, pktgen and nictest in %v", time.Since(start).Round(time.Second))
 	if m := regexp.MustCompile(`(?s)benchnet: .*?\$ `).Find(log); m != nil {
 		t.Logf("\n%s", m)
 	}
 	if m := regexp.MustCompile(`(?s)fwd: ixgbe0 -> .*?\$ `).Find(log); m != nil {
+		t.Logf("\n%s", m)
+	}
+	if m := regexp.MustCompile(`(?s)nictest: ixgbe0, .*?nictest: (PASS|FAIL)[^\n]*`).Find(log); m != nil {
 		t.Logf("\n%s", m)
 	}
 }

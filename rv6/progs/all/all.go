@@ -42,6 +42,6 @@ import (
 // Programs are the names of the programs this package registers, sorted.
 var Programs = []string{
 	"benchfs", "benchnet", "benchnvme", "cat", "cp", "crash", "df", "echo", "fwd", "grep", "head",
-	"ifconfig", "init", "kill", "ln", "ls", "lspci", "mkdir", "mv", "nictest", "pktgen", "ps", "rm", "rmdir",
-	"sh", "sleep", "stat", "sync", "tail", "touch", "uptime", "usertests", "wc",
+	"ifconfig", "init", "kill", "ln", "ls", "lspci", "mkdir", "mv", "nictest", "pktgen", "ps", "rm",
+	"rmdir", "sh", "sleep", "stat", "sync", "tail", "touch", "uptime", "usertests", "wc",
 }
