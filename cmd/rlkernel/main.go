@@ -16,6 +16,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/rlgo/redleaf/drivers/nvme"
 	"github.com/rlgo/redleaf/kernel/boot"
 	"github.com/rlgo/redleaf/kernel/monitor"
 	"github.com/rlgo/redleaf/kernel/system"
@@ -32,7 +33,7 @@ func main() {
 func run(k *boot.Kernel) error {
 	k.Banner(os.Stdout)
 	// The services run as domains; without them the shell still runs.
-	sys, err := system.Start(system.Options{Logf: k.Logf, DiskImage: boot.RAMDiskImage})
+	sys, err := system.Start(system.Options{Logf: k.Logf, DiskImage: boot.RAMDiskImage, NVMe: nvmeConfig(k)})
 	if err != nil {
 		k.Logf("starting the domains: %v", err)
 	} else {
@@ -62,6 +63,22 @@ func run(k *boot.Kernel) error {
 		}
 	}
 	return monitorShell(k, sys, reg)
+}
+
+// nvmeConfig is the NVMe domain's configuration from the command line:
+// rl.nvme.spin=DURATION sets how long it polls for completions before it
+// sleeps between looks (nvme.Config.Spin).
+func nvmeConfig(k *boot.Kernel) nvme.Config {
+	var cfg nvme.Config
+	if v, ok := k.Cmdline.Lookup(boot.Prefix + "nvme.spin"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			k.Logf("rl.nvme.spin=%s: not a positive duration such as 20us; using %v", v, nvme.DefaultSpin)
+		} else {
+			cfg.Spin = d
+		}
+	}
+	return cfg
 }
 
 // rv6Wanted is false when the command line asks for the monitor shell

@@ -18,7 +18,19 @@ type Config struct {
 	Depth   int           // entries per I/O queue (default 64: one 4 KiB page of SQ); clamped to CAP.MQES
 	Timeout time.Duration // of one command (default 2 s)
 	NSID    uint32        // the namespace a Disk serves (default: the first active one)
+	// Spin is how long a wait for completions polls without pause
+	// before it starts sleeping between looks (default DefaultSpin).
+	// Spinning is the lowest latency (what SPDK and RedLeaf do); a sleep
+	// costs what the machine's timers make it: about 1.3 ms in a QEMU
+	// guest under TCG, so a completion that misses a short spin waits
+	// for it (see BENCHMARKS.md, benchnvme).
+	Spin time.Duration
 }
+
+// DefaultSpin is Config.Spin's default: long enough for any healthy
+// device's 4 KiB I/O, short enough that a stalled one does not hold a CPU
+// for long before the waits turn into sleeps.
+const DefaultSpin = 2 * time.Millisecond
 
 func (c Config) withDefaults() Config {
 	if c.Queues <= 0 {
@@ -29,6 +41,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 2 * time.Second
+	}
+	if c.Spin <= 0 {
+		c.Spin = DefaultSpin
 	}
 	return c
 }

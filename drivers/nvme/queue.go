@@ -217,7 +217,7 @@ func (q *queuePair) waitFor(done func() bool, timeout time.Duration) error {
 		if now.Sub(start) > timeout {
 			return q.c.explain(ErrTimeout)
 		}
-		if now.Sub(start) > 200*time.Microsecond {
+		if now.Sub(start) > q.c.cfg.Spin {
 			q.c.sleep(20 * time.Microsecond)
 		}
 	}
