@@ -58,7 +58,7 @@ func (d Deque[T]) PushBack(x RRef[T]) bool {
 	if g.n == len(g.slots) {
 		return false
 	}
-	g.slots[(g.head+g.n)%len(g.slots)] = d.adopt(x)
+	g.slots[wrap(g.head+g.n, len(g.slots))] = d.adopt(x)
 	g.n++
 	return true
 }
@@ -69,7 +69,7 @@ func (d Deque[T]) PushFront(x RRef[T]) bool {
 	if g.n == len(g.slots) {
 		return false
 	}
-	g.head = (g.head + len(g.slots) - 1) % len(g.slots)
+	g.head = wrap(g.head+len(g.slots)-1, len(g.slots))
 	g.slots[g.head] = d.adopt(x)
 	g.n++
 	return true
@@ -83,7 +83,7 @@ func (d Deque[T]) PopFront() (RRef[T], bool) {
 	}
 	e := g.slots[g.head]
 	g.slots[g.head] = RRef[T]{}
-	g.head = (g.head + 1) % len(g.slots)
+	g.head = wrap(g.head+1, len(g.slots))
 	g.n--
 	return d.release(e), true
 }
@@ -94,7 +94,7 @@ func (d Deque[T]) PopBack() (RRef[T], bool) {
 	if g.n == 0 {
 		return RRef[T]{}, false
 	}
-	i := (g.head + g.n - 1) % len(g.slots)
+	i := wrap(g.head+g.n-1, len(g.slots))
 	e := g.slots[i]
 	g.slots[i] = RRef[T]{}
 	g.n--
@@ -222,7 +222,7 @@ func reviveDeque[T any](c *cell[ring[T]], moved, orig uint64, to *Account) bool 
 	}
 	var revived []*header
 	for i := range g.n {
-		e := g.slots[(g.head+i)%len(g.slots)]
+		e := g.slots[wrap(g.head+i, len(g.slots))]
 		if e.c == nil || !revive(&e.c.header, retag(e.tag, ownerFree), e.tag) {
 			refree(revived)
 			return false
@@ -250,4 +250,14 @@ func DiscardDeque[T any](d Deque[T]) {
 	if d.Valid() {
 		d.Drop()
 	}
+}
+
+// wrap is i modulo n for 0 <= i < 2n: a compare instead of a division,
+// which on the per-packet path of a driver walking a batch costs more than
+// the rest of a push or a pop.
+func wrap(i, n int) int {
+	if i >= n {
+		i -= n
+	}
+	return i
 }
