@@ -31,6 +31,7 @@ test: vet
 	$(MAKE) race
 
 RACE_PKGS = ./kernel/domain/... ./kernel/rref ./kernel/shadow ./kernel/faults ./kernel/system \
+	./kernel/loader ./kernel/console ./kernel/monitor ./kernel/netup ./net/... \
 	./kernel/boot ./drivers/... ./rv6/... ./console
 race:
 	$(GO) test -race -short -timeout 20m $(RACE_PKGS)
