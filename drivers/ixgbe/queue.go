@@ -87,9 +87,8 @@ func (q *rxQueue) receive(bufs rref.Deque[idl.Packet]) int {
 	defer q.mu.Unlock()
 	n, i, used := 0, q.next, 0
 	dry := false // seen a descriptor without DD: nothing more to receive
-	for range bufs.Len() {
-		r, _ := bufs.PopFront()
-		p := r.Get()
+	for k := range bufs.Len() {
+		p := bufs.At(k) // in place: no ownership moves per packet
 		for p.Len == 0 && !dry {
 			off := i * descSize
 			st := q.desc.Load32(off + 8) // atomic: the device writes it
@@ -112,7 +111,6 @@ func (q *rxQueue) receive(bufs rref.Deque[idl.Packet]) int {
 			}
 			used++
 		}
-		bufs.PushBack(r)
 	}
 	if used > 0 {
 		q.next = i
@@ -172,9 +170,8 @@ func (q *txQueue) send(pkts rref.Deque[idl.Packet]) (int, error) {
 	defer q.mu.Unlock()
 	free := q.reclaim()
 	sent, long, i := 0, 0, q.next
-	for range pkts.Len() {
-		r, _ := pkts.PopFront()
-		p := r.Get()
+	for k := range pkts.Len() {
+		p := pkts.At(k) // in place: no ownership moves per packet
 		switch {
 		case p.Len == 0 || free == 0:
 		case int(p.Len) > idl.MaxFrame:
@@ -193,7 +190,6 @@ func (q *txQueue) send(pkts rref.Deque[idl.Packet]) (int, error) {
 			sent++
 			free--
 		}
-		pkts.PushBack(r)
 	}
 	if sent > 0 {
 		q.next = i

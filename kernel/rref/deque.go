@@ -1,6 +1,9 @@
 package rref
 
-import "reflect"
+import (
+	"fmt"
+	"reflect"
+)
 
 // A Deque is a fixed-capacity double-ended queue of RRefs: the batch
 // container drivers move requests and buffers in. It is itself a cell of the
@@ -73,6 +76,26 @@ func (d Deque[T]) PushFront(x RRef[T]) bool {
 	g.slots[g.head] = d.adopt(x)
 	g.n++
 	return true
+}
+
+// At returns the payload of element i (0 is the front) for d's owner to
+// read and write in place. Nothing moves: the element stays in the deque,
+// so a driver walking a batch pays one atomic load per element instead of
+// the two compare-and-swaps of a pop and a push, and a batch never has an
+// element outside it (which is what lets a failed call give the whole
+// batch back, see RescueDeque). The pointer is valid as long as the
+// element stays in the deque and the deque with its owner, as Get's is.
+// At panics with a *UseError through a stale handle or for i out of range.
+func (d Deque[T]) At(i int) *T {
+	g := d.r.Get()
+	if uint(i) >= uint(g.n) {
+		panic(&UseError{Op: "At", Type: reflect.TypeFor[T](), Reason: fmt.Sprintf("index %d of a deque of %d elements", i, g.n)})
+	}
+	e := g.slots[wrap(g.head+i, len(g.slots))]
+	if w := e.c.word.Load(); w&^borrowMask != e.tag {
+		refuse("At", &e.c.header, e.tag, w)
+	}
+	return &e.c.val
 }
 
 // PopFront removes the first element and returns it, owned by d's owner.

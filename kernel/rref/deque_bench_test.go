@@ -29,6 +29,25 @@ func BenchmarkDequeCycle(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/elem")
 		})
 	}
+	// The same walk in place (At): no ownership moves, one atomic load
+	// per element.
+	for _, n := range []int{32, 256} {
+		b.Run("at-batch"+strconv.Itoa(n), func(b *testing.B) {
+			a := newAccount("bench")
+			d := NewDeque[[64]byte](a, n)
+			for range n {
+				d.PushBack(New(a, [64]byte{}))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				for i := range n {
+					d.At(i)[0]++
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/elem")
+		})
+	}
 	// The arithmetic alone, with the division the deque used to make.
 	b.Run("ring-modulo", func(b *testing.B) {
 		head, cnt, size := 0, 31, 32

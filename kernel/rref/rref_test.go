@@ -339,3 +339,35 @@ func TestUseErrorMessage(t *testing.T) {
 		t.Errorf("message: %v", err)
 	}
 }
+
+// At reads and writes an element in place, without moving it; a stale
+// handle or an index out of range is refused.
+func TestDequeAt(t *testing.T) {
+	a, b := newAccount("a"), newAccount("b")
+	d := NewDeque[int](a, 4)
+	for i := range 3 {
+		d.PushBack(New(a, i*10))
+	}
+	d.PopFront() // the ring's head moves: At counts from the front
+	d.PushBack(New(a, 30))
+	for i, want := range []int{10, 20, 30} {
+		if got := *d.At(i); got != want {
+			t.Errorf("At(%d) = %d, want %d", i, got, want)
+		}
+	}
+	*d.At(1) = 21
+	d.PopFront()
+	if r, _ := d.PopFront(); *r.Get() != 21 {
+		t.Errorf("the write in place was lost: %d", *r.Get())
+	}
+	if ue := refused(func() { d.At(1) }); ue == nil || ue.Op != "At" {
+		t.Errorf("At past the end: %v", ue)
+	}
+	moved := MoveDeque(d, a, b)
+	if ue := refused(func() { d.At(0) }); ue == nil {
+		t.Error("At through the handle of a deque that moved away was allowed")
+	}
+	if *moved.At(0) != 30 {
+		t.Errorf("the receiver's At(0) = %d", *moved.At(0))
+	}
+}
