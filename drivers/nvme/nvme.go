@@ -133,28 +133,24 @@ func (d *Disk) Flush() error {
 // the queue has free command ids: each window is written to the SQ, the
 // doorbell rung once, and its completions reaped. Nothing here allocates.
 //
-// Every request goes back into the batch (rotated to its back) the moment
-// it is taken out, and the window keeps only a pointer to it: if the domain
-// dies (a panic, or a kill that closes its heap under the call) the whole
-// batch is in the deque the proxy hands back to the caller, and a shadow
-// can retry it. Only a kill landing between one PopFront and the PushBack
-// after it loses a request, and then the proxy refuses the short batch
-// (rref.RescueDeque) and the call fails. After the last window, the batch
-// has rotated once: its order is the caller's.
+// The requests stay in the batch: the driver reaches them in place
+// (rref.Deque.At) and the window keeps only pointers. So if the domain dies
+// (a panic, or a kill that closes its heap under the call) the whole batch
+// is in the deque the proxy hands back to the caller (rref.RescueDeque),
+// and a shadow can retry it.
 func (d *Disk) do(op uint8, batch rref.Deque[idl.BlockReq]) error {
 	q, err := d.c.takeQueue()
 	if err != nil {
-		failAll(batch, batch.Len())
+		failAll(batch, 0)
 		return err
 	}
 	defer d.c.putQueue(q)
 	blocks := d.ns.Blocks / d.per
-	for left := batch.Len(); left > 0; {
+	total := batch.Len()
+	for left := total; left > 0; {
 		k := 0
 		for ; left > 0 && !q.full() && k < len(q.win); left-- {
-			r, _ := batch.PopFront()
-			req := r.Get()
-			batch.PushBack(r)
+			req := batch.At(total - left)
 			q.win[k], q.winCID[k] = req, -1
 			k++
 			if req.LBA >= blocks {
@@ -196,19 +192,16 @@ func (d *Disk) do(op uint8, batch rref.Deque[idl.BlockReq]) error {
 			}
 		}
 		if err != nil {
-			failAll(batch, left)
+			failAll(batch, total-left)
 			return d.c.ioFailed(q, err)
 		}
 	}
 	return nil
 }
 
-// failAll marks the n requests at the front of batch failed and rotates them
-// to the back.
-func failAll(batch rref.Deque[idl.BlockReq], n int) {
-	for range n {
-		r, _ := batch.PopFront()
-		r.Get().Status = idl.BlockIOError
-		batch.PushBack(r)
+// failAll marks the requests of batch from index first on failed.
+func failAll(batch rref.Deque[idl.BlockReq], first int) {
+	for i := first; i < batch.Len(); i++ {
+		batch.At(i).Status = idl.BlockIOError
 	}
 }

@@ -121,12 +121,12 @@ func (d *Disk) Flush() error {
 func (d *Disk) offset(lba uint64) int64 { return int64(lba * idl.BlockSize) }
 
 // each applies do to every request of batch in range, and sets every
-// status: out of range, an I/O error if do failed, OK otherwise. It pops
-// each request and pushes it back, so the batch keeps its order.
+// status: out of range, an I/O error if do failed, OK otherwise. The
+// requests stay in the batch (reached in place), so a failure in the middle
+// leaves the whole batch with the caller.
 func (d *Disk) each(batch rref.Deque[idl.BlockReq], do func(*idl.BlockReq) error) {
-	for range batch.Len() {
-		r, _ := batch.PopFront()
-		req := r.Get()
+	for i := range batch.Len() {
+		req := batch.At(i)
 		switch {
 		case req.LBA >= d.blocks:
 			req.Status = idl.BlockOutOfRange
@@ -135,6 +135,5 @@ func (d *Disk) each(batch rref.Deque[idl.BlockReq], do func(*idl.BlockReq) error
 		default:
 			req.Status = idl.BlockOK
 		}
-		batch.PushBack(r)
 	}
 }
