@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rlgo/redleaf/idl"
@@ -26,9 +27,10 @@ const rv6Kind = "rv6"
 
 // rv6 is the running Rv6: its domain and the kernel's capability to it.
 type rv6 struct {
-	d   *domain.Domain
-	cap idl.Rv6
-	dev string
+	d        *domain.Domain
+	cap      idl.Rv6
+	dev      string
+	stopping atomic.Bool // the power is going: init ends for good
 }
 
 // startRv6 starts the Rv6 domain on the root device rl.root chooses, with
@@ -101,6 +103,9 @@ func (r *rv6) runInit(k *boot.Kernel) error {
 	env := []string{"PATH=/bin", "HOME=/", "TERM=linux"}
 	for {
 		ws, err := r.cap.Run(idl.SpawnReq{Prog: "init", Argv: "init\x00", Env: strings.Join(env, "\x00") + "\x00", Cwd: "/"})
+		if r.stopping.Load() {
+			select {} // shutdown ended init; the power goes next
+		}
 		if err != nil {
 			return fmt.Errorf("running init: %w", err)
 		}
@@ -117,6 +122,7 @@ func (r *rv6) runInit(k *boot.Kernel) error {
 // shutdown syncs and unmounts the file system before the power goes, within
 // a bounded time.
 func (r *rv6) shutdown(k *boot.Kernel) {
+	r.stopping.Store(true)
 	done := make(chan error, 1)
 	go func() { done <- r.cap.Shutdown() }()
 	select {

@@ -248,9 +248,8 @@ func (d *Device) RxBatch(queue uint16, bufs rref.Deque[idl.Packet]) (rref.Deque[
 	promisc := d.promisc.Load()
 	filled, bytes, bad := 0, 0, 0
 	empty := false
-	for i := bufs.Len(); i > 0; i-- {
-		r, _ := bufs.PopFront()
-		p := r.Get()
+	for k := range bufs.Len() {
+		p := bufs.At(k) // in place: no ownership moves per packet
 		for p.Len == 0 && !empty {
 			id, n, ok := q.nextUsed()
 			if !ok {
@@ -272,7 +271,6 @@ func (d *Device) RxBatch(queue uint16, bufs rref.Deque[idl.Packet]) (rref.Deque[
 			}
 			q.add(uint16(id), bufSize)
 		}
-		bufs.PushBack(r)
 	}
 	if q.publish() {
 		d.t.kick(q.notifyAt, q.index)
@@ -314,9 +312,8 @@ func (d *Device) TxBatch(queue uint16, pkts rref.Deque[idl.Packet]) (rref.Deque[
 	q := d.tx
 	d.reclaimTx()
 	sent, long := 0, 0
-	for i := pkts.Len(); i > 0; i-- {
-		r, _ := pkts.PopFront()
-		p := r.Get()
+	for k := range pkts.Len() {
+		p := pkts.At(k) // in place: no ownership moves per packet
 		switch {
 		case p.Len == 0:
 		case int(p.Len) > idl.MaxFrame:
@@ -331,7 +328,6 @@ func (d *Device) TxBatch(queue uint16, pkts rref.Deque[idl.Packet]) (rref.Deque[
 			p.Len = 0
 			sent++
 		}
-		pkts.PushBack(r)
 	}
 	if q.publish() {
 		d.t.kick(q.notifyAt, q.index)
