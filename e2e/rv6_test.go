@@ -43,6 +43,11 @@ func TestRv6(t *testing.T) {
 	cmd(`touch /tmp/a/t && rm /tmp/a/t /tmp/a/l; rmdir /tmp/a/b; echo status $?`,
 		`rmdir: /tmp/a/b: directory not empty`, `(?m)^status 1\r?$`)
 	cmd(`rm -r /tmp/a && ls /tmp; echo listed $?`, `(?m)^listed 0\r?$`)
+	// A script written from the shell, with a pipe, a redirection and an
+	// argument; then the shell's history of what was typed.
+	cmd(`echo 'echo one | wc -c' > /tmp/s.sh; echo 'head -n 1 /etc/motd > /tmp/first' >> /tmp/s.sh; echo 'echo arg $1' >> /tmp/s.sh`)
+	cmd(`sh /tmp/s.sh x; cat /tmp/first`, `(?m)^4\r?$`, `(?m)^arg x\r?$`, `(?m)^Welcome to RedLeaf-Go`)
+	cmd(`history`, `(?m)^ *\d+ +sh /tmp/s.sh x; cat /tmp/first\r?$`)
 	// Background jobs, ps and kill.
 	cmd(`sleep 60 &`, `\[1\] \d+`)
 	cmd(`ps`, `(?m)^\d+ +\d+ +\w+ +\d+ +\S+ +sleep 60\r?$`)
