@@ -15,7 +15,8 @@
 // -fault measures recovery under load, as RedLeaf's benchmark of a driver
 // fault every second does: the workload runs twice, first without faults,
 // then while a thread of the program arms fault KIND (panic, nilptr, ...)
-// in domain DOMAIN (nvme, ramdisk) every D (default 1s) through the
+// in domain DOMAIN (nvme, ramdisk) at its start and every D (default 1s)
+// after that, through the
 // kernel's monitor (inject DOMAIN KIND); the table gives both throughputs
 // and their ratio, and how many faults fired.
 //
@@ -178,17 +179,19 @@ func underFaults(p *ulib.Proc, t Target, cfg Config, fault []string, every time.
 	defer log.Close()
 	stop, done := make(chan struct{}), make(chan int)
 	q.Go("benchfs-faults", func() {
+		// The first fault at once (a short workload still meets one),
+		// then one every interval.
 		n := 0
 		for {
+			args := ulib.JoinNul(append([]string{"inject"}, fault...))
+			if st, err := q.Sys().Monitor(args, int32(log.Fd())); err == nil && st == 0 {
+				n++
+			}
 			select {
 			case <-stop:
 				done <- n
 				return
 			case <-time.After(every):
-			}
-			args := ulib.JoinNul(append([]string{"inject"}, fault...))
-			if st, err := q.Sys().Monitor(args, int32(log.Fd())); err == nil && st == 0 {
-				n++
 			}
 		}
 	})
