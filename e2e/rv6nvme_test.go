@@ -56,7 +56,9 @@ func TestRv6OnNVMe(t *testing.T) {
 		// And again, killed this time.
 		[]string{`usertests -q createwrite bigfile dirtree > /data/ut.out &`, `\[1\] \d+`},
 		[]string{`kill nvme`},
-		[]string{`wait; echo usertests $?`, `(?m)^usertests 0\r?$`},
+		// (A write after it, so that a kill that found the driver idle is
+		// followed by a call that makes the shadow re-create it.)
+		[]string{`wait; echo usertests $?; echo x > /data/x`, `(?m)^usertests 0\r?$`},
 		[]string{`domains | grep nvme`, `(?m)^nvme +\d+ +nvme +running +yes +\d+ +\d+ +\d+ +[12] +2`},
 		// Throughput with a driver panic every half second, against none.
 		[]string{`benchfs -size 1M -bs 4K,64K -file /data/bf -fault nvme:panic -every 500ms`,
