@@ -286,8 +286,12 @@ func TestParseRate(t *testing.T) {
 }
 
 // A driver that never returns (an injected loop) is failed at the
-// capability's deadline; the batch the call took is lost with it, fwd
-// says so and goes on with a new one on the restarted instance.
+// capability's deadline and restarted by its shadow. Either the batch the
+// call took is lost with it, and fwd says so and goes on with a new one on
+// the restarted instance; or the proxy gives the batch back whole (the
+// driver works on it in place, rref.RescueDeque) and the shadow's retry
+// succeeds with nothing to report. Which one depends on how far the
+// abandoned call got, so both pass; forwarding must resume either way.
 func TestFwdLoopDeadline(t *testing.T) {
 	defer func(d time.Duration) { ixgbeDeadline = d }(ixgbeDeadline)
 	ixgbeDeadline = time.Second
@@ -297,8 +301,10 @@ func TestFwdLoopDeadline(t *testing.T) {
 	if st != 0 {
 		t.Fatalf("status %d", st)
 	}
+	if !regexp.MustCompile(`(?m)^fwd: .*deadline`).MatchString(out) && number(out, `fwd: received (\d+),`) != number(out, `sent (\d+) \(after draining`) {
+		t.Errorf("no deadline error reported, yet packets were lost between receiving and sending")
+	}
 	for _, re := range []string{
-		`(?m)^fwd: .*deadline`,
 		`fwd: ixgbe0: restarted by its shadow 1 time\(s\) \(instance #\d+ -> #\d+\), config replayed`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
