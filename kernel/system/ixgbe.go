@@ -170,26 +170,16 @@ func (s *System) bindRealIxgbe() ([]*ixgbePort, int) {
 // bindIxgbe takes the function d from Linux and starts the port name on
 // it, as bindNVMe does for a controller.
 func (s *System) bindIxgbe(name string, d pci.Device) (*ixgbePort, error) {
-	alloc, err := NewSystemDMA()
+	f, err := s.takeFromLinux(d, s.opts.DMA)
 	if err != nil {
-		return nil, fmt.Errorf("no DMA memory: %w; left to Linux (%s)", err, linuxDriver(d))
-	}
-	if _, err := alloc.Alloc(4096, 4096); err != nil {
-		return nil, fmt.Errorf("no DMA memory: %w; left to Linux (%s)", err, linuxDriver(d))
-	}
-	alloc.Reset()
-	f, err := s.bus.Take(d.Addr, alloc)
-	if err != nil {
-		return nil, fmt.Errorf("taking it from Linux: %w", err)
+		return nil, err
 	}
 	m, _ := ixgbe.Lookup(d.Vendor, d.DeviceID)
 	p, err := s.startIxgbe(name, hw.PCIDevice(f), nil, fmt.Sprintf("%s (%04x:%04x, %s)", d.Addr, d.Vendor, d.DeviceID, m.Name))
 	if err != nil {
 		return nil, fmt.Errorf("%w (the NIC is no longer Linux's)", err)
 	}
-	s.mu.Lock()
-	s.owners[d.Addr] = name
-	s.mu.Unlock()
+	s.drive(d.Addr, name)
 	s.logf("%s: %s (%04x:%04x) taken from %s: domain %s (shadowed)", name, d.Addr, d.Vendor, d.DeviceID, linuxDriver(d), name)
 	return p, nil
 }
@@ -218,41 +208,29 @@ func (s *System) startModelIxgbe(i int, why string) (*ixgbePort, error) {
 // adds it to the system's services.
 func (s *System) startIxgbe(name string, dev hw.PCIDevice, m *model.Model, where string) (*ixgbePort, error) {
 	mode := &ixgbe.Mode{}
-	d, err := s.m.Create(ixgbe.Kind, domain.Name(name),
+	g, ctl, err := guarded[idl.Net](s, ixgbe.Kind, name, "", s.opts.Policy, ixgbeDeadline,
 		domain.GrantDevice(ixgbe.GrantPCI, dev),
 		domain.GrantDevice(ixgbe.GrantConfig, ixgbeConfig),
 		domain.GrantDevice(ixgbe.GrantMode, mode),
 		domain.GrantDevice(ixgbe.GrantFaults, s.inj.Device()))
 	if err != nil {
-		return nil, fmt.Errorf("starting the %s domain: %w", name, err)
-	}
-	g, err := shadow.New(s.m, d, DefaultPolicy)
-	if err != nil {
-		s.m.Kill(d)
-		return nil, fmt.Errorf("guarding %s: %w", name, err)
-	}
-	ctl, err := domain.Connect[idl.Net](s.m.Kernel(), g, domain.Deadline(ixgbeDeadline))
-	if err != nil {
-		s.m.Kill(d)
-		return nil, fmt.Errorf("connecting to %s: %w", name, err)
+		return nil, err
 	}
 	fast, err := domain.Connect[idl.Net](s.m.Kernel(), g)
 	if err != nil {
-		s.m.Kill(d)
+		s.m.Kill(g.Current())
 		return nil, fmt.Errorf("connecting to %s: %w", name, err)
 	}
 	if err := ctl.SetPromisc(true); err != nil {
-		s.m.Kill(d)
+		s.m.Kill(g.Current())
 		return nil, fmt.Errorf("%s: promiscuous mode: %w", name, err)
 	}
 	p := &ixgbePort{name: name, where: where, model: m, guard: g, mode: mode, ctl: ctl, fast: fast}
-	s.mu.Lock()
-	s.services = append(s.services, &service{
+	s.addService(&service{
 		name:  name,
 		guard: g,
 		ping:  func() error { _, err := ctl.LinkStatus(); return err },
 	})
-	s.mu.Unlock()
 	return p, nil
 }
 

@@ -186,58 +186,31 @@ func (s *System) linuxMAC(addr string) string {
 // bindNet takes d from Linux and starts the driver domain (behind a
 // shadow) and the echo service.
 func (s *System) bindNet(opts Options, cfg NetConfig, d pci.Device) error {
-	newDMA := opts.DMA
-	if newDMA == nil {
-		newDMA = NewSystemDMA
-	}
-	alloc, err := newDMA()
+	mac := s.linuxMAC(d.Addr) // while Linux still has the interface
+	f, err := s.takeFromLinux(d, opts.DMA)
 	if err != nil {
-		return fmt.Errorf("no DMA memory: %w; left to Linux (%s)", err, linuxDriver(d))
-	}
-	if _, err := alloc.Alloc(4096, 4096); err != nil {
-		return fmt.Errorf("no DMA memory: %w; left to Linux (%s)", err, linuxDriver(d))
-	}
-	alloc.Reset()
-	mac := s.linuxMAC(d.Addr)
-	f, err := s.bus.Take(d.Addr, alloc)
-	if err != nil {
-		return fmt.Errorf("taking it from Linux: %w", err)
+		return err
 	}
 	fn, err := newConfigFunction(s.bus, f)
 	if err != nil {
 		return err
 	}
-	dd, err := s.m.Create(virtionet.Kind, domain.Name(NetName),
+	g, nc, err := guarded[idl.Net](s, virtionet.Kind, NetName, " (the device is no longer Linux's)", opts.Policy, DefaultNetDeadline,
 		domain.GrantDevice(virtionet.GrantPCI, virtionet.Function(fn)),
 		domain.GrantDevice(virtionet.GrantFaults, s.inj.Device()))
 	if err != nil {
 		fn.cfg.Close()
-		return fmt.Errorf("starting the %s domain (the device is no longer Linux's): %w", NetName, err)
-	}
-	g, err := shadow.New(s.m, dd, opts.Policy)
-	if err != nil {
-		s.m.Kill(dd)
-		return fmt.Errorf("guarding %s: %w", NetName, err)
-	}
-	nc, err := domain.Connect[idl.Net](s.m.Kernel(), g, domain.Deadline(DefaultNetDeadline))
-	if err != nil {
-		s.m.Kill(dd)
-		return fmt.Errorf("connecting to %s: %w", NetName, err)
+		return err
 	}
 	n := &nic{dev: d, net: nc, guard: g}
 	s.nic = n
-	s.services = append(s.services, &service{
+	s.addService(&service{
 		name:  NetName,
 		guard: g,
 		ping:  func() error { _, err := nc.LinkStatus(); return err },
 	})
-	s.mu.Lock()
-	s.owners[d.Addr] = NetName
-	s.mu.Unlock()
-	prev := "no Linux driver"
-	if d.Driver != "" {
-		prev = "Linux's " + d.Driver
-	}
+	s.drive(d.Addr, NetName)
+	prev := takenFrom(d)
 	link, err := nc.LinkStatus()
 	what := fmt.Sprintf(", %s, link %s", macString(link.MAC), upDown(link.Up))
 	if err != nil {
@@ -265,7 +238,7 @@ func (s *System) bindNet(opts Options, cfg NetConfig, d pci.Device) error {
 		return nil
 	}
 	n.echo = ec
-	s.services = append(s.services, &service{
+	s.addService(&service{
 		name: EchoName,
 		ping: func() error { _, err := ec.EchoStats(); return err },
 		rebind: func(d *domain.Domain) error {

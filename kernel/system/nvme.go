@@ -100,6 +100,14 @@ func (s *System) startNVMe(opts Options) {
 	}
 }
 
+// takenFrom names the Linux driver d is taken from, for the log.
+func takenFrom(d pci.Device) string {
+	if d.Driver == "" {
+		return "no Linux driver"
+	}
+	return "Linux's " + d.Driver
+}
+
 func linuxDriver(d pci.Device) string {
 	if d.Driver == "" {
 		return "no driver"
@@ -110,66 +118,32 @@ func linuxDriver(d pci.Device) string {
 // bindNVMe takes the controller d from Linux and starts the NVMe domain on
 // it, behind a shadow.
 func (s *System) bindNVMe(opts Options, d pci.Device) error {
-	newDMA := opts.DMA
-	if newDMA == nil {
-		newDMA = NewSystemDMA
-	}
-	// DMA memory first, while Linux still drives the controller: without
-	// it (no CAP_SYS_ADMIN: the pagemap hides frame numbers) nothing is
-	// taken from Linux.
-	alloc, err := newDMA()
+	f, err := s.takeFromLinux(d, opts.DMA)
 	if err != nil {
-		return fmt.Errorf("no DMA memory: %w; left to Linux (%s)", err, linuxDriver(d))
+		return err
 	}
-	if _, err := alloc.Alloc(4096, 4096); err != nil {
-		if errors.Is(err, dma.ErrNoFrame) || errors.Is(err, os.ErrPermission) {
-			err = fmt.Errorf("%w (DMA needs physical addresses: run as root with CAP_SYS_ADMIN)", err)
-		}
-		return fmt.Errorf("no DMA memory: %w; left to Linux (%s)", err, linuxDriver(d))
-	}
-	alloc.Reset()
-	f, err := s.bus.Take(d.Addr, alloc)
-	if err != nil {
-		return fmt.Errorf("taking it from Linux: %w", err)
-	}
-	dd, err := s.m.Create(nvme.Kind, domain.Name(NVMeName),
+	g, disk, err := guarded[idl.BlockDevice](s, nvme.Kind, NVMeName, " (the controller is no longer Linux's)", opts.Policy, opts.NVMeDeadline,
 		domain.GrantDevice(nvme.GrantPCI, hw.PCIDevice(f)),
 		domain.GrantDevice(nvme.GrantConfig, opts.NVMe),
 		domain.GrantDevice(nvme.GrantFaults, s.inj.Device()))
 	if err != nil {
-		return fmt.Errorf("starting the %s domain (the controller is no longer Linux's): %w", NVMeName, err)
-	}
-	g, err := shadow.New(s.m, dd, opts.Policy)
-	if err != nil {
-		s.m.Kill(dd)
-		return fmt.Errorf("guarding %s: %w", NVMeName, err)
-	}
-	disk, err := domain.Connect[idl.BlockDevice](s.m.Kernel(), g, domain.Deadline(opts.NVMeDeadline))
-	if err != nil {
-		s.m.Kill(dd)
-		return fmt.Errorf("connecting to %s: %w", NVMeName, err)
+		return err
 	}
 	s.nvme = &blockDev{name: NVMeName, cmd: NVMeName, dev: disk, guard: g, flush: true,
 		where: fmt.Sprintf("on %s (%04x:%04x)", d.Addr, d.Vendor, d.DeviceID)}
-	s.services = append(s.services, &service{
+	s.addService(&service{
 		name:  NVMeName,
 		guard: g,
 		ping:  func() error { _, err := disk.BlockSize(); return err },
 	})
-	s.mu.Lock()
-	s.owners[d.Addr] = NVMeName
-	s.mu.Unlock()
-	prev := "no Linux driver"
-	if d.Driver != "" {
-		prev = "Linux's " + d.Driver
-	}
+	s.drive(d.Addr, NVMeName)
 	what := ""
 	if n, err := disk.NumBlocks(); err != nil {
 		what = fmt.Sprintf("; asking its size: %v", err)
 	} else {
 		what = fmt.Sprintf(", %d blocks of %d bytes (%s)", n, idl.BlockSize, size(n*idl.BlockSize))
 	}
-	s.logf("nvme: %s (%04x:%04x) taken from %s: domain %s (shadowed)%s", d.Addr, d.Vendor, d.DeviceID, prev, NVMeName, what)
+	s.logf("nvme: %s (%04x:%04x) taken from %s: domain %s (shadowed)%s", d.Addr, d.Vendor, d.DeviceID, takenFrom(d), NVMeName, what)
 	return nil
 }
 

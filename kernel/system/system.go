@@ -106,7 +106,9 @@ type System struct {
 	disk     idl.BlockDevice // the kernel's shadow capability to the RAM disk
 	deadline time.Duration
 	logf     func(format string, args ...any)
-	services []*service // the domains the system started, in the order it started them
+	opts     Options // as Start completed them: for what starts later (the ixgbe ports)
+	svcMu    sync.Mutex
+	services []*service // the domains the system started, in the order it started them; guarded by svcMu (addService)
 	ramdisk  *blockDev  // the RAM disk, for the shell
 	bus      *pci.Bus   // nil: no PCI scan (lspci scans the machine's)
 	nvme     *blockDev  // the NVMe domain; nil: none
@@ -157,6 +159,7 @@ func Start(opts Options) (*System, error) {
 		opts.NVMeDeadline = DefaultNVMeDeadline
 	}
 	s := &System{
+		opts:     opts,
 		inj:      faults.New(),
 		deadline: opts.Deadline,
 		logf:     opts.Logf,
@@ -205,7 +208,7 @@ func (s *System) start(opts Options) error {
 		return fmt.Errorf("system: connecting to %s: %w", DiskName, err)
 	}
 	s.ramdisk = &blockDev{name: DiskName, cmd: "blk", dev: s.disk, guard: s.guard}
-	s.services = append(s.services, &service{
+	s.addService(&service{
 		name:  DiskName,
 		guard: s.guard,
 		ping:  func() error { _, err := s.disk.BlockSize(); return err },
@@ -238,7 +241,7 @@ func (s *System) start(opts Options) error {
 	if err := nsvc.rebind(nd); err != nil {
 		return fmt.Errorf("system: connecting to %s: %w", NullName, err)
 	}
-	s.services = append(s.services, nsvc)
+	s.addService(nsvc)
 
 	// The NVMe domain, if the machine has a controller; it fails nothing.
 	s.startNVMe(opts)
@@ -320,7 +323,7 @@ func (s *System) Null() idl.Bench { return s.nullCap() }
 // Summary names the services, "ramdisk (shadowed), null", for the boot log.
 func (s *System) Summary() string {
 	var parts []string
-	for _, svc := range s.services {
+	for _, svc := range s.serviceList() {
 		if svc.guard != nil {
 			parts = append(parts, svc.name+" (shadowed)")
 		} else {
@@ -338,7 +341,7 @@ func (s *System) Failures(name string) int {
 }
 
 func (s *System) service(name string) *service {
-	for _, svc := range s.services {
+	for _, svc := range s.serviceList() {
 		if svc.name == name {
 			return svc
 		}
@@ -348,7 +351,7 @@ func (s *System) service(name string) *service {
 
 func (s *System) serviceNames() string {
 	var names []string
-	for _, svc := range s.services {
+	for _, svc := range s.serviceList() {
 		names = append(names, svc.name)
 	}
 	return strings.Join(names, ", ")
