@@ -61,6 +61,14 @@ func Kinds() []string {
 	return names
 }
 
+// Registered reports whether a kind named name is registered.
+func Registered(name string) bool {
+	kinds.mu.RLock()
+	defer kinds.mu.RUnlock()
+	_, ok := kinds.m[name]
+	return ok
+}
+
 func lookupKind(name string) (*kind, error) {
 	kinds.mu.RLock()
 	defer kinds.mu.RUnlock()

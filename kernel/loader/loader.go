@@ -101,7 +101,7 @@ func (l *Loader) Has(prog string) (bool, error) {
 	if prog == "" || strings.ContainsAny(prog, "/\x00") {
 		return false, nil
 	}
-	return slices.Contains(domain.Kinds(), KindPrefix+prog), nil
+	return domain.Registered(KindPrefix + prog), nil
 }
 
 // DomainID implements idl.Loader.

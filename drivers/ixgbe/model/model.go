@@ -436,18 +436,31 @@ func (m *Model) write(off int, v uint32) {
 	}
 }
 
+// ringBase is what a write of v to a ring's base register (RDBAL, TDBAL)
+// stores: the datasheet ignores bits 6:0, and a driver that sets them is
+// wrong.
+func (m *Model) ringBase(reg string, q int, v uint32) uint32 {
+	if v&0x7f != 0 {
+		m.fail("%s(%d) = %#x: the ring base must be 128-byte aligned (bits 6:0 are ignored)", reg, q, v)
+	}
+	return v &^ 0x7f
+}
+
+// ringLen is what a write of v to a ring's length register (RDLEN,
+// TDLEN) stores, as ringBase.
+func (m *Model) ringLen(reg string, q int, v uint32) uint32 {
+	if v&0x7f != 0 {
+		m.fail("%s(%d) = %#x: the ring length must be a multiple of 128 bytes (bits 6:0 are ignored)", reg, q, v)
+	}
+	return v & 0xfff80
+}
+
 func (m *Model) writeRxQueue(q, reg int, r *uint32, v uint32) {
 	switch reg {
 	case 0x00: // RDBAL
-		if v&0x7f != 0 {
-			m.fail("RDBAL(%d) = %#x: the ring base must be 128-byte aligned (bits 6:0 are ignored)", q, v)
-		}
-		*r = v &^ 0x7f
+		*r = m.ringBase("RDBAL", q, v)
 	case 0x08: // RDLEN
-		if v&0x7f != 0 {
-			m.fail("RDLEN(%d) = %#x: the ring length must be a multiple of 128 bytes (bits 6:0 are ignored)", q, v)
-		}
-		*r = v & 0xfff80
+		*r = m.ringLen("RDLEN", q, v)
 	case 0x28: // RXDCTL
 		if v&qctlEnable == 0 {
 			m.rxOn[q], m.rxEnLeft[q] = false, 0
@@ -482,15 +495,9 @@ func (m *Model) writeRxQueue(q, reg int, r *uint32, v uint32) {
 func (m *Model) writeTxQueue(q, reg int, r *uint32, v uint32) {
 	switch reg {
 	case 0x00: // TDBAL
-		if v&0x7f != 0 {
-			m.fail("TDBAL(%d) = %#x: the ring base must be 128-byte aligned (bits 6:0 are ignored)", q, v)
-		}
-		*r = v &^ 0x7f
+		*r = m.ringBase("TDBAL", q, v)
 	case 0x08: // TDLEN
-		if v&0x7f != 0 {
-			m.fail("TDLEN(%d) = %#x: the ring length must be a multiple of 128 bytes (bits 6:0 are ignored)", q, v)
-		}
-		*r = v & 0xfff80
+		*r = m.ringLen("TDLEN", q, v)
 	case 0x28: // TXDCTL
 		if v&qctlEnable == 0 {
 			m.txOn[q], m.txEnLeft[q] = false, 0
