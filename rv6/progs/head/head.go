@@ -7,7 +7,6 @@ package head
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 
 	"github.com/rlgo/redleaf/rv6/progs/internal/cli"
@@ -19,42 +18,10 @@ const usage = "head [-n N] [FILE...]"
 func init() { ulib.Register("head", main) }
 
 func main(p *ulib.Proc) int {
-	opts, files, err := cli.Parse(p.Args, "n:")
-	if err != nil {
-		return cli.BadUsage(p, err, usage)
-	}
-	n, err := cli.LineCount(opts, 'n', 10)
-	if err != nil {
-		return cli.BadUsage(p, err, usage)
-	}
-	headers := len(files) > 1
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
-	out := bufio.NewWriterSize(p.Stdout, 32<<10)
-	status := ulib.StatusOK
-	for i, name := range files {
-		r, done, err := cli.Input(p, name)
-		if err != nil {
-			status = cli.Fail(p, name, err)
-			continue
-		}
-		if headers {
-			if i > 0 {
-				out.WriteByte('\n')
-			}
-			fmt.Fprintf(out, "==> %s <==\n", name)
-		}
-		rerr := head(out, r, n)
-		done()
-		if rerr != nil {
-			status = cli.Fail(p, name, rerr)
-		}
-	}
-	if err := out.Flush(); err != nil {
-		return cli.WriteFailed(p, err)
-	}
-	return status
+	return cli.LineFilter(p, usage, func(out *bufio.Writer, r io.Reader, n int, header func()) error {
+		header()
+		return head(out, r, n)
+	})
 }
 
 // head copies r's first n lines to out. It reads no more than it needs

@@ -7,7 +7,6 @@ package tail
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"slices"
 
@@ -20,46 +19,17 @@ const usage = "tail [-n N] [FILE...]"
 func init() { ulib.Register("tail", main) }
 
 func main(p *ulib.Proc) int {
-	opts, files, err := cli.Parse(p.Args, "n:")
-	if err != nil {
-		return cli.BadUsage(p, err, usage)
-	}
-	n, err := cli.LineCount(opts, 'n', 10)
-	if err != nil {
-		return cli.BadUsage(p, err, usage)
-	}
-	headers := len(files) > 1
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
-	out := bufio.NewWriterSize(p.Stdout, 32<<10)
-	status := ulib.StatusOK
-	for i, name := range files {
-		r, done, err := cli.Input(p, name)
+	return cli.LineFilter(p, usage, func(out *bufio.Writer, r io.Reader, n int, header func()) error {
+		lines, err := tail(r, n)
 		if err != nil {
-			status = cli.Fail(p, name, err)
-			continue
+			return err
 		}
-		lines, rerr := tail(r, n)
-		done()
-		if rerr != nil {
-			status = cli.Fail(p, name, rerr)
-			continue
-		}
-		if headers {
-			if i > 0 {
-				out.WriteByte('\n')
-			}
-			fmt.Fprintf(out, "==> %s <==\n", name)
-		}
+		header()
 		for _, l := range lines {
 			out.WriteString(l)
 		}
-	}
-	if err := out.Flush(); err != nil {
-		return cli.WriteFailed(p, err)
-	}
-	return status
+		return nil
+	})
 }
 
 // tail returns r's last n lines, each with its newline (the last may have

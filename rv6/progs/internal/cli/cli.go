@@ -8,6 +8,7 @@
 package cli
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -253,4 +254,49 @@ func LineCount(opts Opts, c byte, def int) (int, error) {
 		return 0, fmt.Errorf("bad line count %q", opts.Value(c))
 	}
 	return n, nil
+}
+
+// LineFilter is the main of head and tail: `NAME [-n N] [FILE...]`, each
+// file (standard input without any) given to each with -n's count (default
+// 10), and, when there are several files, a "==> NAME <==" header before a
+// file's output, written when each calls header.
+func LineFilter(p *ulib.Proc, usage string, each func(out *bufio.Writer, r io.Reader, n int, header func()) error) int {
+	opts, files, err := Parse(p.Args, "n:")
+	if err != nil {
+		return BadUsage(p, err, usage)
+	}
+	n, err := LineCount(opts, 'n', 10)
+	if err != nil {
+		return BadUsage(p, err, usage)
+	}
+	headers := len(files) > 1
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	out := bufio.NewWriterSize(p.Stdout, 32<<10)
+	status := ulib.StatusOK
+	for i, name := range files {
+		r, done, err := Input(p, name)
+		if err != nil {
+			status = Fail(p, name, err)
+			continue
+		}
+		header := func() {
+			if headers {
+				if i > 0 {
+					out.WriteByte('\n')
+				}
+				fmt.Fprintf(out, "==> %s <==\n", name)
+			}
+		}
+		err = each(out, r, n, header)
+		done()
+		if err != nil {
+			status = Fail(p, name, err)
+		}
+	}
+	if err := out.Flush(); err != nil {
+		return WriteFailed(p, err)
+	}
+	return status
 }
