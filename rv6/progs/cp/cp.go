@@ -7,7 +7,6 @@ package cp
 import (
 	"errors"
 	"fmt"
-	"path"
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/rv6/fs/errno"
@@ -35,20 +34,14 @@ func main(p *ulib.Proc) int {
 		return cli.Usage(p, usage)
 	}
 	c := &copier{p: p, recursive: opts.Has('r') || opts.Has('R'), buf: make([]byte, idl.IOSize)}
-	srcs, dst := args[:len(args)-1], args[len(args)-1]
-	st, err := p.Stat(dst)
-	intoDir := err == nil && st.Type == idl.FileTypeDir
-	if len(srcs) > 1 && !intoDir {
-		p.Errorf("%s: not a directory", dst)
+	targets, err := cli.Targets(p, args)
+	if err != nil {
+		p.Errorf("%v", err)
 		return ulib.StatusError
 	}
 	status := ulib.StatusOK
-	for _, src := range srcs {
-		to := dst
-		if intoDir {
-			to = cli.Join(dst, path.Base(src))
-		}
-		if err := c.copy(src, to); err != nil {
+	for _, t := range targets {
+		if err := c.copy(t.Src, t.Dst); err != nil {
 			p.Errorf("%v", err)
 			status = ulib.StatusError
 		}

@@ -5,9 +5,6 @@
 package mv
 
 import (
-	"path"
-
-	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/rv6/progs/internal/cli"
 	"github.com/rlgo/redleaf/rv6/ulib"
 )
@@ -24,25 +21,19 @@ func main(p *ulib.Proc) int {
 	if len(args) < 2 {
 		return cli.Usage(p, usage)
 	}
-	srcs, dst := args[:len(args)-1], args[len(args)-1]
-	st, err := p.Stat(dst)
-	intoDir := err == nil && st.Type == idl.FileTypeDir
-	if len(srcs) > 1 && !intoDir {
-		p.Errorf("%s: not a directory", dst)
+	targets, err := cli.Targets(p, args)
+	if err != nil {
+		p.Errorf("%v", err)
 		return ulib.StatusError
 	}
 	status := ulib.StatusOK
-	for _, src := range srcs {
-		to := dst
-		if intoDir {
-			to = cli.Join(dst, path.Base(src))
-		}
-		if _, err := p.Stat(src); err != nil {
-			status = cli.Fail(p, src, err)
+	for _, t := range targets {
+		if _, err := p.Stat(t.Src); err != nil {
+			status = cli.Fail(p, t.Src, err)
 			continue
 		}
-		if err := p.Rename(src, to); err != nil {
-			status = cli.Fail(p, src+" -> "+to, err)
+		if err := p.Rename(t.Src, t.Dst); err != nil {
+			status = cli.Fail(p, t.Src+" -> "+t.Dst, err)
 		}
 	}
 	return status

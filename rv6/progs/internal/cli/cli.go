@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"strings"
 
@@ -299,4 +300,27 @@ func LineFilter(p *ulib.Proc, usage string, each func(out *bufio.Writer, r io.Re
 		return WriteFailed(p, err)
 	}
 	return status
+}
+
+// A Target is one source of `cp` or `mv` and where it goes.
+type Target struct{ Src, Dst string }
+
+// Targets resolves the operands `SRC DST` or `SRC... DIR` (at least two)
+// into each source and where it goes: into DIR when the last operand is a
+// directory, which it must be when there are several sources.
+func Targets(p *ulib.Proc, args []string) ([]Target, error) {
+	srcs, dst := args[:len(args)-1], args[len(args)-1]
+	st, err := p.Stat(dst)
+	intoDir := err == nil && st.Type == idl.FileTypeDir
+	if len(srcs) > 1 && !intoDir {
+		return nil, fmt.Errorf("%s: not a directory", dst)
+	}
+	ts := make([]Target, len(srcs))
+	for i, src := range srcs {
+		ts[i] = Target{src, dst}
+		if intoDir {
+			ts[i].Dst = Join(dst, path.Base(src))
+		}
+	}
+	return ts, nil
 }
