@@ -34,18 +34,6 @@ func New(reg *sh.Registry, fallback func(string) (sh.Command, bool)) *Monitor {
 	return &Monitor{reg: reg, fallback: fallback}
 }
 
-// has reports whether the monitor runs name.
-func (m *Monitor) has(name string) bool {
-	if _, ok := m.reg.Lookup(name); ok {
-		return true
-	}
-	if m.fallback != nil {
-		_, ok := m.fallback(name)
-		return ok
-	}
-	return false
-}
-
 // capped keeps the first idl.MonitorOutput bytes written to it.
 type capped struct {
 	res *idl.MonitorResult
@@ -64,15 +52,25 @@ func (m *Monitor) Run(argv string) (res idl.MonitorResult, err error) {
 		res.Status = StatusUnknown
 		return res, nil
 	}
-	if !m.has(args[0]) {
-		res.Status = StatusUnknown
-		return res, nil
+	// The command is looked up once: a fallback's search (files in
+	// /bbin) is not repeated when the shell runs it.
+	var fallback func(string) (sh.Command, bool)
+	if _, ok := m.reg.Lookup(args[0]); !ok {
+		var cmd sh.Command
+		if m.fallback != nil {
+			cmd, ok = m.fallback(args[0])
+		}
+		if !ok {
+			res.Status = StatusUnknown
+			return res, nil
+		}
+		fallback = func(name string) (sh.Command, bool) { return cmd, name == args[0] }
 	}
 	// Commands run concurrently, each in a shell of its own: an inject
 	// typed while a background fwd or benchfs runs must not wait for it.
 	// The system's commands guard their own state.
 	out := &capped{res: &res}
-	s := sh.New(sh.Options{Stdout: out, Stderr: out, Registry: m.reg, Name: "monitor", Fallback: m.fallback})
+	s := sh.New(sh.Options{Stdout: out, Stderr: out, Registry: m.reg, Name: "monitor", Fallback: fallback})
 	res.Status = int32(s.Eval(context.Background(), Quote(args)))
 	return res, nil
 }
