@@ -25,11 +25,9 @@ import (
 // Rv6Kind is the Rv6 domain's kind (rv6/sys).
 const rv6Kind = "rv6"
 
-// rv6 is the running Rv6: its domain and the kernel's capability to it.
+// rv6 is the running Rv6: the kernel's capability to its domain.
 type rv6 struct {
-	d        *domain.Domain
 	cap      idl.Rv6
-	dev      string
 	stopping atomic.Bool // the power is going: init ends for good
 }
 
@@ -61,7 +59,7 @@ func startRv6(k *boot.Kernel, sys *system.System, mon *monitor.Monitor) (*rv6, e
 	}
 	fmt.Fprintf(os.Stdout, "rv6: / on %s: %d of %d blocks free, %d of %d inodes free\n",
 		dev, st.FreeBlocks, st.Blocks, st.FreeInodes, st.Inodes)
-	return &rv6{d: d, cap: c, dev: dev}, nil
+	return &rv6{cap: c}, nil
 }
 
 // chooseRoot returns the block device rl.root names, its name, and whether
