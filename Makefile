@@ -30,8 +30,8 @@ test: vet
 	$(GO) test -timeout 40m ./...
 	$(MAKE) race
 
-RACE_PKGS = ./kernel/domain/... ./kernel/rref ./kernel/shadow ./kernel/faults ./kernel/system \
-	./kernel/loader ./kernel/console ./kernel/monitor ./kernel/netup ./net/... \
+RACE_PKGS = ./kernel/domain/... ./kernel/rref ./kernel/shadow ./kernel/faults ./system/... ./services/... \
+	./kernel/loader ./kernel/console ./kernel/netup ./net/... \
 	./kernel/boot ./drivers/... ./rv6/... ./console
 race:
 	$(GO) test -race -short -timeout 20m $(RACE_PKGS)

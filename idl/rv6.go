@@ -185,7 +185,7 @@ type Sys interface {
 	// first); N == 0 past the last.
 	Procs(after int32) (ProcBatch, error)
 	// Monitor runs a command of the domain kernel's monitor (domains,
-	// lspci, inject, ...; see kernel/system) with argv as in SpawnReq,
+	// lspci, inject, ...; see system) with argv as in SpawnReq,
 	// writing its output to descriptor out, and returns its status.
 	Monitor(argv string, out int32) (int32, error)
 }

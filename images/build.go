@@ -34,7 +34,7 @@ import (
 	"github.com/rlgo/redleaf/images/initramfs"
 	"github.com/rlgo/redleaf/images/kernelsrc"
 	"github.com/rlgo/redleaf/images/manifest"
-	"github.com/rlgo/redleaf/kernel/vet"
+	"github.com/rlgo/redleaf/vet"
 	"github.com/rlgo/redleaf/version"
 )
 

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rlgo/redleaf/kernel/vet"
+	"github.com/rlgo/redleaf/vet"
 )
 
 func vetCmd() *cobra.Command {

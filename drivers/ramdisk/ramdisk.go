@@ -16,7 +16,7 @@
 // it was granted (package kernel/faults, optional) at the entry of every IDL
 // method.
 //
-// It is derived from kernel/domain/testdomains/ramdisk, which keeps its
+// It is derived from internal/testdomains/ramdisk, which keeps its
 // blocks in its own heap and loses them when it dies.
 package ramdisk
 

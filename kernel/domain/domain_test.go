@@ -12,8 +12,8 @@ import (
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
-	"github.com/rlgo/redleaf/kernel/domain/testdomains/nullbench"
-	"github.com/rlgo/redleaf/kernel/domain/testdomains/stage"
+	"github.com/rlgo/redleaf/internal/testdomains/nullbench"
+	"github.com/rlgo/redleaf/internal/testdomains/stage"
 )
 
 func TestLifecycle(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
-	"github.com/rlgo/redleaf/kernel/domain/testdomains/stage"
+	"github.com/rlgo/redleaf/internal/testdomains/stage"
 	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/kernel/shadow"
 )

@@ -9,7 +9,7 @@ import (
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
-	"github.com/rlgo/redleaf/kernel/domain/testdomains/stage"
+	"github.com/rlgo/redleaf/internal/testdomains/stage"
 )
 
 // newManager returns a manager closed at the end of the test.

@@ -7,9 +7,9 @@ import (
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
-	"github.com/rlgo/redleaf/kernel/domain/testdomains/hoard"
-	"github.com/rlgo/redleaf/kernel/domain/testdomains/nullbench"
-	"github.com/rlgo/redleaf/kernel/domain/testdomains/ramdisk"
+	"github.com/rlgo/redleaf/internal/testdomains/hoard"
+	"github.com/rlgo/redleaf/internal/testdomains/nullbench"
+	"github.com/rlgo/redleaf/internal/testdomains/ramdisk"
 	"github.com/rlgo/redleaf/kernel/rref"
 )
 

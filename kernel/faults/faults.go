@@ -18,7 +18,7 @@
 //     through turns the panic into the domain's failure, as it would a bug.
 //
 // Domains import this package for Device, From and Grant (it is on the
-// domain import allowlist of kernel/vet). What a domain can reach from it is
+// domain import allowlist of vet). What a domain can reach from it is
 // only what it was granted: the value Device returns has no method but
 // Point, so a domain cannot arm faults, in itself or in anyone else; an
 // Injector a domain made for itself is armed by nobody.

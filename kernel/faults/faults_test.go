@@ -10,7 +10,7 @@ import (
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/faults"
-	"github.com/rlgo/redleaf/kernel/system/null"
+	"github.com/rlgo/redleaf/services/null"
 )
 
 func newManager(t *testing.T) *domain.Manager {
@@ -120,7 +120,7 @@ func TestKinds(t *testing.T) {
 			}
 			// The fault happened in the domain's method, on the thread
 			// that called into it.
-			if !strings.Contains(string(f.Stack), "kernel/system/null.(*Null).Null") {
+			if !strings.Contains(string(f.Stack), "services/null.(*Null).Null") {
 				t.Errorf("the fault's stack does not go through the domain:\n%s", f.Stack)
 			}
 			if d.State() != domain.Failed || inj.Pending(name) != "" || inj.Fired(name) != 1 {

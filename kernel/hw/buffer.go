@@ -67,6 +67,19 @@ func (b *Buffer) Load32(off int) uint32 {
 	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&b.b[off])))
 }
 
+// Store32 atomically stores v as the little-endian 32-bit field at off,
+// which must be 4-byte aligned: for a device (or a device model) writing a
+// field the driver polls with Load32.
+func (b *Buffer) Store32(off int, v uint32) {
+	if off&3 != 0 {
+		panic(fmt.Sprintf("hw: Store32 at misaligned offset %d", off))
+	}
+	if off < 0 || off+4 > len(b.b) {
+		panic(fmt.Sprintf("hw: Store32 at offset %d outside a %d-byte buffer", off, len(b.b)))
+	}
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(&b.b[off])), v)
+}
+
 // Sub is the part [off, off+n) of the buffer, sharing its memory.
 func (b *Buffer) Sub(off, n int) Buffer {
 	return Buffer{b: b.b[off : off+n : off+n], phys: b.phys + uint64(off)}

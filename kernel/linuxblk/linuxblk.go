@@ -9,6 +9,7 @@ package linuxblk
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,7 +23,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rlgo/redleaf/idl"
-	"github.com/rlgo/redleaf/kernel/blockbench"
 )
 
 // Sysfs is where the lookups start; tests point it at a recorded tree.
@@ -149,22 +149,40 @@ func readUint(path string) (uint64, error) {
 	return v, nil
 }
 
-// RandomRead measures 4 KiB random reads of d at queue depth s.Batch: that
-// many threads, each with one O_DIRECT pread in flight, over s.Region
-// (all of d when empty), for s.Duration or s.Count reads. Latencies are per
+// A Load is one random-read measurement: Depth threads, each with one
+// O_DIRECT pread of 4 KiB in flight, over blocks [Start, Start+Blocks) (all
+// of the disk when Blocks is 0), for Duration or Count reads, whichever
+// comes first (one of them must be set). Seed makes the block sequence
+// repeatable.
+type Load struct {
+	Depth         int
+	Start, Blocks uint64
+	Duration      time.Duration
+	Count         int
+	Seed          uint64
+}
+
+// A Measured is what RandomRead measured: reads completed, wall time, and
+// one latency per read, sorted.
+type Measured struct {
+	IOs     int
+	Elapsed time.Duration
+	Lat     []time.Duration
+}
+
+// RandomRead measures 4 KiB random reads of d under l. Latencies are per
 // request.
-func RandomRead(d Disk, s blockbench.Spec) (blockbench.Result, error) {
-	s.Op, s.Pattern = blockbench.Read, blockbench.Random
-	if s.Region.Blocks == 0 {
-		s.Region = blockbench.Region{Start: 0, Blocks: d.Blocks()}
+func RandomRead(d Disk, l Load) (Measured, error) {
+	var res Measured
+	if l.Blocks == 0 {
+		l.Start, l.Blocks = 0, d.Blocks()
 	}
-	res := blockbench.Result{Spec: s, Device: "linux " + d.Name, PerRequest: true}
 	switch {
-	case s.Batch < 1:
-		return res, fmt.Errorf("linuxblk: queue depth %d", s.Batch)
-	case s.Region.Blocks == 0 || s.Region.Start+s.Region.Blocks > d.Blocks():
-		return res, fmt.Errorf("linuxblk: %s is outside %s (%d blocks)", s.Region, d.Name, d.Blocks())
-	case s.Duration <= 0 && s.Count <= 0:
+	case l.Depth < 1:
+		return res, fmt.Errorf("linuxblk: queue depth %d", l.Depth)
+	case l.Start+l.Blocks > d.Blocks():
+		return res, fmt.Errorf("linuxblk: blocks %d-%d are outside %s (%d blocks)", l.Start, l.Start+l.Blocks-1, d.Name, d.Blocks())
+	case l.Duration <= 0 && l.Count <= 0:
 		return res, errors.New("linuxblk: neither a duration nor a count")
 	}
 	fd, err := unix.Open(d.Path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
@@ -174,40 +192,39 @@ func RandomRead(d Disk, s blockbench.Spec) (blockbench.Result, error) {
 	defer unix.Close(fd)
 	// One page-aligned 4 KiB buffer per thread, off the Go heap: O_DIRECT
 	// wants the memory aligned to the logical block size.
-	mem, err := unix.Mmap(-1, 0, s.Batch*idl.BlockSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	mem, err := unix.Mmap(-1, 0, l.Depth*idl.BlockSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return res, fmt.Errorf("linuxblk: buffers: %w", err)
 	}
 	defer unix.Munmap(mem)
 
 	var (
-		issued  atomic.Int64 // reads claimed, against s.Count
+		issued  atomic.Int64 // reads claimed, against l.Count
 		stop    atomic.Bool
 		wg      sync.WaitGroup
 		mu      sync.Mutex
 		firstEr error
-		lats    = make([][]time.Duration, s.Batch)
+		lats    = make([][]time.Duration, l.Depth)
 	)
 	start := time.Now()
 	var end time.Time
-	if s.Duration > 0 {
-		end = start.Add(s.Duration)
+	if l.Duration > 0 {
+		end = start.Add(l.Duration)
 	}
-	for t := range s.Batch {
+	for t := range l.Depth {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			buf := mem[t*idl.BlockSize : (t+1)*idl.BlockSize]
-			ts := s
-			ts.Seed = s.Seed + uint64(t)*7919
-			pick := blockbench.NewPicker(ts)
+			seed := l.Seed + uint64(t)*7919
+			rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 			lat := make([]time.Duration, 0, 1<<12)
 			defer func() { lats[t] = lat }()
 			for !stop.Load() {
-				if s.Count > 0 && issued.Add(1) > int64(s.Count) {
+				if l.Count > 0 && issued.Add(1) > int64(l.Count) {
 					return
 				}
-				off := int64(pick.Next()) * idl.BlockSize
+				off := int64(l.Start+rng.Uint64N(l.Blocks)) * idl.BlockSize
 				t0 := time.Now()
 				n, err := unix.Pread(fd, buf, off)
 				t1 := time.Now()

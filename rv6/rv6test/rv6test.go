@@ -1,8 +1,8 @@
 // Package rv6test boots Rv6 inside a test: a domain Manager, the RAM-disk
-// driver domain (drivers/ramdisk, over kernel/system's Memory) as "disk",
+// driver domain (drivers/ramdisk, over system's Memory) as "disk",
 // the Rv6 domain (rv6/sys) granted it, the kernel's program loader
 // (kernel/loader), a console the test types into and reads, and a small
-// monitor (kernel/monitor with lspci, kill and domains). The file system is
+// monitor (system/monitor with lspci, kill and domains). The file system is
 // formatted at boot. Tests then run programs as the kernel runs init
 // (idl.Rv6.Run): one process on the console, its output captured.
 //
@@ -33,9 +33,9 @@ import (
 	"github.com/rlgo/redleaf/kernel/console"
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/loader"
-	"github.com/rlgo/redleaf/kernel/monitor"
+	"github.com/rlgo/redleaf/system/monitor"
 	"github.com/rlgo/redleaf/kernel/rref"
-	"github.com/rlgo/redleaf/kernel/system"
+	"github.com/rlgo/redleaf/system"
 	"github.com/rlgo/redleaf/rv6/sh"
 	"github.com/rlgo/redleaf/rv6/sys"
 	"github.com/rlgo/redleaf/rv6/ulib"

@@ -1,6 +1,6 @@
 // Package sh is the console shell of the domain kernel: its monitor, the
 // fallback console when Rv6 does not run, and the home of the kernel's
-// commands (kernel/system registers them in a Registry). Rv6's own shell is
+// commands (system registers them in a Registry). Rv6's own shell is
 // the program rv6/progs/sh.
 //
 // It is a library: a LineReader for console input, the shell language of

@@ -45,9 +45,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/rlgo/redleaf/kernel/dma"
 	"github.com/rlgo/redleaf/kernel/hw"
@@ -139,9 +137,10 @@ type Counters struct {
 
 // A Model is one 82599.
 type Model struct {
-	cfg   Config
-	ram   []byte
-	alloc *dma.Allocator
+	cfg    Config
+	ram    []byte
+	ramBuf *hw.Buffer // ram, for the atomic status stores
+	alloc  *dma.Allocator
 
 	mu       sync.Mutex
 	regs     []uint32
@@ -188,6 +187,7 @@ type writeback struct {
 func New(cfg Config) *Model {
 	cfg = cfg.withDefaults()
 	m := &Model{cfg: cfg, ram: make([]byte, cfg.RAM), regs: make([]uint32, BARSize/4), capture: true}
+	m.ramBuf = hw.NewBuffer(m.ram, Base)
 	m.alloc = dma.NewContiguous(m.ram, Base)
 	m.rng = rand.New(rand.NewPCG(cfg.Seed, 0x82599))
 	m.mu.Lock()
@@ -557,8 +557,7 @@ func (m *Model) mem(addr uint64) int { return int(addr - Base) }
 // package doc, Memory ordering). ram is a []byte; the word is 4-byte
 // aligned (descriptors are 16-byte aligned in 128-byte aligned rings).
 func (m *Model) store32(off int, v uint32) {
-	_ = m.ram[off+3]
-	atomic.StoreUint32((*uint32)(unsafe.Pointer(&m.ram[off])), v)
+	m.ramBuf.Store32(off, v)
 }
 
 // writeBack writes a DD status word now, or later if DD is delayed.

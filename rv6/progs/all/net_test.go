@@ -4,14 +4,14 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/rlgo/redleaf/kernel/system"
+	"github.com/rlgo/redleaf/system"
 	"github.com/rlgo/redleaf/rv6/rv6test"
 	"github.com/rlgo/redleaf/rv6/sh"
 )
 
 // The network programs are the kernel monitor's commands of the same
-// name, reached through Sys.Monitor: here those of a kernel/system over
-// the 82599 model (kernel/system tests the commands themselves).
+// name, reached through Sys.Monitor: here those of a system over
+// the 82599 model (system tests the commands themselves).
 func TestNetPrograms(t *testing.T) {
 	ks, err := system.Start(system.Options{DiskSize: 1 << 20})
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package system
 
 import (
 	"errors"
@@ -13,10 +13,9 @@ import (
 	"github.com/rlgo/redleaf/kernel/console"
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/loader"
-	"github.com/rlgo/redleaf/kernel/monitor"
-	"github.com/rlgo/redleaf/kernel/system"
 	"github.com/rlgo/redleaf/rv6/fs/blockdev"
 	"github.com/rlgo/redleaf/rv6/fs/layout"
+	"github.com/rlgo/redleaf/system/monitor"
 
 	_ "github.com/rlgo/redleaf/rv6/progs/all" // the programs, registered by name
 	_ "github.com/rlgo/redleaf/rv6/sys"       // the Rv6 domain
@@ -33,7 +32,7 @@ type rv6 struct {
 
 // startRv6 starts the Rv6 domain on the root device rl.root chooses, with
 // the kernel's console, loader and monitor, and mounts its file system.
-func startRv6(k *boot.Kernel, sys *system.System, mon *monitor.Monitor) (*rv6, error) {
+func startRv6(k *boot.Kernel, sys *System, mon *monitor.Monitor) (*rv6, error) {
 	disk, dev, format, err := chooseRoot(sys, k.Config.Root)
 	if err != nil {
 		return nil, err
@@ -65,28 +64,28 @@ func startRv6(k *boot.Kernel, sys *system.System, mon *monitor.Monitor) (*rv6, e
 // chooseRoot returns the block device rl.root names, its name, and whether
 // Rv6 may format it when it holds no file system: the RAM disk always, the
 // NVMe namespace only when rl.root=nvme asks for it by name.
-func chooseRoot(sys *system.System, root boot.Root) (domain.Provider, string, bool, error) {
+func chooseRoot(sys *System, root boot.Root) (domain.Provider, string, bool, error) {
 	nvme := sys.NVMeGuard()
 	switch root {
 	case boot.RootRAMDisk:
-		return sys.Guard(), system.DiskName, true, nil
+		return sys.Guard(), DiskName, true, nil
 	case boot.RootNVMe:
 		if nvme == nil {
 			return nil, "", false, errors.New("rl.root=nvme, but the machine has no NVMe controller the system drives (see lspci); use rl.root=ramdisk")
 		}
-		return nvme, system.NVMeName, true, nil
+		return nvme, NVMeName, true, nil
 	case boot.RootAuto, "":
 		if nvme != nil && holdsRv6(sys) {
-			return nvme, system.NVMeName, false, nil
+			return nvme, NVMeName, false, nil
 		}
-		return sys.Guard(), system.DiskName, true, nil
+		return sys.Guard(), DiskName, true, nil
 	default:
 		return nil, "", false, fmt.Errorf("rl.root=%s: unknown root; use auto, ramdisk or nvme", root)
 	}
 }
 
 // holdsRv6 reports whether the NVMe namespace has an Rv6 superblock.
-func holdsRv6(sys *system.System) bool {
+func holdsRv6(sys *System) bool {
 	b, err := sys.ReadNVMe(layout.SuperBlock)
 	if err != nil {
 		return false

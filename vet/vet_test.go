@@ -215,7 +215,7 @@ func TestCheck(t *testing.T) {
 // A domain that makes a Manager of its own is rejected: this needs the
 // real kernel/domain package, so it checks a package of this module.
 func TestNewManagerBanned(t *testing.T) {
-	diags, err := Check("../..", []string{"./kernel/vet/testdata/newmanager"})
+	diags, err := Check("..", []string{"./vet/testdata/newmanager"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 //rl:domain
 
 // Package null is the booted system's null service: an idl.Bench domain that
-// does nothing, as kernel/domain/testdomains/nullbench does, but with a
+// does nothing, as internal/testdomains/nullbench does, but with a
 // fault point (package kernel/faults) at the entry of every method. The
 // system runs it without a shadow, next to the shadowed RAM disk, so that a
 // person can see the difference: a fault injected here reaches the caller

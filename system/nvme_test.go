@@ -12,7 +12,7 @@ import (
 	"github.com/rlgo/redleaf/kernel/dma"
 	"github.com/rlgo/redleaf/kernel/hw"
 	"github.com/rlgo/redleaf/kernel/pci"
-	"github.com/rlgo/redleaf/kernel/system"
+	"github.com/rlgo/redleaf/system"
 )
 
 // sysfs builds a sysfs tree of a QEMU q35 machine: a host bridge, a

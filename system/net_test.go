@@ -10,7 +10,7 @@ import (
 	"github.com/rlgo/redleaf/kernel/boot"
 	"github.com/rlgo/redleaf/kernel/dma"
 	"github.com/rlgo/redleaf/kernel/pci"
-	"github.com/rlgo/redleaf/kernel/system"
+	"github.com/rlgo/redleaf/system"
 )
 
 func TestParseNetConfig(t *testing.T) {

@@ -193,11 +193,11 @@ func (c *domainCheck) importAllowed(p string) (bool, string) {
 	}
 	switch {
 	case isStandard(p):
-		return false, "it is not on the allowlist of pure standard packages (kernel/vet/imports.go)"
+		return false, "it is not on the allowlist of pure standard packages (vet/imports.go)"
 	case p == modulePath || strings.HasPrefix(p, modulePath+"/"):
 		return false, "it is trusted kernel code, not the domain API (idl/..., kernel/rref, kernel/domain, kernel/faults) nor a package marked //rl:domain"
 	default:
-		return false, "third-party packages are not vetted for domain use; only the allowlist (kernel/vet/imports.go) and packages marked //rl:domain are"
+		return false, "third-party packages are not vetted for domain use; only the allowlist (vet/imports.go) and packages marked //rl:domain are"
 	}
 }
 

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rlgo/redleaf/drivers/blockbench"
 	"github.com/rlgo/redleaf/idl"
-	"github.com/rlgo/redleaf/kernel/blockbench"
 	"github.com/rlgo/redleaf/kernel/linuxblk"
 	"github.com/rlgo/redleaf/kernel/pci"
 	"github.com/rlgo/redleaf/rv6/sh"
@@ -193,13 +193,14 @@ func (s *System) bench(ctx context.Context, p *sh.Proc, d *blockDev, o benchOpti
 			p.Printf("Linux's driver: %s (%s on %s), O_DIRECT pread, one thread per outstanding read\n", disk.Path, disk.Controller, disk.PCI)
 			region := blockbench.Region{Start: 0, Blocks: min(blocks, disk.Blocks())}
 			for _, b := range o.batches {
-				r, err := linuxblk.RandomRead(disk, blockbench.Spec{Batch: b, Region: region, Duration: o.dur, Count: o.count, Seed: uint64(b)})
+				spec := blockbench.Spec{Op: blockbench.Read, Pattern: blockbench.Random, Batch: b, Region: region, Duration: o.dur, Count: o.count, Seed: uint64(b)}
+				m, err := linuxblk.RandomRead(disk, linuxblk.Load{Depth: b, Start: region.Start, Blocks: region.Blocks, Duration: o.dur, Count: o.count, Seed: uint64(b)})
 				if err != nil {
 					p.Errorf("%v", err)
 					status = statusError
 					break
 				}
-				linux = append(linux, r)
+				linux = append(linux, blockbench.Result{Spec: spec, Device: "linux " + disk.Name, PerRequest: true, IOs: m.IOs, Elapsed: m.Elapsed, Lat: m.Lat})
 			}
 		}
 	}

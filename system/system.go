@@ -1,6 +1,6 @@
 // Package system is the booted system's set of services, each a domain: the
 // RAM disk (drivers/ramdisk) guarded by a shadow, and the null service
-// (kernel/system/null) without one, so that a person at the console can
+// (services/null) without one, so that a person at the console can
 // watch a fault recovered transparently in the first and reported in the
 // second. When the machine has an NVMe controller (Options.PCI), the first
 // one is taken from Linux (kernel/pci, with DMA memory from kernel/dma) and
@@ -31,7 +31,7 @@ import (
 	"github.com/rlgo/redleaf/kernel/pci"
 	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/kernel/shadow"
-	"github.com/rlgo/redleaf/kernel/system/null"
+	"github.com/rlgo/redleaf/services/null"
 )
 
 // Names of the system's domains.

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/rlgo/redleaf/idl"
-	"github.com/rlgo/redleaf/kernel/system"
 	"github.com/rlgo/redleaf/rv6/fs/tools"
+	"github.com/rlgo/redleaf/system"
 )
 
 // A DiskImage (the Rv6 file system rlbuild puts in the initramfs) is what

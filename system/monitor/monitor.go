@@ -1,6 +1,6 @@
 // Package monitor is the kernel's command monitor as a service
 // (idl.Monitor): the commands of the kernel's console shell (the
-// registry that kernel/system fills: domains, kill, restart, inject, blk,
+// registry that system fills: domains, kill, restart, inject, blk,
 // nvme, lspci, call; and the power commands) run on behalf of the Rv6
 // domain, whose shell falls back to them for names no program has.
 //

@@ -16,8 +16,8 @@ import (
 	"github.com/rlgo/redleaf/kernel/faults"
 	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/kernel/shadow"
-	"github.com/rlgo/redleaf/kernel/system"
 	"github.com/rlgo/redleaf/rv6/sh"
+	"github.com/rlgo/redleaf/system"
 )
 
 // logBuffer collects the system's log: restarts are logged from whatever

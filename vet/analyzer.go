@@ -85,7 +85,7 @@ import (
 var Analyzer = &analysis.Analyzer{
 	Name:      "domainsafe",
 	Doc:       "check that domain packages are safe Go: no unsafe, cgo, assembly, linkname, go statements, ambient authority or shared package state",
-	URL:       "https://github.com/rlgo/redleaf/tree/main/kernel/vet",
+	URL:       "https://github.com/rlgo/redleaf/tree/main/vet",
 	Requires:  []*analysis.Analyzer{inspect.Analyzer},
 	FactTypes: []analysis.Fact{new(isDomain)},
 	Run:       run,
