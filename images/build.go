@@ -34,8 +34,8 @@ import (
 	"github.com/rlgo/redleaf/images/initramfs"
 	"github.com/rlgo/redleaf/images/kernelsrc"
 	"github.com/rlgo/redleaf/images/manifest"
-	"github.com/rlgo/redleaf/vet"
 	"github.com/rlgo/redleaf/version"
+	"github.com/rlgo/redleaf/vet"
 )
 
 // KernelPackage is the Go package of the domain kernel, built as /init.

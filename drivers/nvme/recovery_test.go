@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/drivers/blockbench"
+	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/faults"
 	"github.com/rlgo/redleaf/kernel/hw"

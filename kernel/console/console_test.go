@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/rlgo/redleaf/idl"
-	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/internal/testdomains/nullbench"
+	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/rref"
 )
 

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/rlgo/redleaf/idl"
-	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/internal/testdomains/nullbench"
+	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/kernel/shadow"
 )

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/rlgo/redleaf/idl"
-	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/internal/testdomains/stage"
+	"github.com/rlgo/redleaf/kernel/domain"
 )
 
 // newManager returns a manager closed at the end of the test.

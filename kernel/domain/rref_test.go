@@ -6,10 +6,10 @@ import (
 	"testing"
 
 	"github.com/rlgo/redleaf/idl"
-	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/internal/testdomains/hoard"
 	"github.com/rlgo/redleaf/internal/testdomains/nullbench"
 	"github.com/rlgo/redleaf/internal/testdomains/ramdisk"
+	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/rref"
 )
 

@@ -33,12 +33,12 @@ import (
 	"github.com/rlgo/redleaf/kernel/console"
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/loader"
-	"github.com/rlgo/redleaf/system/monitor"
 	"github.com/rlgo/redleaf/kernel/rref"
-	"github.com/rlgo/redleaf/system"
 	"github.com/rlgo/redleaf/rv6/sh"
 	"github.com/rlgo/redleaf/rv6/sys"
 	"github.com/rlgo/redleaf/rv6/ulib"
+	"github.com/rlgo/redleaf/system"
+	"github.com/rlgo/redleaf/system/monitor"
 )
 
 // DefaultDiskSize is the RAM disk's size unless Options say otherwise.

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/rlgo/redleaf/idl"
-	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/internal/testdomains/ramdisk"
+	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/loader"
 	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/rv6/sys"

@@ -4,9 +4,9 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/rlgo/redleaf/system"
 	"github.com/rlgo/redleaf/rv6/rv6test"
 	"github.com/rlgo/redleaf/rv6/sh"
+	"github.com/rlgo/redleaf/system"
 )
 
 // The network programs are the kernel monitor's commands of the same

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/rlgo/redleaf/idl"
-	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/internal/testdomains/ramdisk"
+	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/rv6/fs"
 	"github.com/rlgo/redleaf/rv6/fs/blockdev"
