@@ -20,9 +20,12 @@ boot:
 build:
 	$(GO) build -o rlbuild ./cmd/rlbuild
 
+# gofmt, go vet, staticcheck (pinned as a tool in go.mod) and a tidy go.mod.
 vet:
-	$(GO) vet ./...
 	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	$(GO) mod tidy -diff
 
 # Every test, QEMU boots included, then the concurrent packages again
 # under the race detector.

@@ -31,8 +31,9 @@ func fixture(t *testing.T, name string) Host {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
-		header, ok := strings.CutPrefix(line, "-- ")
-		if header, ok = strings.CutSuffix(header, " --"); !ok {
+		header, isHeader := strings.CutPrefix(line, "-- ")
+		header, closed := strings.CutSuffix(header, " --")
+		if !isHeader || !closed {
 			if cur != nil {
 				cur.WriteString(line + "\n")
 			}

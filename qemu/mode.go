@@ -45,6 +45,3 @@ func modeList() string {
 	}
 	return strings.Join(s, ", ")
 }
-
-// bootsDisk reports whether the mode boots Config.Disk through firmware.
-func (m Mode) bootsDisk() bool { return m == UEFI || m == BIOS }

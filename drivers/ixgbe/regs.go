@@ -37,8 +37,7 @@ func regRXPBSIZE(i int) int { return 0x03C00 + 4*i } // RX packet buffer size
 func regTXPBSIZE(i int) int { return 0x0CC00 + 4*i } // TX packet buffer size
 
 // Receive queue registers, queues 0..63.
-func regRDBAL(q int) int     { return 0x01000 + 0x40*q }
-func regRDBAH(q int) int     { return 0x01004 + 0x40*q }
+func regRDBAL(q int) int     { return 0x01000 + 0x40*q } // RDBAH follows: written as one 64-bit pair
 func regRDLEN(q int) int     { return 0x01008 + 0x40*q }
 func regDCARXCTRL(q int) int { return 0x0100C + 0x40*q }
 func regRDH(q int) int       { return 0x01010 + 0x40*q }
@@ -47,8 +46,7 @@ func regRDT(q int) int       { return 0x01018 + 0x40*q }
 func regRXDCTL(q int) int    { return 0x01028 + 0x40*q }
 
 // Transmit queue registers, queues 0..127.
-func regTDBAL(q int) int  { return 0x06000 + 0x40*q }
-func regTDBAH(q int) int  { return 0x06004 + 0x40*q }
+func regTDBAL(q int) int  { return 0x06000 + 0x40*q } // TDBAH follows: written as one 64-bit pair
 func regTDLEN(q int) int  { return 0x06008 + 0x40*q }
 func regTDH(q int) int    { return 0x06010 + 0x40*q }
 func regTDT(q int) int    { return 0x06018 + 0x40*q }

@@ -114,11 +114,9 @@ func (ip *Inode) WriteAt(op *wal.Op, p []byte, off int64) (int, error) {
 		case m == layout.BlockSize:
 			buf = t.cache.ForOverwrite(uint64(a))
 		default:
-			if buf, err = t.cache.Read(uint64(a)); err != nil {
-				break
-			}
+			buf, err = t.cache.Read(uint64(a))
 		}
-		if buf == nil {
+		if err != nil || buf == nil {
 			break
 		}
 		copy(buf.Data[bo:], p[n:n+m])

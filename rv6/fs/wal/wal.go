@@ -150,7 +150,8 @@ func Open(cache *bcache.Cache, sb *layout.Superblock, mode Mode, readOnly bool) 
 		}
 		fallthrough
 	case len(st.Header.Blocks) > 0:
-		if err := l.writeHeader(l.seq); err == nil {
+		err := l.writeHeader(l.seq)
+		if err == nil {
 			err = l.dev.Flush()
 		}
 		if err != nil {
