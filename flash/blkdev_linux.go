@@ -40,6 +40,29 @@ func deviceIdentity(f *os.File) (rdev uint64, size int64, err error) {
 	return st.Rdev, int64(n), nil
 }
 
+// diskSeq returns the disk sequence number of an open block device
+// (BLKGETDISKSEQ, Linux 5.15 and later), or 0 where the kernel has none.
+func diskSeq(f *os.File) (uint64, error) {
+	n, err := unix.IoctlGetUint64(int(f.Fd()), unix.BLKGETDISKSEQ)
+	if errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EINVAL) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: BLKGETDISKSEQ: %w", f.Name(), err)
+	}
+	return n, nil
+}
+
+// loopBacking returns the device and inode of the file behind an open
+// loop device (LOOP_GET_STATUS64).
+func loopBacking(f *os.File) (dev, ino uint64, err error) {
+	info, err := unix.IoctlLoopGetStatus64(int(f.Fd()))
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: LOOP_GET_STATUS64: %w", f.Name(), err)
+	}
+	return info.Device, info.Inode, nil
+}
+
 // alignedBuffer returns n bytes of page-aligned memory, as O_DIRECT needs,
 // and the function that frees it.
 func alignedBuffer(n int) ([]byte, func(), error) {

@@ -13,6 +13,8 @@ func openExclusive(string) (*os.File, error)         { return nil, errLinuxOnly 
 func openDirect(string) (*os.File, error)            { return nil, errLinuxOnly }
 func isBusy(error) bool                              { return false }
 func deviceIdentity(*os.File) (uint64, int64, error) { return 0, 0, errLinuxOnly }
+func diskSeq(*os.File) (uint64, error)               { return 0, errLinuxOnly }
+func loopBacking(*os.File) (uint64, uint64, error)   { return 0, 0, errLinuxOnly }
 func alignedBuffer(int) ([]byte, func(), error)      { return nil, nil, errLinuxOnly }
 func zeroByUnmap(*os.File, int64, int64) error       { return errLinuxOnly }
 func zeroRange(*os.File, int64, int64) error         { return errLinuxOnly }

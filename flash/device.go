@@ -68,7 +68,14 @@ type Device struct {
 	Discard, WriteZeroes bool
 	// BackingFile is the file behind a loop device.
 	BackingFile string
-	Partitions  []Partition
+	// DiskSeq is the kernel's disk sequence number (Linux 5.15 and later;
+	// 0 where unknown): it changes whenever the media behind the device
+	// node change, a loop device re-attached to another file included.
+	DiskSeq uint64
+	// Serial is the device's serial number or world-wide id, where sysfs
+	// has one.
+	Serial     string
+	Partitions []Partition
 	// FSType and Label describe a file system on the whole disk (no
 	// partition table), e.g. a "superfloppy" USB stick.
 	FSType, Label string
@@ -188,6 +195,8 @@ func (h Host) device(name string, env *environment) (*Device, error) {
 	if d.Size == 0 {
 		return nil, nil
 	}
+	d.DiskSeq = uint64(max(readInt(dir, "diskseq"), 0))
+	d.Serial = cmp.Or(readAttr(dir, "device/serial"), readAttr(dir, "wwid"), readAttr(dir, "device/wwid"))
 	d.Vendor = readAttr(dir, "device/vendor")
 	d.Model = cmp.Or(readAttr(dir, "device/model"), readAttr(dir, "device/name"))
 	d.Removable = readAttr(dir, "removable") == "1" || d.Bus == BusUSB || d.Bus == BusMMC

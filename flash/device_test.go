@@ -168,7 +168,6 @@ func TestRefusalsOfRecordedDevices(t *testing.T) {
 		{"nvme0n1", small, []Reason{HoldsRoot, Mounted, InUse, NotRemovable}},
 		{"nvme0n1", target{size: 64 << 20, forced: true}, []Reason{HoldsRoot, Mounted, InUse}},
 		{"sda", small, []Reason{NotRemovable}},
-		{"sda", target{size: 64 << 20, forceName: "/dev/sdc"}, []Reason{NotRemovable}},
 		{"sda", target{size: 64 << 20, forced: true}, nil},
 		{"sdb", small, []Reason{Mounted}},
 		{"mmcblk0", small, []Reason{ReadOnly}},

@@ -55,6 +55,18 @@ type Plan struct {
 
 	end    int64   // bytes of the device the image covers
 	pieces []piece // checksummed runs of bytes in Head and Extents
+	host   Host    // where the checks looked, to run them again on the opened device
+	target target  // what the checks knew of the image
+}
+
+// A ForceError is a --force that names another device than the one to
+// be written: a typo there must not be taken as consent for any disk.
+type ForceError struct {
+	Device, Force string
+}
+
+func (e *ForceError) Error() string {
+	return fmt.Sprintf("--force %s does not name the device to be written, %s: name the same disk in both (or leave --force out for removable media)", e.Force, e.Device)
 }
 
 // Span is a range of bytes [Off, End).
@@ -77,16 +89,16 @@ func (h Host) Plan(img *Image, path string, o PlanOptions) (*Plan, error) {
 	}
 	t := target{size: img.Size, file: img.Path, dev: img.dev, ino: img.ino, devs: h.below(img.dev, env.mounts)}
 	if o.Force != "" {
-		if fd, err := h.Lookup(o.Force); err == nil && fd.Dev == d.Dev {
-			t.forced = true
-		} else {
-			t.forceName = o.Force
+		fd, err := h.Lookup(o.Force)
+		if err != nil || fd.Dev != d.Dev {
+			return nil, &ForceError{Device: path, Force: o.Force}
 		}
+		t.forced = true
 	}
 	if err := check(d, t); err != nil {
 		return nil, err
 	}
-	p := &Plan{Image: img, Device: d, ZeroUnmapped: o.ZeroUnmapped}
+	p := &Plan{Image: img, Device: d, ZeroUnmapped: o.ZeroUnmapped, host: h, target: t}
 	p.layout()
 	return p, nil
 }

@@ -91,12 +91,11 @@ func Refused(err error, r Reason) bool {
 
 // target is what the checks know about the image.
 type target struct {
-	size      int64           // bytes the image covers on the device
-	devs      map[uint64]bool // block devices holding the image file
-	file      string          // the image file, for messages
-	dev, ino  uint64          // the image file's identity
-	forced    bool            // Force names the device
-	forceName string          // what Force names, when it is another device
+	size     int64           // bytes the image covers on the device
+	devs     map[uint64]bool // block devices holding the image file
+	file     string          // the image file, for messages
+	dev, ino uint64          // the image file's identity
+	forced   bool            // Force names the device
 }
 
 // check returns the refusals of writing the image to d, joined, or nil.
@@ -139,11 +138,7 @@ func check(d *Device, t target) error {
 		if name := d.describeModel(); name != "" {
 			what += " (" + name + ")"
 		}
-		if t.forceName != "" {
-			add(NotRemovable, "it is %s and --force names %s, not this device", what, t.forceName)
-		} else {
-			add(NotRemovable, "it is %s, not removable media: if you are sure, name it with --force %s", what, d.Path)
-		}
+		add(NotRemovable, "it is %s, not removable media: if you are sure, name it with --force %s", what, d.Path)
 	}
 	switch len(errs) {
 	case 0:

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -274,25 +275,117 @@ func TestForceNamesTheDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		force string
-		ok    bool
+		forced bool
+		ok     bool
 	}{
-		{"", false},
-		{other, false},
-		{loop, true},
-		{filepath.Base(loop), true}, // a bare name
+		{false, false},
+		{true, true},
 	} {
-		tg := target{size: img.Size, devs: h.below(img.dev, env.mounts)}
-		if tc.force != "" {
-			if fd, err := h.Lookup(tc.force); err == nil && fd.Dev == d.Dev {
-				tg.forced = true
-			} else {
-				tg.forceName = tc.force
-			}
-		}
+		tg := target{size: img.Size, devs: h.below(img.dev, env.mounts), forced: tc.forced}
 		err := check(d, tg)
 		if ok := err == nil; ok != tc.ok || (!ok && !Refused(err, NotRemovable)) {
-			t.Errorf("Force %q: %v, want ok=%v", tc.force, err, tc.ok)
+			t.Errorf("forced=%v: %v, want ok=%v", tc.forced, err, tc.ok)
 		}
+	}
+	// Plan turns Force into forced only when it names the device itself
+	// (by path or bare name); naming another is an error of its own, not a
+	// refusal that --force could be thought to have overridden.
+	for _, force := range []string{loop, filepath.Base(loop)} {
+		if _, err := h.Plan(img, loop, PlanOptions{Force: force}); err != nil {
+			t.Errorf("Force %q naming the device: %v", force, err)
+		}
+	}
+	for _, force := range []string{other, "/dev/no-such-disk"} {
+		_, err := h.Plan(img, loop, PlanOptions{Force: force})
+		var fe *ForceError
+		if !errors.As(err, &fe) || fe.Force != force || !strings.Contains(err.Error(), "does not name the device to be written") {
+			t.Errorf("Force %q naming another device: %v, want a *ForceError", force, err)
+		}
+	}
+}
+
+// reattachLoop binds the loop device at path to another file, as a person
+// (or a script) might while the confirmation prompt is open.
+func reattachLoop(t *testing.T, path, backing string) {
+	t.Helper()
+	lf, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	for i := 0; ; i++ {
+		err := unix.IoctlSetInt(int(lf.Fd()), unix.LOOP_CLR_FD, 0)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EBUSY) || i == 50 {
+			t.Fatalf("detaching %s: %v", path, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// LOOP_CLR_FD lets go of the file when the last opener closes the
+	// device: reopen it so the new binding is not taken back.
+	lf.Close()
+	f, err := os.OpenFile(backing, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := 0; ; i++ {
+		lf2, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := unix.LoopConfig{Fd: uint32(f.Fd())}
+		copy(cfg.Info.File_name[:], backing)
+		err = unix.IoctlLoopConfigure(int(lf2.Fd()), &cfg)
+		lf2.Close()
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, unix.EBUSY) || i == 50 {
+			t.Fatalf("re-attaching %s to %s: %v", path, backing, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDeviceChangedAfterPlan: the device behind the path that was checked
+// and confirmed is re-attached to another file before the write: the write
+// is refused and neither file changes.
+func TestDeviceChangedAfterPlan(t *testing.T) {
+	requireLoops(t)
+	img := smallImage(t, t.TempDir())
+	shown := backingFile(t, 16<<20, 0x11)
+	other := backingFile(t, 16<<20, 0x22)
+	loop := attachLoop(t, shown, 0)
+	p, err := Host{}.Plan(img, loop, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, beforeOther := fileSum(t, shown), fileSum(t, other)
+	reattachLoop(t, loop, other)
+	_, err = p.Write(context.Background(), WriteOptions{})
+	var ce *ChangedError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Write after the device was re-attached = %v, want a *ChangedError", err)
+	}
+	t.Logf("refused: %v", err)
+	if !strings.Contains(err.Error(), "nothing was written") {
+		t.Errorf("the error does not say nothing was written: %v", err)
+	}
+	if fileSum(t, shown) != before || fileSum(t, other) != beforeOther {
+		t.Error("a file was written although the device changed")
+	}
+	// Planned again, the same device is written.
+	p, err = Host{}.Plan(img, loop, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Write(context.Background(), WriteOptions{}); err != nil {
+		t.Fatalf("Write after a fresh plan: %v", err)
+	}
+	if fileSum(t, other) == beforeOther {
+		t.Error("the re-planned write did not reach the device")
 	}
 }

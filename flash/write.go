@@ -135,13 +135,8 @@ func (p *Plan) Write(ctx context.Context, o WriteOptions) (*Result, error) {
 	}
 	defer f.Close()
 	w.f = f
-	rdev, size, err := deviceIdentity(f)
-	if err != nil {
+	if err := p.recheck(f); err != nil {
 		return nil, err
-	}
-	if rdev != p.Device.Dev || size < p.end {
-		return nil, fmt.Errorf("%s changed since it was checked (device %d:%d of %d bytes, now %d:%d of %d bytes): check it again",
-			p.Device.Path, major(p.Device.Dev), minor(p.Device.Dev), p.Device.Size, major(rdev), minor(rdev), size)
 	}
 
 	mem, free, err := alignedBuffer(nbuf*chunk + int(roundUp(p.Head.Len(), align)))
@@ -165,6 +160,74 @@ func (p *Plan) Write(ctx context.Context, o WriteOptions) (*Result, error) {
 	}
 	w.res.Total = time.Since(start)
 	return w.res, nil
+}
+
+// A ChangedError says the device opened for writing is not the one that
+// was checked and shown: the node now stands for other media (a loop
+// device re-attached, a stick swapped), or its use changed. Nothing was
+// written.
+type ChangedError struct {
+	Device string
+	What   string
+}
+
+func (e *ChangedError) Error() string {
+	return fmt.Sprintf("%s changed since it was checked: %s; nothing was written: check it again", e.Device, e.What)
+}
+
+// recheck makes sure the device open as f is the one the plan checked and
+// showed, and runs every refusal check again against what f is now: the
+// device number and size, the disk sequence number (which changes when the
+// media behind the node change), serial and model, the file behind a loop
+// device, and the refusals (mounts, holders, swap, /, the image) as sysfs
+// and the mount table show them now. It runs after the exclusive open, so
+// nothing can mount or stack on the device from then on.
+func (p *Plan) recheck(f *os.File) error {
+	d := p.Device
+	changed := func(format string, args ...any) error {
+		return &ChangedError{Device: d.Path, What: fmt.Sprintf(format, args...)}
+	}
+	rdev, size, err := deviceIdentity(f)
+	if err != nil {
+		return err
+	}
+	if rdev != d.Dev || size != d.Size || size < p.end {
+		return changed("device %d:%d of %d bytes, now %d:%d of %d bytes", major(d.Dev), minor(d.Dev), d.Size, major(rdev), minor(rdev), size)
+	}
+	seq, err := diskSeq(f)
+	if err != nil {
+		return err
+	}
+	if d.DiskSeq != 0 && seq != d.DiskSeq {
+		return changed("its disk sequence number was %d and is %d: the media behind it are not the ones shown", d.DiskSeq, seq)
+	}
+	if d.Bus == BusLoop && d.BackingFile != "" {
+		dev, ino, err := loopBacking(f)
+		if err != nil {
+			return err
+		}
+		if wantDev, wantIno, err := fileDevice(d.BackingFile); err != nil || dev != wantDev || ino != wantIno {
+			return changed("the loop device no longer reads %s", d.BackingFile)
+		}
+	}
+	env, err := p.host.environment()
+	if err != nil {
+		return err
+	}
+	now, err := p.host.device(d.Name, env)
+	if err != nil {
+		return err
+	}
+	if now == nil || now.Dev != d.Dev {
+		return changed("%s is no longer the disk it was", d.Name)
+	}
+	if now.Serial != d.Serial || now.Model != d.Model || now.Vendor != d.Vendor || now.BackingFile != d.BackingFile {
+		return changed("it was %q (serial %q, %s) and is %q (serial %q, %s)", d.describeModel(), d.Serial, orDash(d.BackingFile), now.describeModel(), now.Serial, orDash(now.BackingFile))
+	}
+	now.Path = d.Path
+	// The refusals again, on the device as it is now (Force was decided
+	// for this device number, which is unchanged).
+	return check(now, p.target)
 }
 
 // writer is the state of one Write.
