@@ -191,12 +191,17 @@ func (m *Manifest) Write(dir string) error {
 // directory or the manifest file itself.
 func Load(path string) (*Manifest, error) {
 	file := path
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Name what the user gave, not a directory above it.
+		return nil, fmt.Errorf("%s does not exist: give an artifacts directory (or its %s) that `rlbuild image --config CONFIG --out DIR` wrote", path, FileName)
+	case err == nil && st.IsDir():
 		file = filepath.Join(path, FileName)
 	}
 	b, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no %s in %s: build one with `rlbuild image --config CONFIG --out %s`", FileName, filepath.Dir(file), filepath.Dir(file))
+		return nil, fmt.Errorf("no %s in %s: build one with `rlbuild image --config CONFIG --out %s`", FileName, path, path)
 	}
 	if err != nil {
 		return nil, err

@@ -100,6 +100,11 @@ func TestLoadErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no manifest.json in "+dir) || !strings.Contains(err.Error(), "rlbuild image") {
 		t.Errorf("missing: %v", err)
 	}
+	// A path that does not exist is named as given, not its parent.
+	sub := filepath.Join(dir, "sub")
+	if _, err := Load(sub); err == nil || !strings.Contains(err.Error(), sub+" does not exist") {
+		t.Errorf("missing directory: %v", err)
+	}
 	for _, tc := range []struct{ json, want string }{
 		{"{", "not a valid manifest"},
 		{`{"format": 99, "arch": "amd64", "kernel": "k", "initrd": "i"}`, "format 99 is not supported"},
