@@ -119,7 +119,7 @@ func TestLoadErrors(t *testing.T) {
 		{"typo", "server:\n  interfce: br0\n", []string{"lab.yaml:2: server.interfce: unknown key; did you mean \"interface\"?"}},
 		{"bad mode", "dhcp:\n  mode: fulll\n", []string{`lab.yaml:2: dhcp.mode: "fulll" is not allowed; did you mean "full"?`}},
 		{"bad pool", "dhcp:\n  pool: 10.0.0.9-10.0.0.1\n", []string{"lab.yaml:2: dhcp.pool:", "FIRST-LAST"}},
-		{"no manifest", "profiles:\n  x:\n    artifacts: nowhere\n", []string{"lab.yaml:3: profiles.x.artifacts: no manifest.json in", "rlbuild image"}},
+		{"no manifest", "profiles:\n  x:\n    artifacts: nowhere\n", []string{"lab.yaml:3: profiles.x.artifacts: ", "nowhere does not exist", "rlbuild image"}},
 		{"missing artifacts", "profiles:\n  x:\n    cmdline: a\n", []string{"lab.yaml:3: profiles.x.artifacts: missing"}},
 		{"unknown profile", "profiles:\n  qemu:\n    artifacts: out/qemu\nmachines:\n  52:54:00:00:00:01:\n    profile: qemo\n", []string{`lab.yaml:6: machines.52:54:00:00:00:01.profile: no profile "qemo"; did you mean "qemu"?`}},
 		{"bad mac", "machines:\n  nope:\n    profile: local\n", []string{`lab.yaml:2: machines.nope: "nope" is not a MAC address`}},
