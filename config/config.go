@@ -94,9 +94,9 @@ type Disk struct {
 	// BIOS installs syslinux (amd64 only).
 	BIOS bool `yaml:"bios" json:"bios"`
 	// ESPMiB is the EFI System Partition's size; at least 64.
-	ESPMiB int `yaml:"esp_mib" json:"esp_mib"`
+	ESPMiB int `yaml:"esp_mib" json:"esp_mib" range:"64,32768"`
 	// SizeMiB is the whole image's size; 0 fits the ESP.
-	SizeMiB int `yaml:"size_mib" json:"size_mib"`
+	SizeMiB int `yaml:"size_mib" json:"size_mib" range:"0,4194304"`
 }
 
 // PXE configures the network boot bundle (pxe/ with boot.ipxe).
@@ -120,8 +120,9 @@ const (
 // packages as `rlbuild mkfs`.
 type RV6FS struct {
 	Enabled bool `yaml:"enabled" json:"enabled"`
-	// SizeMiB is the file system's size.
-	SizeMiB int `yaml:"size_mib" json:"size_mib"`
+	// SizeMiB is the file system's size (validateRV6 has the finer
+	// limits, which depend on rv6.fs.place).
+	SizeMiB int `yaml:"size_mib" json:"size_mib" range:"1,1048576"`
 	// Place is initramfs, disk or both (the Place* constants).
 	Place string `yaml:"place" json:"place"`
 	// Files are copied into the file system, in order.
@@ -148,8 +149,8 @@ type FSFile struct {
 type QEMU struct {
 	// Mode is the default boot mode: kernel, uefi, bios or pxe.
 	Mode      string `yaml:"mode" json:"mode"`
-	MemoryMiB int    `yaml:"memory_mib" json:"memory_mib"`
-	CPUs      int    `yaml:"cpus" json:"cpus"`
+	MemoryMiB int    `yaml:"memory_mib" json:"memory_mib" range:"128,1048576"`
+	CPUs      int    `yaml:"cpus" json:"cpus" range:"1,64"`
 	// Accel is tcg or kvm.
 	Accel string `yaml:"accel" json:"accel"`
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cast"
@@ -41,6 +42,9 @@ type field struct {
 	path []int // reflect field index path
 	kind reflect.Kind
 	elem reflect.Type // a slice's element type
+	// lo and hi bound a whole number (the field's `range:"lo,hi"` tag):
+	// every numeric key has one, so no value wraps or overflows later.
+	lo, hi int64
 }
 
 var fields = collectFields(reflect.TypeOf(Config{}), "", nil)
@@ -62,6 +66,12 @@ func collectFields(t reflect.Type, prefix string, idx []int) []field {
 		fd := field{key: key, path: path, kind: f.Type.Kind()}
 		if fd.kind == reflect.Slice {
 			fd.elem = f.Type.Elem()
+		}
+		if fd.kind == reflect.Int {
+			var err error
+			if fd.lo, fd.hi, err = parseRange(f.Tag.Get("range")); err != nil {
+				panic(fmt.Sprintf("config: key %s: %v", key, err)) // a programming error, caught by every test
+			}
 		}
 		fs = append(fs, fd)
 	}
@@ -141,10 +151,29 @@ func Load(o Options) (*Config, error) {
 	}
 	l.applyDefaults(c, explicit)
 	l.validate(c)
+	l.errs = firstPerKey(l.errs)
 	if len(l.errs) > 0 {
 		return nil, l.errs
 	}
 	return c, nil
+}
+
+// firstPerKey keeps the first error of each key: a value that could not be
+// read is reported as such, not again by the checks that saw the zero
+// left in its place.
+func firstPerKey(errs Errors) Errors {
+	seen := map[string]bool{}
+	out := errs[:0]
+	for _, e := range errs {
+		if e.Key != "" {
+			if seen[e.Key] {
+				continue
+			}
+			seen[e.Key] = true
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 type loader struct {
@@ -367,16 +396,19 @@ func (l *loader) set(dst reflect.Value, f field, raw any) {
 		}
 		dst.SetBool(b)
 	case reflect.Int:
-		if fl, ok := raw.(float64); ok && fl != math.Trunc(fl) {
-			l.fail(f.key, fmt.Sprintf("expected a whole number, got %v", fl), "write a whole number")
+		n, ok, big := wholeNumber(raw)
+		switch {
+		case !ok:
+			l.fail(f.key, fmt.Sprintf("expected a whole number, got %s", describe(raw)), fmt.Sprintf("write a whole number from %d to %d", f.lo, f.hi))
+			return
+		case big || n > f.hi:
+			l.fail(f.key, fmt.Sprintf("%v is too large", raw), fmt.Sprintf("give at most %d", f.hi))
+			return
+		case n < f.lo:
+			l.fail(f.key, fmt.Sprintf("%v is too small", raw), fmt.Sprintf("give at least %d", f.lo))
 			return
 		}
-		n, err := cast.ToIntE(raw)
-		if err != nil {
-			l.fail(f.key, fmt.Sprintf("expected a whole number, got %s", describe(raw)), "write a whole number")
-			return
-		}
-		dst.SetInt(int64(n))
+		dst.SetInt(n)
 	case reflect.Slice:
 		if f.elem.Kind() == reflect.Struct {
 			l.setEntries(dst, f, raw)
@@ -393,6 +425,56 @@ func (l *loader) set(dst reflect.Value, f field, raw any) {
 		}
 		dst.Set(reflect.ValueOf(ss))
 	}
+}
+
+// parseRange reads a `range:"lo,hi"` tag.
+func parseRange(tag string) (lo, hi int64, err error) {
+	a, b, ok := strings.Cut(tag, ",")
+	if !ok {
+		return 0, 0, fmt.Errorf("a whole-number key needs a range:\"lo,hi\" tag, got %q", tag)
+	}
+	if lo, err = strconv.ParseInt(a, 10, 64); err == nil {
+		hi, err = strconv.ParseInt(b, 10, 64)
+	}
+	if err == nil && lo > hi {
+		err = fmt.Errorf("range %q is empty", tag)
+	}
+	return lo, hi, err
+}
+
+// wholeNumber reads a whole number from a YAML value, an environment
+// variable or a flag, strictly: booleans, fractions and text are not
+// numbers (ok false), and a number beyond int64 is big rather than
+// wrapped or rounded.
+func wholeNumber(raw any) (n int64, ok, big bool) {
+	switch v := raw.(type) {
+	case int:
+		return int64(v), true, false
+	case int64:
+		return v, true, false
+	case int32:
+		return int64(v), true, false
+	case uint64:
+		return int64(v), true, v > math.MaxInt64
+	case uint:
+		return int64(v), true, uint64(v) > math.MaxInt64
+	case float64:
+		if v != math.Trunc(v) || math.IsNaN(v) {
+			return 0, false, false
+		}
+		if v >= math.MaxInt64 || v <= math.MinInt64 {
+			return 0, true, true
+		}
+		return int64(v), true, false
+	case string:
+		s := strings.TrimSpace(v)
+		n, err := strconv.ParseInt(s, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, true, true
+		}
+		return n, err == nil, false
+	}
+	return 0, false, false
 }
 
 // setEntries fills a list of structs (rv6.fs.files) from a YAML list whose

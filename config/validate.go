@@ -155,12 +155,7 @@ func (l *loader) validate(c *Config) {
 	if !contains(bootModes, c.QEMU.Mode) {
 		l.fail("qemu.mode", fmt.Sprintf("unknown boot mode %q", c.QEMU.Mode), "use one of "+strings.Join(bootModes, ", "))
 	}
-	if c.QEMU.MemoryMiB < 128 {
-		l.fail("qemu.memory_mib", fmt.Sprintf("%d MiB is too little memory", c.QEMU.MemoryMiB), "give at least 128")
-	}
-	if c.QEMU.CPUs < 1 || c.QEMU.CPUs > 64 {
-		l.fail("qemu.cpus", fmt.Sprintf("%d CPUs is out of range", c.QEMU.CPUs), "give 1 to 64")
-	}
+	// qemu.memory_mib and qemu.cpus: their range tags (config.go).
 	if c.QEMU.Accel != "tcg" && c.QEMU.Accel != "kvm" {
 		l.fail("qemu.accel", fmt.Sprintf("unknown accelerator %q", c.QEMU.Accel), "use tcg (always works) or kvm (only where /dev/kvm works)")
 	}
@@ -182,12 +177,9 @@ func (l *loader) validateDisk(c *Config) {
 	if d.BIOS && c.Arch != "amd64" {
 		l.fail("disk.bios", "legacy BIOS boot exists only on amd64", "set disk.bios: false for "+c.Arch)
 	}
-	if d.ESPMiB < 64 {
-		l.fail("disk.esp_mib", fmt.Sprintf("an ESP of %d MiB is too small", d.ESPMiB), "give at least 64: FAT32 needs it and some firmware insists on it")
-	} else if d.ESPMiB > 32768 {
-		l.fail("disk.esp_mib", fmt.Sprintf("an ESP of %d MiB is larger than rlbuild supports", d.ESPMiB), "give at most 32768")
-	}
-	if d.SizeMiB != 0 && d.SizeMiB < d.ESPMiB+2 {
+	// disk.esp_mib is 64 to 32768 (its range tag): FAT32 needs 64 and
+	// some firmware insists on it.
+	if d.SizeMiB != 0 && d.ESPMiB != 0 && d.SizeMiB < d.ESPMiB+2 {
 		l.fail("disk.size_mib", fmt.Sprintf("%d MiB cannot hold the %d MiB ESP and the GPT", d.SizeMiB, d.ESPMiB), fmt.Sprintf("give 0 (fit the ESP) or at least %d", d.ESPMiB+2))
 	}
 }
