@@ -283,14 +283,15 @@ func crashBase(t testing.TB) *blockdev.MemDisk {
 }
 
 // run runs steps on dev and returns the model snapshots (states[i] is the
-// state after i steps), how many steps returned nil, and how many steps
-// returned nil before the last nil Sync (SyncOnDemand) or all of them.
-func run(dev blockdev.Device, mode fs.Durability, steps []step) (states []*model, acked, synced int) {
+// state after i steps), how many steps returned nil, how many steps
+// returned nil before the last nil Sync (SyncOnDemand) or all of them, and
+// whether every step and the unmount after them succeeded.
+func run(dev blockdev.Device, mode fs.Durability, steps []step) (states []*model, acked, synced int, clean bool) {
 	m := newModel()
 	states = []*model{m}
 	f, err := fs.Mount(dev, fs.Options{Durability: mode, Now: func() int64 { return 1 }})
 	if err != nil {
-		return states, 0, 0
+		return states, 0, 0, false
 	}
 	w := &world{f: f, open: map[string]*fs.File{}}
 	for _, s := range steps {
@@ -311,10 +312,10 @@ func run(dev blockdev.Device, mode fs.Durability, steps []step) (states []*model
 			fl.Close()
 		}
 		if f.Unmount() == nil {
-			synced = acked
+			synced, clean = acked, true
 		}
 	}
-	return states, acked, synced
+	return states, acked, synced, clean
 }
 
 // candidates returns the states a crash may leave: those between lo and
@@ -400,7 +401,7 @@ func TestCrashConsistency(t *testing.T) {
 				// A run without a crash counts the writes and checks
 				// the workload itself.
 				dev := faultdev.New(base, faultdev.Never)
-				states, acked, _ := run(dev, mode, steps)
+				states, acked, _, _ := run(dev, mode, steps)
 				writes := dev.Writes()
 				if acked != len(steps) {
 					t.Fatalf("workload fails without a crash at step %d (%s)", acked, steps[acked].name)
@@ -417,7 +418,7 @@ func TestCrashConsistency(t *testing.T) {
 							continue
 						}
 						dev := faultdev.New(base, k)
-						states, acked, synced := run(dev, mode, steps)
+						states, acked, synced, _ := run(dev, mode, steps)
 						if !dev.Crashed() {
 							t.Fatalf("crash point %d of %d not reached", k, writes)
 						}
@@ -469,6 +470,100 @@ func crashRecovery(t *testing.T, img *faultdev.Disk, states []*model) int {
 		}
 	}
 	return n
+}
+
+// TestIOErrors fails each block write and each flush of every workload in
+// turn, once, with an I/O error after which the device goes on working,
+// and then the same for the recovery of what that left. The file system
+// must report the error (a device error is sticky: the step in progress or
+// a later one, or the unmount, fails) and never acknowledge a write it did
+// not make durable: a power cut right after, keeping only what was
+// flushed, leaves a state at or after the last acknowledged step.
+func TestIOErrors(t *testing.T) {
+	base := crashBase(t)
+	every, recoveryEvery := 1, 3
+	if raceEnabled || testing.Short() {
+		every, recoveryEvery = 3, 9
+	}
+	var total atomic.Int64
+	t.Cleanup(func() { t.Logf("I/O errors: %d fault points tried in total", total.Load()) })
+	for name, steps := range workloads() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dev := faultdev.New(base, faultdev.Never)
+			run(dev, fs.SyncEachOp, steps)
+			writes, flushes := dev.Writes(), dev.Flushes()
+			tried := 0
+			try := func(what string, n int, fail func(*faultdev.Disk)) {
+				dev := faultdev.New(base, faultdev.Never)
+				fail(dev)
+				states, acked, synced, clean := run(dev, fs.SyncEachOp, steps)
+				if !dev.Failed() {
+					t.Fatalf("%s %d was never reached", what, n)
+				}
+				if clean {
+					t.Fatalf("%s %d failed, but every step and the unmount succeeded: the error was lost", what, n)
+				}
+				cands := candidates(steps, states, synced, acked+1)
+				for _, surv := range []faultdev.Survival{faultdev.NonePending, faultdev.AllPending} {
+					img := dev.Image(surv, nil)
+					if err := checkCrash(img, cands); err != nil {
+						t.Fatalf("%s %d failed during step %d (%s), then power cut (survival %d): %v", what, n, acked, stepName(steps, acked), surv, err)
+					}
+				}
+				tried++
+				if n%recoveryEvery == 0 {
+					tried += failRecovery(t, dev.Image(faultdev.AllPending, nil), cands)
+				}
+			}
+			for k := 0; k < writes; k += every {
+				try("write", k, func(d *faultdev.Disk) { d.FailWrite(k) })
+			}
+			for j := 0; j < flushes; j += every {
+				try("flush", j, func(d *faultdev.Disk) { d.FailFlush(j) })
+			}
+			t.Logf("%d writes, %d flushes, %d fault points checked", writes, flushes, tried)
+			total.Add(int64(tried))
+		})
+	}
+}
+
+// failRecovery fails each write and flush of the mount that recovers img
+// in turn: the mount must fail (never mount as if recovery had worked),
+// and what it left must still recover to one of states. It returns the
+// fault points tried.
+func failRecovery(t *testing.T, img *faultdev.Disk, states []*model) int {
+	probe := img.Fork(faultdev.Never)
+	f, err := fs.Mount(probe, fs.Options{})
+	if err != nil {
+		t.Fatalf("recovery: %v", err)
+	}
+	f.Unmount()
+	writes, flushes := probe.Writes(), probe.Flushes()
+	tried := 0
+	try := func(what string, n int, fail func(*faultdev.Disk)) {
+		dev := img.Fork(faultdev.Never)
+		fail(dev)
+		f, err := fs.Mount(dev, fs.Options{})
+		if dev.Failed() && err == nil {
+			f.Unmount()
+			t.Fatalf("%s %d of the recovery failed, but the mount succeeded", what, n)
+		}
+		if err == nil {
+			f.Unmount()
+		}
+		if err := checkCrash(dev.Image(faultdev.NonePending, nil), states); err != nil {
+			t.Fatalf("%s %d of the recovery failed, then power cut: %v", what, n, err)
+		}
+		tried++
+	}
+	for j := 0; j < writes; j++ {
+		try("write", j, func(d *faultdev.Disk) { d.FailWrite(j) })
+	}
+	for j := 0; j < flushes; j++ {
+		try("flush", j, func(d *faultdev.Disk) { d.FailFlush(j) })
+	}
+	return tried
 }
 
 var _ = layout.BlockSize

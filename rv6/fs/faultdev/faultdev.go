@@ -29,6 +29,10 @@ import (
 // ErrCrashed is what every request returns after the crash.
 var ErrCrashed = errors.New("faultdev: the device crashed (simulated power loss)")
 
+// ErrIO is what a request chosen by FailWrite or FailFlush returns: an I/O
+// error after which the device goes on working.
+var ErrIO = errors.New("faultdev: I/O error (injected)")
+
 // Never is the crash point of a device that does not crash.
 const Never = -1
 
@@ -49,13 +53,41 @@ type Disk struct {
 	flushes int
 	crashAt int
 	crashed bool
+
+	failWrite, failFlush int  // the write and flush that fail with ErrIO, or Never
+	failed               bool // one of them has failed
 }
 
 // New returns a device with base's contents that crashes at block write
 // number crashAt (counting from 0, each block of a batch counting one),
 // or never (Never).
 func New(base *blockdev.MemDisk, crashAt int) *Disk {
-	return &Disk{base: base, cur: map[uint64]*blockdev.Block{}, durable: map[uint64]*blockdev.Block{}, crashAt: crashAt}
+	return &Disk{base: base, cur: map[uint64]*blockdev.Block{}, durable: map[uint64]*blockdev.Block{}, crashAt: crashAt, failWrite: Never, failFlush: Never}
+}
+
+// FailWrite makes block write number n (counted as crash points are) fail
+// with ErrIO, once: the blocks of its batch before it are written, it and
+// those after it are not, and the device goes on working.
+func (d *Disk) FailWrite(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.failWrite = n
+}
+
+// FailFlush makes flush number n (from 0) fail with ErrIO, once: the
+// writes it would have made durable stay pending.
+func (d *Disk) FailFlush(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.failFlush = n
+}
+
+// Failed reports whether a write or flush chosen by FailWrite or FailFlush
+// has failed.
+func (d *Disk) Failed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.failed
 }
 
 // NumBlocks is the size of the disk.
@@ -96,6 +128,11 @@ func (d *Disk) Write(reqs []blockdev.Req) error {
 			d.crashed = true
 			return ErrCrashed
 		}
+		if d.writes == d.failWrite {
+			d.writes++ // the failed write counts, as an attempt
+			d.failed = true
+			return ErrIO
+		}
 		b := new(blockdev.Block)
 		*b = *r.Data
 		d.cur[r.LBA] = b
@@ -111,6 +148,11 @@ func (d *Disk) Flush() error {
 	defer d.mu.Unlock()
 	if d.crashed {
 		return ErrCrashed
+	}
+	if d.flushes == d.failFlush {
+		d.flushes++
+		d.failed = true
+		return ErrIO
 	}
 	for _, w := range d.pending {
 		d.durable[w.lba] = w.data
@@ -188,7 +230,7 @@ func (d *Disk) Image(s Survival, rng *rand.Rand) *Disk {
 		}
 		img[w.lba] = w.data
 	}
-	return &Disk{base: d.base, cur: img, durable: maps.Clone(img), crashAt: Never}
+	return &Disk{base: d.base, cur: img, durable: maps.Clone(img), crashAt: Never, failWrite: Never, failFlush: Never}
 }
 
 // Snapshot returns the current contents as a MemDisk.
@@ -208,5 +250,5 @@ func (d *Disk) Snapshot() *blockdev.MemDisk {
 func (d *Disk) Fork(crashAt int) *Disk {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return &Disk{base: d.base, cur: maps.Clone(d.cur), durable: maps.Clone(d.cur), crashAt: crashAt}
+	return &Disk{base: d.base, cur: maps.Clone(d.cur), durable: maps.Clone(d.cur), crashAt: crashAt, failWrite: Never, failFlush: Never}
 }
