@@ -451,6 +451,11 @@ func publish(stage, out string, m *manifest.Manifest) error {
 		if err := os.Rename(filepath.Join(stage, filepath.FromSlash(a.Path)), dst); err != nil {
 			return err
 		}
+		// Readable by all, as disk.img and manifest.json are, whatever the
+		// umask: a TFTP or HTTP server running as another user serves them.
+		if err := os.Chmod(dst, 0o644); err != nil {
+			return err
+		}
 	}
 	for _, k := range knownArtifacts {
 		if !produced[k] {

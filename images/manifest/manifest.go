@@ -195,7 +195,9 @@ func (m *Manifest) Write(dir string) error {
 // directory or the manifest file itself.
 func Load(path string) (*Manifest, error) {
 	file := path
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
+	if st, err := os.Stat(path); err == nil && st.IsDir() || err != nil && filepath.Base(path) != FileName {
+		// A directory, or a path that is not there and does not name a
+		// manifest: the error then names it as the directory it meant.
 		file = filepath.Join(path, FileName)
 	}
 	b, err := os.ReadFile(file)
