@@ -43,7 +43,7 @@ func Build(ctx context.Context, o Options) error {
 	if _, err := exec.LookPath("go"); err != nil {
 		return fmt.Errorf("building %s needs the Go toolchain (go) in $PATH: install Go 1.26 from go.dev/dl or Debian's golang package", o.Package)
 	}
-	env, err := Env(ctx, o.Dir, o.GOARCH)
+	env, err := buildEnv(ctx, o.Dir, o.GOARCH)
 	if err != nil {
 		return err
 	}
@@ -76,11 +76,11 @@ var located = []string{
 	"GOPROXY", "GONOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GOINSECURE", "GOVCS", "GOAUTH",
 }
 
-// Env returns the environment Build runs go build in, for a target arch:
+// buildEnv returns the environment Build runs go build in, for a target arch:
 // the builder's environment without any GO* or CGO_* variable, the
 // located settings as `go env` reports them in dir, and the settings the
 // build decides.
-func Env(ctx context.Context, dir, goarch string) ([]string, error) {
+func buildEnv(ctx context.Context, dir, goarch string) ([]string, error) {
 	cmd := exec.CommandContext(ctx, "go", append([]string{"env", "-json"}, located...)...)
 	cmd.Dir = dir
 	var stderr bytes.Buffer
@@ -106,14 +106,14 @@ func Env(ctx context.Context, dir, goarch string) ([]string, error) {
 			env = append(env, k+"="+v)
 		}
 	}
-	return append(env, Decided(goarch)...), nil
+	return append(env, decided(goarch)...), nil
 }
 
-// Decided are the go settings the build sets for a target arch. The
+// decided are the go settings the build sets for a target arch. The
 // microarchitecture levels are the baselines (any amd64 PC, any ARMv8.0
 // board); GOEXPERIMENT, GOFIPS140 and GOFLAGS are empty, which with
 // GOENV=off means the toolchain's defaults.
-func Decided(goarch string) []string {
+func decided(goarch string) []string {
 	return []string{
 		"GOENV=off", "GOWORK=off", "GOFLAGS=", "GOEXPERIMENT=", "GOFIPS140=",
 		"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + goarch,
