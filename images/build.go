@@ -34,6 +34,7 @@ import (
 	"github.com/rlgo/redleaf/images/initramfs"
 	"github.com/rlgo/redleaf/images/kernelsrc"
 	"github.com/rlgo/redleaf/images/manifest"
+	"github.com/rlgo/redleaf/images/provenance"
 	"github.com/rlgo/redleaf/version"
 	"github.com/rlgo/redleaf/vet"
 )
@@ -69,6 +70,7 @@ type plan struct {
 	debian    *debkernel.Kernel // kernel.source debian
 	buildTime time.Time         // manifest build time
 	fileTime  time.Time         // timestamps inside artifacts
+	loaders   []provenance.Use  // boot loader files the disk is made with
 }
 
 // Build produces the artifacts of c in c.Out. All inputs are checked
@@ -87,6 +89,15 @@ func Build(ctx context.Context, c *config.Config, o Options) (*Result, error) {
 	}
 	vetErr := make(chan error, 1)
 	go func() { vetErr <- vetDomains(c.Source) }()
+	type packages struct {
+		list []manifest.DebPackage
+		err  error
+	}
+	hostPkgs := make(chan packages, 1)
+	go func() {
+		list, err := hostPackages(ctx, c, p)
+		hostPkgs <- packages{list, err}
+	}()
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("out: cannot create output directory: %w", err)
 	}
@@ -165,6 +176,10 @@ func Build(ctx context.Context, c *config.Config, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.Inputs, err = goInputs(c, p, initBin)
+	if err != nil {
+		return nil, err
+	}
 	err = b.step("initramfs ("+c.Initramfs.Compression+")", func() error {
 		info, err := initramfs.Build(ctx, filepath.Join(stage, InitrdFile), initramfs.Spec{
 			Arch:        c.Arch,
@@ -238,6 +253,11 @@ func Build(ctx context.Context, c *config.Config, o Options) (*Result, error) {
 	if err := <-vetErr; err != nil {
 		return nil, err
 	}
+	pkgs := <-hostPkgs
+	if pkgs.err != nil {
+		return nil, pkgs.err
+	}
+	m.Inputs.Packages = pkgs.list
 	err = b.step("manifest", func() error {
 		for _, rel := range artifactList(m) {
 			if err := m.Add(stage, rel); err != nil {
@@ -310,21 +330,26 @@ func prepare(ctx context.Context, c *config.Config, log io.Writer) (*plan, error
 		return nil, configError(c, err)
 	}
 	var missing []error
-	need := func(f host.File, purpose string) {
-		if _, err := host.Find(f, purpose); err != nil {
+	// The same host.Find as images/disk's, so the files found here are
+	// the ones the disk is made with, recorded in the manifest.
+	need := func(f host.File, purpose, use string) {
+		path, err := host.Find(f, purpose)
+		if err != nil {
 			missing = append(missing, err)
+			return
 		}
+		p.loaders = append(p.loaders, provenance.Use{Path: path, For: use})
 	}
 	if c.Disk.Enabled && c.Disk.UEFI {
 		if c.Arch == "arm64" {
-			need(host.SystemdBootAA64, "for arm64 UEFI disk images (disk.uefi)")
+			need(host.SystemdBootAA64, "for arm64 UEFI disk images (disk.uefi)", "disk: UEFI loader")
 		} else {
-			need(host.SystemdBootX64, "for UEFI disk images (disk.uefi)")
+			need(host.SystemdBootX64, "for UEFI disk images (disk.uefi)", "disk: UEFI loader")
 		}
 	}
 	if c.Disk.Enabled && c.Disk.BIOS {
-		need(host.Syslinux, "for BIOS disk images (disk.bios)")
-		need(host.SyslinuxGPTMBR, "for BIOS disk images (disk.bios)")
+		need(host.Syslinux, "for BIOS disk images (disk.bios)", "disk: BIOS loader (syslinux --install)")
+		need(host.SyslinuxGPTMBR, "for BIOS disk images (disk.bios)", "disk: BIOS loader (MBR boot code)")
 	}
 	if len(missing) > 0 {
 		return nil, errors.Join(missing...)
@@ -424,6 +449,11 @@ func publish(stage, out string, m *manifest.Manifest) error {
 			return err
 		}
 		if err := os.Rename(filepath.Join(stage, filepath.FromSlash(a.Path)), dst); err != nil {
+			return err
+		}
+		// Readable by all, as disk.img and manifest.json are, whatever the
+		// umask: a TFTP or HTTP server running as another user serves them.
+		if err := os.Chmod(dst, 0o644); err != nil {
 			return err
 		}
 	}

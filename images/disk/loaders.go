@@ -93,11 +93,29 @@ func (p *layout) installSyslinux(f *os.File) error {
 		"--offset", strconv.FormatInt(p.info.ESPOffset, 10),
 		"--directory", syslinuxDir,
 		f.Name())
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	home, err := os.MkdirTemp("", "rlbuild-syslinux-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(home)
+	cmd.Env = toolEnv(home)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, bytes.TrimSpace(out))
 	}
 	p.info.Files = append(p.info.Files, syslinuxDir+"/ldlinux.sys", syslinuxDir+"/ldlinux.c32")
 	return nil
+}
+
+// toolEnv is the whole environment of the host programs that write into
+// the image (syslinux and the mtools it runs): only what finds programs
+// and temporary space is the builder's. HOME is an empty directory, so no
+// ~/.mtoolsrc applies, and no MTOOLS_* variable is passed; the C locale
+// and UTC leave names and times to us.
+func toolEnv(home string) []string {
+	env := []string{"HOME=" + home, "LC_ALL=C", "TZ=UTC", "PATH=" + os.Getenv("PATH")}
+	if tmp := os.Getenv("TMPDIR"); tmp != "" {
+		env = append(env, "TMPDIR="+tmp)
+	}
+	return env
 }

@@ -3,7 +3,9 @@
 // u-root's default directories and device nodes, optional u-root commands
 // for debugging and extra files; then compresses it. The cpio is sorted
 // with zeroed times and owners, and the compressors run with fixed
-// settings, so the same inputs always give the same bytes.
+// settings, so the same inputs always give the same bytes. Every entry's
+// permission bits are set by the build (see canonical), so the bytes do
+// not depend on the umask the host files were written under either.
 package initramfs
 
 import (
@@ -52,13 +54,16 @@ func Build(ctx context.Context, out string, spec Spec) (*Info, error) {
 	for _, f := range spec.Files {
 		files = append(files, f.Host+":"+strings.TrimPrefix(f.Target, "/"))
 	}
+	base := uimage.DefaultRamfs()
 	mods := []uimage.Modifier{
 		uimage.WithTempDir(spec.TempDir),
 		uimage.WithEnv(golang.WithGOOS("linux"), golang.WithGOARCH(spec.Arch), golang.DisableCGO(), golang.WithWorkingDir(spec.SourceDir)),
-		uimage.WithBaseArchive(uimage.DefaultRamfs()),
+		uimage.WithBaseArchive(base),
 		uimage.WithFiles(files...),
 		uimage.WithSkipLDD(), // everything we add is static
-		uimage.WithCPIOOutput(cpioPath),
+		// Every record passes through canonical on its way into the
+		// cpio: modes, owners and times are the build's, not the host's.
+		uimage.WithOutput(canonicalCPIO{path: cpioPath, base: base}),
 	}
 	if len(spec.Commands) > 0 {
 		mods = append(mods, uimage.WithBusyboxCommands(spec.Commands...))

@@ -57,6 +57,10 @@ type Manifest struct {
 	ToolVersion string    `json:"tool_version"`
 	BuildTime   time.Time `json:"build_time"` // SOURCE_DATE_EPOCH when set
 
+	// Inputs names what else decided the artifacts' bytes (absent in
+	// manifests of older rlbuilds).
+	Inputs *Inputs `json:"inputs,omitempty"`
+
 	Artifacts []Artifact `json:"artifacts"`
 
 	dir string // directory the manifest was loaded from or written to
