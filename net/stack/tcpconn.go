@@ -58,7 +58,7 @@ type tcb struct {
 	sndWl1, sndWl2        seqnum
 	sndShift, rcvShift    uint8
 	wsOK                  bool // both sides sent the window scale option
-	mss                   int // send MSS: the peer's, bounded by our MTU
+	mss                   int  // send MSS: the peer's, bounded by our MTU
 	cwnd, ssthresh, caAcc int
 	dupAcks               int
 	recover               seqnum

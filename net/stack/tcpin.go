@@ -135,11 +135,6 @@ func (t *tcpTable) segment(i int32, g *tcpSegment, now time.Duration) {
 		if g.flags&flagRST == 0 {
 			c.ackNow = true
 			t.markDirty(i)
-			if c.sndWnd == 0 && g.flags&flagACK != 0 && g.ack == c.una {
-				// The answer to a window probe: the peer lives.
-				t.windowUpdate(c, g)
-				c.retries = 0
-			}
 		}
 		return
 	}
@@ -339,6 +334,12 @@ func (t *tcpTable) ack(i int32, g *tcpSegment, now time.Duration) bool {
 	acked := g.ack.diff(c.una)
 	winChanged := t.windowUpdate(c, g)
 	if acked == 0 {
+		if c.sndWnd == 0 {
+			// The answer to a window probe: the peer lives, its
+			// window is still closed.
+			c.retries = 0
+			return true
+		}
 		if len(g.payload) == 0 && g.flags&(flagSYN|flagFIN) == 0 && !winChanged && c.flight() > 0 {
 			t.dupAck(i)
 		}

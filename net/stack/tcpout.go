@@ -132,6 +132,9 @@ func (t *tcpTable) send(i int32, now time.Duration) {
 				flags |= flagACK
 			}
 			if !t.emit(c, flags, c.iss, 0, 0) {
+				if c.rtoAt == 0 { // an attempt all the same: SynRetries bounds the wait for ARP
+					t.arm(&c.rtoAt, now+c.rto)
+				}
 				return
 			}
 			c.synPending = false
@@ -206,6 +209,9 @@ func (t *tcpTable) sendData(i int32, now time.Duration) bool {
 			}
 		}
 		if !t.emit(c, fl, c.nxt, c.nxt.diff(c.una), n) {
+			if c.rtoAt == 0 {
+				t.arm(&c.rtoAt, now+c.rto)
+			}
 			return false
 		}
 		if c.nxt.lt(c.sndMax) {
@@ -310,6 +316,17 @@ func (t *tcpTable) retransmitTimer(i int32, now time.Duration) {
 		return
 	}
 	if c.flight() == 0 {
+		if c.waitARP { // nothing could go out: count it as a retransmission
+			c.retries++
+			if c.retries > s.cfg.MaxRetries {
+				t.closeConn(i, ErrTimeout)
+				return
+			}
+			c.rto = min(2*c.rto, s.cfg.MaxRTO)
+			t.arm(&c.rtoAt, now+c.rto)
+			t.markDirty(i)
+			return
+		}
 		if c.sndWnd == 0 && c.snd.n > 0 { // persist: probe the zero window
 			c.forceOne = true
 			c.rto = min(2*c.rto, s.cfg.MaxRTO)
@@ -333,6 +350,7 @@ func (t *tcpTable) retransmitTimer(i int32, now time.Duration) {
 	c.dupAcks = 0
 	c.rttTiming = false
 	c.nxt = c.una // go back: resend from the first unacknowledged byte
+	c.forceOne = c.sndWnd == 0 // a window probe went unanswered: probe again
 	c.rto = min(2*c.rto, s.cfg.MaxRTO)
 	t.arm(&c.rtoAt, now+c.rto)
 	t.markDirty(i)
