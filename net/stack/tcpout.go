@@ -349,7 +349,7 @@ func (t *tcpTable) retransmitTimer(i int32, now time.Duration) {
 	c.recover = c.sndMax
 	c.dupAcks = 0
 	c.rttTiming = false
-	c.nxt = c.una // go back: resend from the first unacknowledged byte
+	c.nxt = c.una              // go back: resend from the first unacknowledged byte
 	c.forceOne = c.sndWnd == 0 // a window probe went unanswered: probe again
 	c.rto = min(2*c.rto, s.cfg.MaxRTO)
 	t.arm(&c.rtoAt, now+c.rto)
