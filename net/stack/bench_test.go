@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"io"
+	"net"
 	"testing"
 )
 
@@ -69,4 +71,37 @@ func TestTransferAllocs(t *testing.T) {
 	if a := testing.AllocsPerRun(100, move); a != 0 {
 		t.Fatalf("%v allocations per 16 KiB moved, want 0", a)
 	}
+}
+
+// BenchmarkTransferLinuxLoopback is the baseline of BenchmarkTransfer:
+// one TCP connection over Linux's loopback, 64 KiB writes and reads.
+func BenchmarkTransferLinuxLoopback(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan int64)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- 0
+			return
+		}
+		n, _ := io.Copy(io.Discard, c)
+		c.Close()
+		done <- n
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunk := stream(1, 64<<10)
+	b.SetBytes(int64(len(chunk)))
+	b.ResetTimer()
+	for range b.N {
+		c.Write(chunk)
+	}
+	c.Close()
+	<-done
 }
