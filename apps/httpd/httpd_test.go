@@ -2,7 +2,6 @@ package httpd
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -219,5 +218,4 @@ func TestGoClient(t *testing.T) {
 			t.Fatalf("%v %q %v", resp.Status, b, resp.Header)
 		}
 	}
-	_ = fmt.Sprint
 }
