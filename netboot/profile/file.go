@@ -55,6 +55,7 @@ dhcp:
     - subnet: 10.9.0.0/24
       pool: 10.9.0.10-10.9.0.200
       router: 10.9.0.1
+      agents: [10.0.0.254]  # relay agents' addresses (default: any sender on port 67)
 default: qemu               # machines not listed: a profile or local
 deny_unknown: false         # true: ignore machines not listed
 profiles:
@@ -134,6 +135,9 @@ type Relay struct {
 	PoolStart, PoolEnd netip.Addr
 	Router             netip.Addr
 	DNS                []netip.Addr
+	// Agents, if set, are the addresses the subnet's relay agents send
+	// from; other senders may not claim the subnet.
+	Agents []netip.Addr
 }
 
 // Profile is a bootable image and how to boot it.
@@ -281,6 +285,7 @@ func Parse(b []byte, path string) (*File, error) {
 							"pool":   func(n *yaml.Node, k string) { r.PoolStart, r.PoolEnd = p.pool(n, k) },
 							"router": func(n *yaml.Node, k string) { r.Router = p.addr(n, k) },
 							"dns":    func(n *yaml.Node, k string) { r.DNS = p.addrs(n, k) },
+							"agents": func(n *yaml.Node, k string) { r.Agents = p.addrs(n, k) },
 						})
 						if !r.Subnet.IsValid() {
 							p.fail(item, ik+".subnet", "missing", "name the relayed subnet, e.g. 10.9.0.0/24")

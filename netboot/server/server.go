@@ -275,7 +275,7 @@ func (s *Server) subnets(f *profile.File) ([]dhcp.Subnet, error) {
 	}
 	subs := []dhcp.Subnet{local}
 	for _, r := range f.DHCP.Relays {
-		subs = append(subs, dhcp.Subnet{Prefix: r.Subnet, Start: r.PoolStart, End: r.PoolEnd, Router: r.Router, DNS: r.DNS})
+		subs = append(subs, dhcp.Subnet{Prefix: r.Subnet, Start: r.PoolStart, End: r.PoolEnd, Router: r.Router, DNS: r.DNS, Agents: r.Agents})
 	}
 	for i := range subs {
 		if err := subs[i].Check(); err != nil {
