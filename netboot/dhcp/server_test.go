@@ -598,7 +598,7 @@ func TestDeclineOnlyOwnAddress(t *testing.T) {
 		ip  netip.Addr
 	}{
 		{mac2, netip.MustParseAddr("8.8.8.8")},
-		{mac2, ip},                                 // mac1's
+		{mac2, ip},                                // mac1's
 		{mac2, netip.MustParseAddr("10.0.0.150")}, // nobody's
 		{mac1, netip.MustParseAddr("10.0.0.151")}, // not mac1's
 	} {
