@@ -27,6 +27,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rlgo/redleaf/images/manifest"
+	"github.com/rlgo/redleaf/netboot/ipxe"
 )
 
 // Local is the boot target that means "boot from local disk": no
@@ -308,6 +309,10 @@ func Parse(b []byte, path string) (*File, error) {
 					p.fail(kn, k, `"local" is the built-in target for booting from disk`, "rename the profile")
 					return
 				}
+				if err := ipxe.CheckName(name); err != nil {
+					p.fail(kn, key+"."+fmt.Sprintf("%q", name), err.Error(), "rename the profile")
+					return
+				}
 				pr := &Profile{Name: name}
 				p.mapping(vn, k, map[string]func(*yaml.Node, string){
 					"artifacts": func(n *yaml.Node, k string) {
@@ -320,9 +325,18 @@ func Parse(b []byte, path string) (*File, error) {
 							p.fail(n, k, err.Error(), "")
 							return
 						}
+						if err := checkBootable(m); err != nil {
+							p.fail(n, k, fmt.Sprintf("%s: %v", m.Path(manifest.FileName), err), "rebuild the image with a command line of plain words (kernel.cmdline)")
+							return
+						}
 						pr.Manifest = m
 					},
-					"cmdline": func(n *yaml.Node, k string) { pr.Cmdline = p.str(n, k) },
+					"cmdline": func(n *yaml.Node, k string) {
+						pr.Cmdline = p.str(n, k)
+						if err := ipxe.CheckCmdline(pr.Cmdline); err != nil {
+							p.fail(n, k, err.Error(), "write the extra kernel arguments as one line of plain words")
+						}
+					},
 					"ipxe":    func(n *yaml.Node, k string) { pr.IPXE = p.oneOf(n, k, "snponly", "ipxe") },
 				})
 				if pr.Artifacts == "" && vn.Kind == yaml.MappingNode {
@@ -381,6 +395,17 @@ func Parse(b []byte, path string) (*File, error) {
 		f.Server.StateDir = filepath.Join(p.dir, "netboot-state")
 	}
 	return f, nil
+}
+
+// checkBootable checks what of a manifest goes into an iPXE script: the
+// kernel's and initrd's names and the command line.
+func checkBootable(m *manifest.Manifest) error {
+	for _, f := range []string{m.Kernel, m.Initrd} {
+		if err := ipxe.CheckWord(f); err != nil {
+			return fmt.Errorf("file name: %w", err)
+		}
+	}
+	return ipxe.CheckCmdline(m.Cmdline)
 }
 
 func (p *parser) defaultNode(root *yaml.Node) *yaml.Node {

