@@ -337,7 +337,7 @@ func Parse(b []byte, path string) (*File, error) {
 							p.fail(n, k, err.Error(), "write the extra kernel arguments as one line of plain words")
 						}
 					},
-					"ipxe":    func(n *yaml.Node, k string) { pr.IPXE = p.oneOf(n, k, "snponly", "ipxe") },
+					"ipxe": func(n *yaml.Node, k string) { pr.IPXE = p.oneOf(n, k, "snponly", "ipxe") },
 				})
 				if pr.Artifacts == "" && vn.Kind == yaml.MappingNode {
 					p.fail(vn, k+".artifacts", "missing", "name the artifacts directory `rlbuild image` wrote, e.g. ../out/qemu")
