@@ -94,7 +94,7 @@ func ParseJournal(r io.Reader, name string) (*Leases, error) {
 	return l, nil
 }
 
-func (l *Leases) replayLine(b []byte) error {
+func (l *Leases) replayLine(b []byte, _ int64) error {
 	var rec record
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return fmt.Errorf("not a lease record: %v", err)
@@ -164,7 +164,7 @@ func (l *Leases) drop(mac string, ip netip.Addr) {
 // restart would forget. l.mu is held.
 func (l *Leases) write(r record, now time.Time) error {
 	if l.j != nil {
-		if err := l.j.Append(r); err != nil {
+		if _, _, err := l.j.Append(r); err != nil {
 			return fmt.Errorf("lease file: %w", err)
 		}
 	}
@@ -184,9 +184,13 @@ func (l *Leases) compact(now time.Time) error {
 	if l.j == nil {
 		return nil
 	}
-	if err := l.j.Rewrite(func(write func(any) error) error {
+	if err := l.j.Rewrite(func(write func([]byte) (int64, error)) error {
 		for _, r := range l.snapshot() {
-			if err := write(r); err != nil {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if _, err := write(b); err != nil {
 				return err
 			}
 		}

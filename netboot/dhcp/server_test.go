@@ -655,7 +655,7 @@ func TestDeclinesExpireFromJournal(t *testing.T) {
 	l.mu.Lock()
 	l.declined[ip] = clk.t.Add(-time.Second)
 	l.mu.Unlock()
-	l.j, _, _ = journal.Open(path, func([]byte) error { return nil })
+	l.j, _, _ = journal.Open(path, func([]byte, int64) error { return nil })
 	l.compact(time.Now())
 	l.Close()
 	if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(`"decline"`)) {

@@ -65,17 +65,18 @@ func (d Damage) String() string { return fmt.Sprintf("line %d: %v", d.Line, d.Er
 const MaxLine = 4 << 20
 
 // Open reads the journal at path (a missing file is an empty journal),
-// calling apply for each record in order, and keeps the file open for
+// calling apply for each record in order (the line without its newline,
+// and where it starts in the file), and keeps the file open for
 // appending. apply's error marks the record as damaged. A damaged last
 // line is cut off the file and returned as the Damage to warn about; a
 // damaged line before it is an error naming path and line.
-func Open(path string, apply func(line []byte) error) (*Journal, *Damage, error) {
+func Open(path string, apply func(line []byte, off int64) error) (*Journal, *Damage, error) {
 	return openWith(path, apply, func(p string) (File, error) {
 		return os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 	})
 }
 
-func openWith(path string, apply func([]byte) error, open func(string) (File, error)) (*Journal, *Damage, error) {
+func openWith(path string, apply func([]byte, int64) error, open func(string) (File, error)) (*Journal, *Damage, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -107,7 +108,7 @@ func openWith(path string, apply func([]byte) error, open func(string) (File, er
 // returns the length of the good part and its number of records. A
 // damaged last line is returned as Damage, one before it as an error
 // naming name and the line.
-func Read(r io.Reader, name string, apply func(line []byte) error) (size int64, lines int, _ *Damage, _ error) {
+func Read(r io.Reader, name string, apply func(line []byte, off int64) error) (size int64, lines int, _ *Damage, _ error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var pending *Damage // a damaged line: fatal unless it is the last
 	for line := 1; ; line++ {
@@ -131,7 +132,7 @@ func Read(r io.Reader, name string, apply func(line []byte) error) (size int64, 
 		case len(bytes.TrimSpace(b)) == 0:
 			err = errors.New("empty line")
 		default:
-			err = apply(bytes.TrimSpace(b))
+			err = apply(b[:len(b)-1], size)
 		}
 		if err != nil {
 			pending = &Damage{Line: line, Err: err}
@@ -164,14 +165,17 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
-// Append writes v as one record. On error the file is as before (or, if
-// even the rollback failed, the next append overwrites the rest).
-func (j *Journal) Append(v any) error {
+// Append writes v as one record, marshalled as JSON. On error the file
+// is as before (or, if even the rollback failed, the next append
+// overwrites the rest). It returns where the record starts and its
+// length with the newline.
+func (j *Journal) Append(v any) (off int64, n int, err error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("%s: %w", j.path, err)
+		return 0, 0, fmt.Errorf("%s: %w", j.path, err)
 	}
-	return j.AppendLine(b)
+	off = j.size
+	return off, len(b) + 1, j.AppendLine(b)
 }
 
 // AppendLine writes one marshalled record (without its newline).
@@ -210,10 +214,11 @@ func (j *Journal) Size() int64 { return j.size }
 // Lines is the number of records in the file.
 func (j *Journal) Lines() int { return j.lines }
 
-// Rewrite replaces the journal with records (each marshalled as one
-// line), atomically, and keeps appending to the new file. On error the
-// old journal stays in use.
-func (j *Journal) Rewrite(records func(write func(v any) error) error) error {
+// Rewrite replaces the journal with the records that records writes
+// (each a marshalled record without its newline; write returns where it
+// starts in the new file), atomically, and keeps appending to the new
+// file. On error the old journal stays in use.
+func (j *Journal) Rewrite(records func(write func(line []byte) (off int64, err error)) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(j.path), "."+filepath.Base(j.path)+"-*")
 	if err != nil {
 		return fmt.Errorf("%s: %w", j.path, err)
@@ -222,16 +227,15 @@ func (j *Journal) Rewrite(records func(write func(v any) error) error) error {
 	w := bufio.NewWriter(tmp)
 	var size int64
 	lines := 0
-	err = records(func(v any) error {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
+	err = records(func(b []byte) (int64, error) {
+		if bytes.IndexByte(b, '\n') >= 0 {
+			return 0, errors.New("a record may not contain a line break")
 		}
-		b = append(b, '\n')
-		size += int64(len(b))
+		off := size
+		size += int64(len(b)) + 1
 		lines++
-		_, err = w.Write(b)
-		return err
+		w.Write(b)
+		return off, w.WriteByte('\n')
 	})
 	if err == nil {
 		err = w.Flush()
@@ -259,6 +263,9 @@ func (j *Journal) Rewrite(records func(write func(v any) error) error) error {
 	j.f, j.size, j.lines, j.dirty = f, size, lines, false
 	return nil
 }
+
+// Path is the journal's file.
+func (j *Journal) Path() string { return j.path }
 
 // Close closes the file.
 func (j *Journal) Close() error {

@@ -16,7 +16,7 @@ type rec struct {
 func collect(t *testing.T, path string) ([]int, *Damage, error) {
 	t.Helper()
 	var got []int
-	j, d, err := Open(path, func(b []byte) error {
+	j, d, err := Open(path, func(b []byte, _ int64) error {
 		var r rec
 		if err := json.Unmarshal(b, &r); err != nil {
 			return err
@@ -51,7 +51,7 @@ func (f *failing) WriteAt(b []byte, off int64) (int, error) {
 func TestAppendRollsBack(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j")
 	var ff *failing
-	j, _, err := openWith(path, func([]byte) error { return nil }, func(p string) (File, error) {
+	j, _, err := openWith(path, func([]byte, int64) error { return nil }, func(p string) (File, error) {
 		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 		ff = &failing{File: f, partial: 5}
 		return ff, err
@@ -61,11 +61,11 @@ func TestAppendRollsBack(t *testing.T) {
 	}
 	j.Append(rec{1})
 	ff.fail = true
-	if err := j.Append(rec{2}); err == nil || !strings.Contains(err.Error(), "no space") {
+	if _, _, err := j.Append(rec{2}); err == nil || !strings.Contains(err.Error(), "no space") {
 		t.Fatalf("failed append: %v", err)
 	}
 	ff.fail = false
-	if err := j.Append(rec{3}); err != nil {
+	if _, _, err := j.Append(rec{3}); err != nil {
 		t.Fatal(err)
 	}
 	j.Close()
@@ -86,7 +86,7 @@ func TestDamagedLastLine(t *testing.T) {
 			t.Errorf("tail %.20q: %v %v %v", tail, got, d, err)
 			continue
 		}
-		j, _, err := Open(path, func([]byte) error { return nil })
+		j, _, err := Open(path, func([]byte, int64) error { return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,14 +108,14 @@ func TestDamagedMiddleLine(t *testing.T) {
 
 func TestRewrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j")
-	j, _, err := Open(path, func([]byte) error { return nil })
+	j, _, err := Open(path, func([]byte, int64) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 10 {
 		j.Append(rec{i})
 	}
-	if err := j.Rewrite(func(w func(any) error) error { return w(rec{42}) }); err != nil {
+	if err := j.Rewrite(func(w func([]byte) (int64, error)) error { _, err := w([]byte(`{"n":42}`)); return err }); err != nil {
 		t.Fatal(err)
 	}
 	j.Append(rec{43})

@@ -45,6 +45,7 @@ server:
   state_dir: netboot-state  # leases and boot state
   ipxe_dir: /usr/lib/ipxe   # Debian's ipxe package
   ipv6_ra: true             # spare iPXE its 16 s IPv6 wait
+  operator_token_file: netboot-state/operator-token  # mode 0600; API calls that change boots need it
 dhcp:
   mode: full                # full, proxy (beside another DHCP server) or off
   pool: 10.0.0.100-10.0.0.199   # default: the upper half of the subnet
@@ -112,6 +113,11 @@ type Server struct {
 	// NoIPv6RA turns off the empty IPv6 router advertisements that
 	// spare iPXE a 16 s wait on networks without IPv6 (package ndp).
 	NoIPv6RA bool
+	// OperatorTokenFile holds the operator's token for the API calls
+	// that change what machines boot (package netboot/operator); it must
+	// be readable by its owner only. Default: operator-token in the
+	// state directory, created on the first start.
+	OperatorTokenFile string
 }
 
 // DHCP configures the DHCP server.
@@ -254,13 +260,14 @@ func Parse(b []byte, path string) (*File, error) {
 	p.mapping(root, "", map[string]func(*yaml.Node, string){
 		"server": func(n *yaml.Node, key string) {
 			p.mapping(n, key, map[string]func(*yaml.Node, string){
-				"interface": func(n *yaml.Node, k string) { f.Server.Interface = p.str(n, k) },
-				"address":   func(n *yaml.Node, k string) { f.Server.Address = p.addr(n, k) },
-				"http_port": func(n *yaml.Node, k string) { f.Server.HTTPPort = p.port(n, k) },
-				"tftp":      func(n *yaml.Node, k string) { f.Server.TFTP = p.bool(n, k) },
-				"state_dir": func(n *yaml.Node, k string) { f.Server.StateDir = p.path(n, k) },
-				"ipxe_dir":  func(n *yaml.Node, k string) { f.Server.IPXEDir = p.path(n, k) },
-				"ipv6_ra":   func(n *yaml.Node, k string) { f.Server.NoIPv6RA = !p.bool(n, k) },
+				"interface":           func(n *yaml.Node, k string) { f.Server.Interface = p.str(n, k) },
+				"address":             func(n *yaml.Node, k string) { f.Server.Address = p.addr(n, k) },
+				"http_port":           func(n *yaml.Node, k string) { f.Server.HTTPPort = p.port(n, k) },
+				"tftp":                func(n *yaml.Node, k string) { f.Server.TFTP = p.bool(n, k) },
+				"state_dir":           func(n *yaml.Node, k string) { f.Server.StateDir = p.path(n, k) },
+				"ipxe_dir":            func(n *yaml.Node, k string) { f.Server.IPXEDir = p.path(n, k) },
+				"ipv6_ra":             func(n *yaml.Node, k string) { f.Server.NoIPv6RA = !p.bool(n, k) },
+				"operator_token_file": func(n *yaml.Node, k string) { f.Server.OperatorTokenFile = p.path(n, k) },
 			})
 		},
 		"dhcp": func(n *yaml.Node, key string) {

@@ -263,17 +263,25 @@ func TestWatch(t *testing.T) {
 		}
 		return nil
 	}
+	// Edits replace the file, as editors do, so that no poll sees half
+	// of one.
+	edit := func(content string) {
+		os.WriteFile(path+".tmp", []byte(content), 0o644)
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
 	time.Sleep(50 * time.Millisecond)
-	os.WriteFile(path, []byte(strings.Replace(lab, "default: qemu", "default: install", 1)), 0o644)
+	edit(strings.Replace(lab, "default: qemu", "default: install", 1))
 	if f, ok := wait().(*File); !ok || f.Default != "install" {
 		t.Errorf("reload: %v", f)
 	}
-	os.WriteFile(path, []byte("default: nope\n"), 0o644)
+	edit("default: nope\n")
 	if err, ok := wait().(error); !ok || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("bad reload: %v", err)
 	}
 	// A rebuilt image (new manifest) counts as a change.
-	os.WriteFile(path, []byte(lab), 0o644)
+	edit(lab)
 	wait()
 	time.Sleep(20 * time.Millisecond)
 	artifacts(t, filepath.Join(filepath.Dir(path), "out", "qemu"), "qemu2")
