@@ -343,7 +343,9 @@ func TestConcurrent(t *testing.T) {
 			if i%2 == 0 {
 				opts = append(opts, Option{"windowsize", "16"})
 			}
-			res, err := (&testClient{server: addr}).get("f", "octet", opts...)
+			// 64 machines: one address each (one address may hold only
+			// MaxPerClient transfers).
+			res, err := (&testClient{server: addr, local: net.IPv4(127, 0, 1, byte(i+1))}).get("f", "octet", opts...)
 			if err != nil {
 				t.Error(err)
 				return
