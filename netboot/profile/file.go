@@ -27,6 +27,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rlgo/redleaf/images/manifest"
+	"github.com/rlgo/redleaf/netboot/ipxe"
 )
 
 // Local is the boot target that means "boot from local disk": no
@@ -44,6 +45,7 @@ server:
   state_dir: netboot-state  # leases and boot state
   ipxe_dir: /usr/lib/ipxe   # Debian's ipxe package
   ipv6_ra: true             # spare iPXE its 16 s IPv6 wait
+  operator_token_file: netboot-state/operator-token  # mode 0600; API calls that change boots need it
 dhcp:
   mode: full                # full, proxy (beside another DHCP server) or off
   pool: 10.0.0.100-10.0.0.199   # default: the upper half of the subnet
@@ -55,6 +57,7 @@ dhcp:
     - subnet: 10.9.0.0/24
       pool: 10.9.0.10-10.9.0.200
       router: 10.9.0.1
+      agents: [10.0.0.254]  # relay agents' addresses (default: any sender on port 67)
 default: qemu               # machines not listed: a profile or local
 deny_unknown: false         # true: ignore machines not listed
 profiles:
@@ -110,6 +113,11 @@ type Server struct {
 	// NoIPv6RA turns off the empty IPv6 router advertisements that
 	// spare iPXE a 16 s wait on networks without IPv6 (package ndp).
 	NoIPv6RA bool
+	// OperatorTokenFile holds the operator's token for the API calls
+	// that change what machines boot (package netboot/operator); it must
+	// be readable by its owner only. Default: operator-token in the
+	// state directory, created on the first start.
+	OperatorTokenFile string
 }
 
 // DHCP configures the DHCP server.
@@ -134,6 +142,9 @@ type Relay struct {
 	PoolStart, PoolEnd netip.Addr
 	Router             netip.Addr
 	DNS                []netip.Addr
+	// Agents, if set, are the addresses the subnet's relay agents send
+	// from; other senders may not claim the subnet.
+	Agents []netip.Addr
 }
 
 // Profile is a bootable image and how to boot it.
@@ -249,13 +260,14 @@ func Parse(b []byte, path string) (*File, error) {
 	p.mapping(root, "", map[string]func(*yaml.Node, string){
 		"server": func(n *yaml.Node, key string) {
 			p.mapping(n, key, map[string]func(*yaml.Node, string){
-				"interface": func(n *yaml.Node, k string) { f.Server.Interface = p.str(n, k) },
-				"address":   func(n *yaml.Node, k string) { f.Server.Address = p.addr(n, k) },
-				"http_port": func(n *yaml.Node, k string) { f.Server.HTTPPort = p.port(n, k) },
-				"tftp":      func(n *yaml.Node, k string) { f.Server.TFTP = p.bool(n, k) },
-				"state_dir": func(n *yaml.Node, k string) { f.Server.StateDir = p.path(n, k) },
-				"ipxe_dir":  func(n *yaml.Node, k string) { f.Server.IPXEDir = p.path(n, k) },
-				"ipv6_ra":   func(n *yaml.Node, k string) { f.Server.NoIPv6RA = !p.bool(n, k) },
+				"interface":           func(n *yaml.Node, k string) { f.Server.Interface = p.str(n, k) },
+				"address":             func(n *yaml.Node, k string) { f.Server.Address = p.addr(n, k) },
+				"http_port":           func(n *yaml.Node, k string) { f.Server.HTTPPort = p.port(n, k) },
+				"tftp":                func(n *yaml.Node, k string) { f.Server.TFTP = p.bool(n, k) },
+				"state_dir":           func(n *yaml.Node, k string) { f.Server.StateDir = p.path(n, k) },
+				"ipxe_dir":            func(n *yaml.Node, k string) { f.Server.IPXEDir = p.path(n, k) },
+				"ipv6_ra":             func(n *yaml.Node, k string) { f.Server.NoIPv6RA = !p.bool(n, k) },
+				"operator_token_file": func(n *yaml.Node, k string) { f.Server.OperatorTokenFile = p.path(n, k) },
 			})
 		},
 		"dhcp": func(n *yaml.Node, key string) {
@@ -281,6 +293,7 @@ func Parse(b []byte, path string) (*File, error) {
 							"pool":   func(n *yaml.Node, k string) { r.PoolStart, r.PoolEnd = p.pool(n, k) },
 							"router": func(n *yaml.Node, k string) { r.Router = p.addr(n, k) },
 							"dns":    func(n *yaml.Node, k string) { r.DNS = p.addrs(n, k) },
+							"agents": func(n *yaml.Node, k string) { r.Agents = p.addrs(n, k) },
 						})
 						if !r.Subnet.IsValid() {
 							p.fail(item, ik+".subnet", "missing", "name the relayed subnet, e.g. 10.9.0.0/24")
@@ -303,6 +316,10 @@ func Parse(b []byte, path string) (*File, error) {
 					p.fail(kn, k, `"local" is the built-in target for booting from disk`, "rename the profile")
 					return
 				}
+				if err := ipxe.CheckName(name); err != nil {
+					p.fail(kn, key+"."+fmt.Sprintf("%q", name), err.Error(), "rename the profile")
+					return
+				}
 				pr := &Profile{Name: name}
 				p.mapping(vn, k, map[string]func(*yaml.Node, string){
 					"artifacts": func(n *yaml.Node, k string) {
@@ -315,10 +332,19 @@ func Parse(b []byte, path string) (*File, error) {
 							p.fail(n, k, err.Error(), "")
 							return
 						}
+						if err := checkBootable(m); err != nil {
+							p.fail(n, k, fmt.Sprintf("%s: %v", m.Path(manifest.FileName), err), "rebuild the image with a command line of plain words (kernel.cmdline)")
+							return
+						}
 						pr.Manifest = m
 					},
-					"cmdline": func(n *yaml.Node, k string) { pr.Cmdline = p.str(n, k) },
-					"ipxe":    func(n *yaml.Node, k string) { pr.IPXE = p.oneOf(n, k, "snponly", "ipxe") },
+					"cmdline": func(n *yaml.Node, k string) {
+						pr.Cmdline = p.str(n, k)
+						if err := ipxe.CheckCmdline(pr.Cmdline); err != nil {
+							p.fail(n, k, err.Error(), "write the extra kernel arguments as one line of plain words")
+						}
+					},
+					"ipxe": func(n *yaml.Node, k string) { pr.IPXE = p.oneOf(n, k, "snponly", "ipxe") },
 				})
 				if pr.Artifacts == "" && vn.Kind == yaml.MappingNode {
 					p.fail(vn, k+".artifacts", "missing", "name the artifacts directory `rlbuild image` wrote, e.g. ../out/qemu")
@@ -376,6 +402,17 @@ func Parse(b []byte, path string) (*File, error) {
 		f.Server.StateDir = filepath.Join(p.dir, "netboot-state")
 	}
 	return f, nil
+}
+
+// checkBootable checks what of a manifest goes into an iPXE script: the
+// kernel's and initrd's names and the command line.
+func checkBootable(m *manifest.Manifest) error {
+	for _, f := range []string{m.Kernel, m.Initrd} {
+		if err := ipxe.CheckWord(f); err != nil {
+			return fmt.Errorf("file name: %w", err)
+		}
+	}
+	return ipxe.CheckCmdline(m.Cmdline)
 }
 
 func (p *parser) defaultNode(root *yaml.Node) *yaml.Node {
