@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/rlgo/redleaf/bootparam"
 	"github.com/rlgo/redleaf/drivers/nvme"
 	"github.com/rlgo/redleaf/kernel/boot"
 	"github.com/rlgo/redleaf/rv6/sh"
@@ -62,10 +63,10 @@ func Boot(k *boot.Kernel) error {
 // sleeps between looks (nvme.Config.Spin).
 func nvmeConfig(k *boot.Kernel) nvme.Config {
 	var cfg nvme.Config
-	if v, ok := k.Cmdline.Lookup(boot.Prefix + "nvme.spin"); ok {
+	if v, ok := k.Cmdline.Lookup(bootparam.NVMeSpin); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			k.Logf("rl.nvme.spin=%s: not a positive duration such as 20us; using %v", v, nvme.DefaultSpin)
+			k.Logf("%s=%s: not a positive duration such as 20us; using %v", bootparam.NVMeSpin, v, nvme.DefaultSpin)
 		} else {
 			cfg.Spin = d
 		}
@@ -76,7 +77,7 @@ func nvmeConfig(k *boot.Kernel) nvme.Config {
 // rv6Wanted is false when the command line asks for the monitor shell
 // instead of Rv6 (rl.rv6=0).
 func rv6Wanted(k *boot.Kernel) bool {
-	on, err := k.Cmdline.Bool(boot.Prefix+"rv6", true)
+	on, err := k.Cmdline.Bool(bootparam.Rv6, true)
 	if err != nil {
 		k.Logf("%v (starting Rv6)", err)
 	}

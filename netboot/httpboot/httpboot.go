@@ -59,6 +59,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rlgo/redleaf/bootparam"
 	"github.com/rlgo/redleaf/netboot/events"
 	"github.com/rlgo/redleaf/netboot/files"
 	"github.com/rlgo/redleaf/netboot/ipxe"
@@ -317,7 +318,13 @@ func (s *Server) render(key string, ip netip.Addr, res profile.Resolution) ([]by
 	args := []string{"--name", kernelName, base + m.Kernel + q, "initrd=" + initrdName}
 	args = append(args, strings.Fields(m.Cmdline)...)
 	args = append(args, strings.Fields(p.Cmdline)...)
-	args = append(args, "rl.mac="+key, "rl.profile="+p.Name, "rl.boot="+b.id, "rl.token="+token, "rl.report="+s.BaseURL+"/api")
+	for _, kv := range [][2]string{{bootparam.MAC, key}, {bootparam.Profile, p.Name}, {bootparam.Boot, b.id}, {bootparam.Token, token}, {bootparam.Report, s.BaseURL + "/api"}} {
+		a, err := bootparam.Arg(kv[0], kv[1])
+		if err != nil {
+			return nil, nil, err
+		}
+		args = append(args, a)
+	}
 	sc.Comment(fmt.Sprintf("RedLeaf netboot: %s boots %s (%s, boot %s)", key, p.Name, res.Source, b.id))
 	sc.Command("kernel", args...)
 	sc.Command("initrd", "--name", initrdName, base+m.Initrd+q)
