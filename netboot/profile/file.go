@@ -14,6 +14,7 @@ package profile
 import (
 	"bytes"
 	"fmt"
+	"github.com/rlgo/redleaf/config"
 	"github.com/rlgo/redleaf/internal/suggest"
 	"net"
 	"net/netip"
@@ -186,48 +187,13 @@ func (m *Machine) key() string {
 	return fmt.Sprintf("%s|%v|%s", m.Profile, m.Once, m.Then)
 }
 
-// Error is one problem in a lab file.
-type Error struct {
-	File string
-	Line int
-	Key  string
-	Msg  string
-	Fix  string
-}
+// Error is one problem in a lab file: the one error type of every
+// config-like input (the build config, lab files, the lab's inventory and
+// matrix), with the file and line as its Origin.
+type Error = config.Error
 
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			fmt.Fprintf(&b, ":%d", e.Line)
-		}
-		b.WriteString(": ")
-	}
-	if e.Key != "" {
-		b.WriteString(e.Key + ": ")
-	}
-	b.WriteString(e.Msg)
-	if e.Fix != "" {
-		b.WriteString("; " + e.Fix)
-	}
-	return b.String()
-}
-
-// Errors is every problem found in a file.
-type Errors []*Error
-
-func (es Errors) Error() string {
-	if len(es) == 1 {
-		return es[0].Error()
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d problems in the netboot configuration:", len(es))
-	for _, e := range es {
-		b.WriteString("\n  " + e.Error())
-	}
-	return b.String()
-}
+// Errors is every problem found in a file, in line order.
+type Errors = config.Errors
 
 // Load reads and checks a lab file. Relative paths in it are relative to
 // its directory. Every problem is reported, each with its line.
@@ -249,9 +215,9 @@ func Parse(b []byte, path string) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&doc); err != nil {
 		if err.Error() == "EOF" {
-			return nil, Errors{{File: path, Msg: "the file is empty", Fix: "see `rlbuild netboot serve --help` for an example"}}
+			return nil, Errors{{Origin: path, Msg: "the file is empty", Fix: "see `rlbuild netboot serve --help` for an example"}}
 		}
-		return nil, Errors{{File: path, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Fix: "fix the syntax"}}
+		return nil, Errors{{Origin: path, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Fix: "fix the syntax"}}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -395,8 +361,12 @@ func Parse(b []byte, path string) (*File, error) {
 	}
 	p.checkReservations(f, root)
 	if len(p.errs) > 0 {
-		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
-		return nil, p.errs
+		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].line < p.errs[j].line })
+		errs := make(Errors, len(p.errs))
+		for i, e := range p.errs {
+			errs[i] = e.err
+		}
+		return nil, errs
 	}
 	if f.Server.StateDir == "" && path != "" {
 		f.Server.StateDir = filepath.Join(p.dir, "netboot-state")
@@ -440,8 +410,8 @@ func (p *parser) checkReservations(f *File, root *yaml.Node) {
 			continue
 		}
 		if other, ok := seen[m.IP]; ok {
-			p.errs = append(p.errs, &Error{File: p.file, Key: "machines." + mac + ".ip",
-				Msg: fmt.Sprintf("%v is also reserved for %s", m.IP, other), Fix: "give each machine its own address"})
+			p.errs = append(p.errs, lineError{0, &Error{Origin: p.file, Key: "machines." + mac + ".ip",
+				Msg: fmt.Sprintf("%v is also reserved for %s", m.IP, other), Fix: "give each machine its own address"}})
 		}
 		seen[m.IP] = mac
 	}
@@ -451,12 +421,22 @@ func (p *parser) checkReservations(f *File, root *yaml.Node) {
 type parser struct {
 	file  string
 	dir   string
-	errs  Errors
+	errs  []lineError
 	later []func()
 }
 
+// lineError is an error with its line, for sorting (0: no line).
+type lineError struct {
+	line int
+	err  *Error
+}
+
 func (p *parser) fail(n *yaml.Node, key, msg, fix string) {
-	p.errs = append(p.errs, &Error{File: p.file, Line: n.Line, Key: key, Msg: msg, Fix: fix})
+	origin := p.file
+	if n.Line > 0 {
+		origin = fmt.Sprintf("%s:%d", p.file, n.Line)
+	}
+	p.errs = append(p.errs, lineError{n.Line, &Error{Origin: origin, Key: key, Msg: msg, Fix: fix}})
 }
 
 // mapping walks a mapping node, calling the handler of each known key
