@@ -191,7 +191,6 @@ type session struct {
 	c      stack.Conn
 	port   uint16
 	out    []byte // waiting to be written
-	hash   [32]byte
 	h      interface{ Write([]byte) (int, error) }
 	sum    func() []byte
 	in     []byte
