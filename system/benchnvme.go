@@ -13,7 +13,7 @@ import (
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/linuxblk"
 	"github.com/rlgo/redleaf/kernel/pci"
-	"github.com/rlgo/redleaf/rv6/sh"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
 // benchUsage is the benchnvme command line.

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/rlgo/redleaf/rv6/rv6test"
-	"github.com/rlgo/redleaf/rv6/sh"
 	"github.com/rlgo/redleaf/system"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
 // The network programs are the kernel monitor's commands of the same
