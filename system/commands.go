@@ -31,6 +31,7 @@ func (s *System) Register(r *sh.Registry) {
 	r.Register("blk", "use the RAM disk through its shadow: blk read LBA | blk write LBA TEXT | blk info", sh.Func(s.cmdBlk))
 	r.Register("nvme", "use the NVMe disk through its shadow: nvme read LBA | nvme write LBA TEXT (flushed) | nvme info", sh.Func(s.cmdNVMe))
 	r.Register("benchnvme", "measure the NVMe domain (and Linux's driver on a second controller): "+benchUsage, sh.Func(s.cmdBenchNVMe))
+	r.Register("linuxnvme", "measure Linux's NVMe driver on a second controller (the Linux half of Rv6's benchnvme): "+linuxUsage, sh.Func(s.cmdLinuxNVMe))
 	r.RegisterView("ifconfig", "show the NIC domain's link and counters and the UDP echo service's (boot with rl.net=virtio)", sh.Func(s.cmdIfconfig))
 	r.Register("benchnet", "measure the packet rate of an ixgbe port (the 82599 model without one) at batch sizes 1, 32, 256: "+benchNetUsage, sh.Func(s.cmdBenchNet))
 	r.Register("fwd", "forward packets between two ixgbe ports, printing rates, counters and packets lost: "+fwdUsage, sh.Func(s.cmdFwd))

@@ -42,7 +42,18 @@ func (s *System) Rv6Caps() []string {
 func (s *System) Rv6Grants(reg *sh.Registry) []domain.CreateOption {
 	names := s.Rv6Caps()
 	opts := []domain.CreateOption{domain.GrantDevice(sys.GrantCaps, names)}
+	caps := s.Rv6Capabilities(reg)
 	for _, n := range names {
+		opts = append(opts, domain.Grant(sys.GrantCapPrefix+n, caps[n]))
+	}
+	return opts
+}
+
+// Rv6Capabilities are what the capabilities of Rv6Caps are bound to, by
+// name (admin's monitor runs reg's commands).
+func (s *System) Rv6Capabilities(reg *sh.Registry) map[string]domain.Provider {
+	caps := map[string]domain.Provider{}
+	for _, n := range s.Rv6Caps() {
 		var p domain.Provider
 		switch {
 		case n == idl.CapAdmin:
@@ -56,9 +67,9 @@ func (s *System) Rv6Grants(reg *sh.Registry) []domain.CreateOption {
 			}
 			p = portProvider{s: s, name: port, ctl: ctl}
 		}
-		opts = append(opts, domain.Grant(sys.GrantCapPrefix+n, p))
+		caps[n] = p
 	}
-	return opts
+	return caps
 }
 
 // portProvider binds capabilities to the ixgbe port name (its driver's

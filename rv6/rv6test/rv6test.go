@@ -65,6 +65,8 @@ type Options struct {
 	// Grants are more capabilities Rv6 may hand out, by name
 	// ("blk:ramdisk", "nic:x"): what each is bound to.
 	Grants map[string]domain.Provider
+	// GrantDisk lets Rv6 hand out its own RAM disk as blk:ramdisk.
+	GrantDisk bool
 }
 
 // A System is a booted Rv6.
@@ -137,6 +139,10 @@ func Boot(t testing.TB, opts ...Options) *System {
 		grants = append(grants, domain.Grant(sys.GrantMonitor, s.M.Export(idl.Monitor(monitor.Views(reg)))),
 			domain.Grant(sys.GrantCapPrefix+idl.CapAdmin, s.M.Export(idl.Monitor(monitor.Admin(reg)))))
 		caps = append(caps, idl.CapAdmin)
+	}
+	if o.GrantDisk {
+		grants = append(grants, domain.Grant(sys.GrantCapPrefix+"blk:ramdisk", disk))
+		caps = append(caps, "blk:ramdisk")
 	}
 	for name, p := range o.Grants {
 		grants = append(grants, domain.Grant(sys.GrantCapPrefix+name, p))

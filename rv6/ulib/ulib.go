@@ -142,6 +142,10 @@ func (p *Proc) Fork() *Proc {
 	return &q
 }
 
+// Heap is the program domain's account on the shared heap, for the RRefs
+// it moves through the capabilities it holds (packets, block requests).
+func (p *Proc) Heap() *rref.Account { return p.ctx.Heap() }
+
 // Go runs fn on a new thread of the program's domain (Context.Spawn);
 // give it its own Proc (Fork).
 func (p *Proc) Go(name string, fn func()) { p.ctx.Spawn(name, fn) }
