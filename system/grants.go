@@ -22,7 +22,10 @@ import (
 //   - nic:ixgbe0, nic:ixgbe1: the ixgbe ports' drivers through their
 //     shadows, and nic:ixgbe0.ctl, nic:ixgbe1.ctl, the kernel's control of
 //     each port (its model's traffic, MAC loopback): the ports start when a
-//     process is first granted one of them, as they do for the commands.
+//     process is first granted one of them (a process holding a capability
+//     has it bound in its domain), which is init, so with Rv6 they start
+//     at boot; the console's commands still start them on first use when
+//     Rv6 does not run.
 
 // Rv6Caps lists the names of the capabilities Rv6 may hand out.
 func (s *System) Rv6Caps() []string {
