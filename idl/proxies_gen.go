@@ -19,6 +19,8 @@ func init() {
 	shadow.Register(newUDPEchoShadow)
 	domain.RegisterProxy(newNetProxy)
 	shadow.Register(newNetShadow)
+	domain.RegisterProxy(newPortProxy)
+	shadow.Register(newPortShadow)
 	domain.RegisterProxy(newSysProxy)
 	shadow.Register(newSysShadow)
 	domain.RegisterProxy(newProgramProxy)
@@ -1156,6 +1158,236 @@ func (s *netShadow) SetPromisc(a0 bool) (err error) {
 	}
 	if err == nil {
 		s.c.Record("SetPromisc", func(i Net) error { return i.SetPromisc(a0) })
+	}
+	return
+}
+
+// portProxy is the proxy of Port: the capability through which one holder calls
+// one Port.
+type portProxy struct {
+	x     *domain.Crossing
+	impl  Port
+	inner *portProxy // with a deadline: the proxy a kernel worker calls through
+}
+
+func newPortProxy(x *domain.Crossing, impl Port) Port {
+	p := &portProxy{x: x, impl: impl}
+	if x.Deadline() > 0 {
+		p.inner = &portProxy{x: x, impl: impl}
+	}
+	return p
+}
+
+// Target implements domain.Capability.
+func (p *portProxy) Target() domain.Provider { return p.x.Target(p.impl) }
+
+// Revoke implements domain.Capability.
+func (p *portProxy) Revoke() { p.x.Revoke() }
+
+// Info implements Port.
+func (p *portProxy) Info() (r0 PortInfo, err error) {
+	if p.inner != nil {
+		f := portInfoFrames.Get().(*portInfoFrame)
+		f.c.p = p.inner
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = portInfoCall{}
+		portInfoFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = PortInfo{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Info()
+	return
+}
+
+// portInfoCall is a call of Port.Info that a kernel worker makes for a holder
+// whose capability has a deadline.
+type portInfoCall struct {
+	p   *portProxy
+	r0  PortInfo
+	err error
+}
+
+type portInfoFrame struct {
+	domain.Frame
+	c portInfoCall
+}
+
+var portInfoFrames = sync.Pool{New: func() any { return new(portInfoFrame) }}
+
+func (f *portInfoFrame) Run() { f.c.r0, f.c.err = f.c.p.Info() }
+
+func (f *portInfoFrame) Discard() {}
+
+func (f *portInfoFrame) Method() string { return "Port.Info" }
+
+// Generate implements Port.
+func (p *portProxy) Generate(a0 int32) (err error) {
+	if p.inner != nil {
+		f := portGenerateFrames.Get().(*portGenerateFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = portGenerateCall{}
+		portGenerateFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Generate(a0)
+	return
+}
+
+// portGenerateCall is a call of Port.Generate that a kernel worker makes for a holder
+// whose capability has a deadline.
+type portGenerateCall struct {
+	p   *portProxy
+	a0  int32
+	err error
+}
+
+type portGenerateFrame struct {
+	domain.Frame
+	c portGenerateCall
+}
+
+var portGenerateFrames = sync.Pool{New: func() any { return new(portGenerateFrame) }}
+
+func (f *portGenerateFrame) Run() { f.c.err = f.c.p.Generate(f.c.a0) }
+
+func (f *portGenerateFrame) Discard() {}
+
+func (f *portGenerateFrame) Method() string { return "Port.Generate" }
+
+// Loopback implements Port.
+func (p *portProxy) Loopback(a0 bool) (r0 PortInfo, err error) {
+	if p.inner != nil {
+		f := portLoopbackFrames.Get().(*portLoopbackFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = portLoopbackCall{}
+		portLoopbackFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = PortInfo{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Loopback(a0)
+	return
+}
+
+// portLoopbackCall is a call of Port.Loopback that a kernel worker makes for a holder
+// whose capability has a deadline.
+type portLoopbackCall struct {
+	p   *portProxy
+	a0  bool
+	r0  PortInfo
+	err error
+}
+
+type portLoopbackFrame struct {
+	domain.Frame
+	c portLoopbackCall
+}
+
+var portLoopbackFrames = sync.Pool{New: func() any { return new(portLoopbackFrame) }}
+
+func (f *portLoopbackFrame) Run() { f.c.r0, f.c.err = f.c.p.Loopback(f.c.a0) }
+
+func (f *portLoopbackFrame) Discard() {}
+
+func (f *portLoopbackFrame) Method() string { return "Port.Loopback" }
+
+// portShadow is the shadow of Port: it calls the guarded domain through a proxy and,
+// when that instance fails, has it restarted and retries the call.
+type portShadow struct {
+	c *shadow.Client[Port]
+}
+
+func newPortShadow(c *shadow.Client[Port]) Port { return &portShadow{c} }
+
+// Target implements domain.Capability.
+func (s *portShadow) Target() domain.Provider { return s.c.Target() }
+
+// Revoke implements domain.Capability.
+func (s *portShadow) Revoke() { s.c.Revoke() }
+
+// Info implements Port.
+func (s *portShadow) Info() (r0 PortInfo, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Info()
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Info(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Generate implements Port.
+func (s *portShadow) Generate(a0 int32) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Generate(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Generate(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Loopback implements Port.
+func (s *portShadow) Loopback(a0 bool) (r0 PortInfo, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Loopback(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Loopback(a0); err == nil {
+			s.c.Recovered()
+		}
 	}
 	return
 }
@@ -3504,10 +3736,63 @@ func (p *loaderProxy) Target() domain.Provider { return p.x.Target(p.impl) }
 // Revoke implements domain.Capability.
 func (p *loaderProxy) Revoke() { p.x.Revoke() }
 
-// Load implements Loader.
-func (p *loaderProxy) Load(a0 string, a1 string, a2 Sys) (r0 uint64, r1 Program, err error) {
+// Prepare implements Loader.
+func (p *loaderProxy) Prepare(a0 string, a1 string) (r0 uint64, err error) {
 	if p.inner != nil {
-		f := loaderLoadFrames.Get().(*loaderLoadFrame)
+		f := loaderPrepareFrames.Get().(*loaderPrepareFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = loaderPrepareCall{}
+		loaderPrepareFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Prepare(a0, a1)
+	return
+}
+
+// loaderPrepareCall is a call of Loader.Prepare that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderPrepareCall struct {
+	p   *loaderProxy
+	a0  string
+	a1  string
+	r0  uint64
+	err error
+}
+
+type loaderPrepareFrame struct {
+	domain.Frame
+	c loaderPrepareCall
+}
+
+var loaderPrepareFrames = sync.Pool{New: func() any { return new(loaderPrepareFrame) }}
+
+func (f *loaderPrepareFrame) Run() { f.c.r0, f.c.err = f.c.p.Prepare(f.c.a0, f.c.a1) }
+
+func (f *loaderPrepareFrame) Discard() {}
+
+func (f *loaderPrepareFrame) Method() string { return "Loader.Prepare" }
+
+// GrantMonitor implements Loader.
+func (p *loaderProxy) GrantMonitor(a0 uint64, a1 string, a2 Monitor) (err error) {
+	if p.inner != nil {
+		f := loaderGrantMonitorFrames.Get().(*loaderGrantMonitorFrame)
 		f.c.p = p.inner
 		f.c.a0 = a0
 		f.c.a1 = a1
@@ -3515,9 +3800,9 @@ func (p *loaderProxy) Load(a0 string, a1 string, a2 Sys) (r0 uint64, r1 Program,
 		if err = p.x.Dispatch(f); err != nil {
 			return
 		}
-		r0, r1, err = f.c.r0, f.c.r1, f.c.err
-		f.c = loaderLoadCall{}
-		loaderLoadFrames.Put(f)
+		err = f.c.err
+		f.c = loaderGrantMonitorCall{}
+		loaderGrantMonitorFrames.Put(f)
 		return
 	}
 	x := p.x
@@ -3528,40 +3813,252 @@ func (p *loaderProxy) Load(a0 string, a1 string, a2 Sys) (r0 uint64, r1 Program,
 	defer func() {
 		v := recover()
 		if x.Leave(v) {
-			r0 = 0
-			r1 = nil
 			err = x.Fail(v)
 		}
 	}()
-	r0, r1, err = p.impl.Load(a0, a1, c2)
-	r1 = domain.PassOut(x, r1)
+	err = p.impl.GrantMonitor(a0, a1, c2)
 	return
 }
 
-// loaderLoadCall is a call of Loader.Load that a kernel worker makes for a holder
+// loaderGrantMonitorCall is a call of Loader.GrantMonitor that a kernel worker makes for a holder
 // whose capability has a deadline.
-type loaderLoadCall struct {
+type loaderGrantMonitorCall struct {
 	p   *loaderProxy
-	a0  string
+	a0  uint64
 	a1  string
-	a2  Sys
-	r0  uint64
-	r1  Program
+	a2  Monitor
 	err error
 }
 
-type loaderLoadFrame struct {
+type loaderGrantMonitorFrame struct {
 	domain.Frame
-	c loaderLoadCall
+	c loaderGrantMonitorCall
 }
 
-var loaderLoadFrames = sync.Pool{New: func() any { return new(loaderLoadFrame) }}
+var loaderGrantMonitorFrames = sync.Pool{New: func() any { return new(loaderGrantMonitorFrame) }}
 
-func (f *loaderLoadFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.Load(f.c.a0, f.c.a1, f.c.a2) }
+func (f *loaderGrantMonitorFrame) Run() { f.c.err = f.c.p.GrantMonitor(f.c.a0, f.c.a1, f.c.a2) }
 
-func (f *loaderLoadFrame) Discard() {}
+func (f *loaderGrantMonitorFrame) Discard() {}
 
-func (f *loaderLoadFrame) Method() string { return "Loader.Load" }
+func (f *loaderGrantMonitorFrame) Method() string { return "Loader.GrantMonitor" }
+
+// GrantNet implements Loader.
+func (p *loaderProxy) GrantNet(a0 uint64, a1 string, a2 Net) (err error) {
+	if p.inner != nil {
+		f := loaderGrantNetFrames.Get().(*loaderGrantNetFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = loaderGrantNetCall{}
+		loaderGrantNetFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	c2 := domain.PassIn(x, a2)
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.GrantNet(a0, a1, c2)
+	return
+}
+
+// loaderGrantNetCall is a call of Loader.GrantNet that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderGrantNetCall struct {
+	p   *loaderProxy
+	a0  uint64
+	a1  string
+	a2  Net
+	err error
+}
+
+type loaderGrantNetFrame struct {
+	domain.Frame
+	c loaderGrantNetCall
+}
+
+var loaderGrantNetFrames = sync.Pool{New: func() any { return new(loaderGrantNetFrame) }}
+
+func (f *loaderGrantNetFrame) Run() { f.c.err = f.c.p.GrantNet(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *loaderGrantNetFrame) Discard() {}
+
+func (f *loaderGrantNetFrame) Method() string { return "Loader.GrantNet" }
+
+// GrantPort implements Loader.
+func (p *loaderProxy) GrantPort(a0 uint64, a1 string, a2 Port) (err error) {
+	if p.inner != nil {
+		f := loaderGrantPortFrames.Get().(*loaderGrantPortFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = loaderGrantPortCall{}
+		loaderGrantPortFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	c2 := domain.PassIn(x, a2)
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.GrantPort(a0, a1, c2)
+	return
+}
+
+// loaderGrantPortCall is a call of Loader.GrantPort that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderGrantPortCall struct {
+	p   *loaderProxy
+	a0  uint64
+	a1  string
+	a2  Port
+	err error
+}
+
+type loaderGrantPortFrame struct {
+	domain.Frame
+	c loaderGrantPortCall
+}
+
+var loaderGrantPortFrames = sync.Pool{New: func() any { return new(loaderGrantPortFrame) }}
+
+func (f *loaderGrantPortFrame) Run() { f.c.err = f.c.p.GrantPort(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *loaderGrantPortFrame) Discard() {}
+
+func (f *loaderGrantPortFrame) Method() string { return "Loader.GrantPort" }
+
+// GrantBlock implements Loader.
+func (p *loaderProxy) GrantBlock(a0 uint64, a1 string, a2 BlockDevice) (err error) {
+	if p.inner != nil {
+		f := loaderGrantBlockFrames.Get().(*loaderGrantBlockFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = loaderGrantBlockCall{}
+		loaderGrantBlockFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	c2 := domain.PassIn(x, a2)
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.GrantBlock(a0, a1, c2)
+	return
+}
+
+// loaderGrantBlockCall is a call of Loader.GrantBlock that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderGrantBlockCall struct {
+	p   *loaderProxy
+	a0  uint64
+	a1  string
+	a2  BlockDevice
+	err error
+}
+
+type loaderGrantBlockFrame struct {
+	domain.Frame
+	c loaderGrantBlockCall
+}
+
+var loaderGrantBlockFrames = sync.Pool{New: func() any { return new(loaderGrantBlockFrame) }}
+
+func (f *loaderGrantBlockFrame) Run() { f.c.err = f.c.p.GrantBlock(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *loaderGrantBlockFrame) Discard() {}
+
+func (f *loaderGrantBlockFrame) Method() string { return "Loader.GrantBlock" }
+
+// Start implements Loader.
+func (p *loaderProxy) Start(a0 uint64, a1 Sys) (r0 Program, err error) {
+	if p.inner != nil {
+		f := loaderStartFrames.Get().(*loaderStartFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = loaderStartCall{}
+		loaderStartFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	c1 := domain.PassIn(x, a1)
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = nil
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Start(a0, c1)
+	r0 = domain.PassOut(x, r0)
+	return
+}
+
+// loaderStartCall is a call of Loader.Start that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderStartCall struct {
+	p   *loaderProxy
+	a0  uint64
+	a1  Sys
+	r0  Program
+	err error
+}
+
+type loaderStartFrame struct {
+	domain.Frame
+	c loaderStartCall
+}
+
+var loaderStartFrames = sync.Pool{New: func() any { return new(loaderStartFrame) }}
+
+func (f *loaderStartFrame) Run() { f.c.r0, f.c.err = f.c.p.Start(f.c.a0, f.c.a1) }
+
+func (f *loaderStartFrame) Discard() {}
+
+func (f *loaderStartFrame) Method() string { return "Loader.Start" }
 
 // Unload implements Loader.
 func (p *loaderProxy) Unload(a0 uint64) (err error) {
@@ -3728,15 +4225,90 @@ func (s *loaderShadow) Target() domain.Provider { return s.c.Target() }
 // Revoke implements domain.Capability.
 func (s *loaderShadow) Revoke() { s.c.Revoke() }
 
-// Load implements Loader.
-func (s *loaderShadow) Load(a0 string, a1 string, a2 Sys) (r0 uint64, r1 Program, err error) {
+// Prepare implements Loader.
+func (s *loaderShadow) Prepare(a0 string, a1 string) (r0 uint64, err error) {
 	b := s.c.Current()
-	r0, r1, err = b.Impl.Load(a0, a1, a2)
+	r0, err = b.Impl.Prepare(a0, a1)
 	for n := 0; err != nil; n++ {
 		if b = s.c.Recover(b, err, n); b == nil {
 			break
 		}
-		if r0, r1, err = b.Impl.Load(a0, a1, a2); err == nil {
+		if r0, err = b.Impl.Prepare(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// GrantMonitor implements Loader.
+func (s *loaderShadow) GrantMonitor(a0 uint64, a1 string, a2 Monitor) (err error) {
+	b := s.c.Current()
+	err = b.Impl.GrantMonitor(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.GrantMonitor(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// GrantNet implements Loader.
+func (s *loaderShadow) GrantNet(a0 uint64, a1 string, a2 Net) (err error) {
+	b := s.c.Current()
+	err = b.Impl.GrantNet(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.GrantNet(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// GrantPort implements Loader.
+func (s *loaderShadow) GrantPort(a0 uint64, a1 string, a2 Port) (err error) {
+	b := s.c.Current()
+	err = b.Impl.GrantPort(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.GrantPort(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// GrantBlock implements Loader.
+func (s *loaderShadow) GrantBlock(a0 uint64, a1 string, a2 BlockDevice) (err error) {
+	b := s.c.Current()
+	err = b.Impl.GrantBlock(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.GrantBlock(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Start implements Loader.
+func (s *loaderShadow) Start(a0 uint64, a1 Sys) (r0 Program, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Start(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Start(a0, a1); err == nil {
 			s.c.Recovered()
 		}
 	}

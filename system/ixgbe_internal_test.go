@@ -2,7 +2,6 @@ package system
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -12,7 +11,7 @@ import (
 	"time"
 
 	"github.com/rlgo/redleaf/drivers/ixgbe/model"
-	"github.com/rlgo/redleaf/rv6/sh"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
 // startIxgbeSystem starts a system whose ixgbe ports (the model's: a test
@@ -58,7 +57,7 @@ func run(s *System, line string) (int, string) {
 	r := sh.Builtins()
 	s.Register(r)
 	var out syncBuffer
-	return sh.New(sh.Options{Stdout: &out, Registry: r}).Eval(context.Background(), line), out.String()
+	return sh.Eval(sh.NewHost(sh.HostOptions{Registry: r, Stdout: &out}), line), out.String()
 }
 
 // number is the integer the first submatch of re finds in out, or -1.

@@ -22,7 +22,7 @@ import (
 	"github.com/rlgo/redleaf/kernel/pci"
 	"github.com/rlgo/redleaf/kernel/shadow"
 	"github.com/rlgo/redleaf/net/udpecho"
-	"github.com/rlgo/redleaf/rv6/sh"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
 // Names of the network domains.

@@ -9,7 +9,7 @@ import (
 
 // FuzzParse: Parse never panics or hangs; what it accepts prints (String)
 // to source that parses again, to the same canonical form; expansion of
-// every word works. Run: go test -fuzz=FuzzParse ./rv6/sh/syntax
+// every word works. Run: go test -fuzz=FuzzParse ./shell/syntax
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"echo hi", "echo 'a b' \"c $d\" e\\ f", "a; b && c || d | e", "X=1 Y=\"$X\" cmd >f 2>&1 <g >>h",

@@ -6,8 +6,9 @@
 // the expansion of words that needs nothing from an operating system
 // (ExpandFields, ExpandString, given a lookup of parameters).
 //
-// It is shared by the kernel's monitor shell (rv6/sh) and the Rv6 shell
-// program (rv6/progs/sh), and is a domain: pure computation over strings.
+// It is shared by the kernel's console shell (system/sh) and the Rv6 shell
+// program (rv6/progs/sh) through their one interpreter, package shell, and
+// is a domain: pure computation over strings.
 //
 // The language, a subset of POSIX sh:
 //

@@ -3,23 +3,21 @@ package sh
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// Builtins returns a new registry holding the builtin commands: echo,
-// help, uname, exit, true and false. The caller adds its own (the kernel
-// adds poweroff and reboot).
+// Builtins returns a new registry holding the commands every console
+// shell has: echo, uname and commands (the list of commands with their
+// summaries). The caller adds its own (the kernel adds poweroff and
+// reboot). (cd, exit, help, true, false and the rest are the interpreter's
+// builtins.)
 func Builtins() *Registry {
 	r := NewRegistry()
-	r.Register("echo", "write the arguments to standard output (-n: no newline)", Func(Echo))
-	r.Register("help", "list the commands, or describe one: help [command]", Func(Help))
-	r.Register("uname", "print system information: uname [-asnrvm]", UnameCommand(SysUname))
-	r.Register("exit", "exit the shell: exit [status]", Func(Exit))
-	r.Register("true", "do nothing, successfully", Func(func(context.Context, *Proc) int { return 0 }))
-	r.Register("false", "do nothing, unsuccessfully", Func(func(context.Context, *Proc) int { return 1 }))
+	r.RegisterView("echo", "write the arguments to standard output (-n: no newline)", Func(Echo))
+	r.RegisterView("uname", "print system information: uname [-asnrvm]", UnameCommand(SysUname))
+	r.RegisterView("commands", "list the commands with what each does, or describe some: commands [NAME...]", Func(func(ctx context.Context, p *Proc) int { return listCommands(r, p) }))
 	return r
 }
 
@@ -46,10 +44,9 @@ func Echo(_ context.Context, p *Proc) int {
 	return 0
 }
 
-// Help lists the shell's commands with their summaries, or describes the
-// commands named as arguments.
-func Help(_ context.Context, p *Proc) int {
-	reg := p.Shell.Registry()
+// listCommands lists reg's commands with their summaries, or describes
+// the commands named as arguments.
+func listCommands(reg *Registry, p *Proc) int {
 	if len(p.Args) > 1 {
 		st := 0
 		for _, name := range p.Args[1:] {
@@ -68,31 +65,10 @@ func Help(_ context.Context, p *Proc) int {
 	for _, e := range es {
 		w = max(w, len(e.Name))
 	}
-	p.Printf("Commands:\n")
 	for _, e := range es {
 		p.Printf("  %-*s  %s\n", w, e.Name, e.Summary)
 	}
 	return 0
-}
-
-// Exit asks the shell to exit with the given status, or with $? without
-// an argument. A bad argument is reported and gives status 2.
-func Exit(_ context.Context, p *Proc) int {
-	code := p.Shell.Status()
-	if len(p.Args) > 2 {
-		p.Errorf("too many arguments")
-		return 1
-	}
-	if len(p.Args) == 2 {
-		n, err := strconv.Atoi(p.Args[1])
-		if err != nil {
-			p.Errorf("%s: numeric argument required", p.Args[1])
-			n = 2
-		}
-		code = n & 0xff
-	}
-	p.Exit(code)
-	return code
 }
 
 // UnameInfo is what uname prints.

@@ -1,4 +1,4 @@
-package sh
+package shell
 
 import (
 	"errors"
@@ -7,17 +7,15 @@ import (
 	"strings"
 
 	"github.com/rlgo/redleaf/idl"
-	"github.com/rlgo/redleaf/rv6/fs/errno"
-	"github.com/rlgo/redleaf/rv6/progs/internal/cli"
-	"github.com/rlgo/redleaf/rv6/sh/syntax"
-	"github.com/rlgo/redleaf/rv6/ulib"
+	"github.com/rlgo/redleaf/shell/syntax"
 )
 
-// execList runs the statements of l in order, until exit runs.
-func (s *shell) execList(l *syntax.List) {
+// Exec runs the statements of l in order, until exit runs, and returns the
+// status of the last.
+func (s *Shell) Exec(l *syntax.List) int {
 	for _, st := range l.Stmts {
 		if s.exited {
-			return
+			break
 		}
 		if st.Background {
 			s.background(st)
@@ -25,9 +23,10 @@ func (s *shell) execList(l *syntax.List) {
 		}
 		s.execAndOr(st.AndOr)
 	}
+	return s.status
 }
 
-func (s *shell) execAndOr(ao *syntax.AndOr) {
+func (s *Shell) execAndOr(ao *syntax.AndOr) {
 	s.status = s.execPipeline(ao.First, nil)
 	for _, r := range ao.Rest {
 		if s.exited {
@@ -43,7 +42,7 @@ func (s *shell) execAndOr(ao *syntax.AndOr) {
 // an and-or list of several pipelines, or a pipeline with a builtin, runs
 // in a shell of its own (sh -c), as in a subshell: it sees the exported
 // variables only, and changes nothing in this shell.
-func (s *shell) background(st *syntax.Stmt) {
+func (s *Shell) background(st *syntax.Stmt) {
 	pl := st.AndOr.First
 	if len(st.AndOr.Rest) > 0 || !programsOnly(pl) {
 		pl = &syntax.Pipeline{Cmds: []*syntax.Cmd{shellCmd(st.AndOr.String())}}
@@ -51,24 +50,25 @@ func (s *shell) background(st *syntax.Stmt) {
 	var pids []int
 	s.status = s.execPipeline(pl, &pids)
 	if len(pids) == 0 {
-		return // builtins or monitor commands only: they ran already
+		return // builtins or host commands only: they ran already
 	}
 	j := s.jobs.add(pids, st.AndOr.String())
 	s.lastBg = pids[len(pids)-1]
 	if s.interactive {
-		s.p.Stderr.WriteString("[" + strconv.Itoa(j.id) + "] " + strconv.Itoa(s.lastBg) + "\n")
+		fmt.Fprintf(s.h.File(2), "[%d] %d\n", j.id, s.lastBg)
 	}
 }
 
 // programsOnly reports whether every command of pl names a program (or a
-// monitor command): a literal name that is not a builtin's.
+// host command): a literal name that is not a builtin's (grant is a
+// prefix of programs).
 func programsOnly(pl *syntax.Pipeline) bool {
 	for _, c := range pl.Cmds {
 		if len(c.Args) == 0 {
 			return false
 		}
 		name, ok := c.Args[0].Literal()
-		if !ok || isBuiltin(name) {
+		if !ok || (isBuiltin(name) && name != grantName) {
 			return false
 		}
 	}
@@ -89,14 +89,23 @@ func shellCmd(src string) *syntax.Cmd {
 type stage struct {
 	cmd     *syntax.Cmd
 	args    []string
+	caps    []string // what grant passes the program
 	assigns []nameValue
 	fds     []int
 	pipeIn  int  // the shell's read end of the pipe into the stage; 0: none
-	failed  bool // expanding or redirecting failed (reported): status 1
+	failed  bool // expanding, granting or redirecting failed (reported): status failStatus
+	failSt  int
 
 	pid     int  // the program's process, once spawned
-	monitor bool // no program of the name: a monitor command
-	status  int  // a builtin's or monitor command's status
+	command bool // no program of the name: a host command
+	status  int  // a builtin's or host command's status
+}
+
+// fail marks st failed with status, reporting the message on the stage's
+// standard error.
+func (s *Shell) fail(st *stage, status int, format string, args ...any) {
+	s.stageErrorf(st, format, args...)
+	st.failed, st.failSt = true, status
 }
 
 // execPipeline runs pl and returns its status (its last command's). With
@@ -104,18 +113,18 @@ type stage struct {
 // *bg instead.
 //
 // The order matters: the shell makes every pipe, spawns every program,
-// then runs the builtins and monitor commands (which write to pipes whose
+// then runs the builtins and host commands (which write to pipes whose
 // readers now run), right to left (a builtin's output pipe has no reader
 // left once the stage after it is done: the builtin sees EPIPE rather than
 // blocking), then closes its copies of the descriptors (the readers see
 // the end of their input) and waits for the programs.
-func (s *shell) execPipeline(pl *syntax.Pipeline, bg *[]int) int {
+func (s *Shell) execPipeline(pl *syntax.Pipeline, bg *[]int) int {
 	n := len(pl.Cmds)
 	var owned []int // descriptors the shell opened for the pipeline
 	closeOwned := func(fd int) {
 		for i, o := range owned {
 			if o == fd {
-				s.p.Sys().Close(int32(fd))
+				s.h.Close(fd)
 				owned = append(owned[:i], owned[i+1:]...)
 				return
 			}
@@ -123,7 +132,7 @@ func (s *shell) execPipeline(pl *syntax.Pipeline, bg *[]int) int {
 	}
 	defer func() {
 		for _, fd := range owned {
-			s.p.Sys().Close(int32(fd))
+			s.h.Close(fd)
 		}
 	}()
 
@@ -136,35 +145,37 @@ func (s *shell) execPipeline(pl *syntax.Pipeline, bg *[]int) int {
 		}
 		stages[i] = st
 		if i < n-1 {
-			r, w, err := s.p.Sys().Pipe()
+			r, w, err := s.h.Pipe()
 			if err != nil {
-				s.errorf("pipe: %s", cli.Text(err))
+				s.errorf("pipe: %s", ErrText(err))
 				return 1
 			}
-			owned = append(owned, int(r), int(w))
-			st.fds[1] = int(w)
-			prevRead = int(r)
+			owned = append(owned, r, w)
+			st.fds[1] = w
+			prevRead = r
 		}
 		s.expand(st)
 		if !st.failed {
 			fds, opened, err := s.redirect(c.Redirs, st.fds)
 			owned = append(owned, opened...)
+			st.fds = fds
 			if err != nil {
 				s.errorf("%v", err)
-				st.failed = true
+				st.failed, st.failSt = true, 1
 			}
-			st.fds = fds
+		}
+		if !st.failed {
+			s.grant(st)
 		}
 		if st.failed || len(st.args) == 0 || isBuiltin(st.args[0]) {
 			continue
 		}
-		pid, err := s.p.Spawn(st.args[0], st.args, ulib.SpawnOptions{Fds: st.fds, Env: s.environ(st.assigns)})
+		pid, err := s.h.Spawn(Spawn{Args: st.args, Fds: st.fds, Env: s.environ(st.assigns), Caps: st.caps})
 		switch {
-		case errors.Is(err, errno.ENOENT):
-			st.monitor = true
+		case errors.Is(err, ErrNotFound):
+			st.command = true
 		case err != nil:
-			s.errorf("%s: %s", st.args[0], cli.Text(err))
-			st.failed = true
+			s.fail(st, StatusDenied, "%s: %s", st.args[0], ErrText(err))
 		default:
 			st.pid = pid
 		}
@@ -174,7 +185,7 @@ func (s *shell) execPipeline(pl *syntax.Pipeline, bg *[]int) int {
 		st := stages[i]
 		switch {
 		case st.failed:
-			st.status = 1
+			st.status = st.failSt
 		case len(st.args) == 0:
 			st.status = 0
 			if n == 1 {
@@ -183,8 +194,8 @@ func (s *shell) execPipeline(pl *syntax.Pipeline, bg *[]int) int {
 				}
 			}
 		case st.pid != 0:
-		case st.monitor:
-			st.status = s.runMonitor(st)
+		case st.command:
+			st.status = s.runCommand(st)
 		default:
 			st.status = s.runBuiltin(st, n > 1)
 		}
@@ -213,7 +224,7 @@ func (s *shell) execPipeline(pl *syntax.Pipeline, bg *[]int) int {
 }
 
 // expand expands the words and the assignments of st.cmd.
-func (s *shell) expand(st *stage) {
+func (s *Shell) expand(st *stage) {
 	for _, w := range st.cmd.Args {
 		st.args = append(st.args, syntax.ExpandFields(w, s.lookup)...)
 	}
@@ -225,7 +236,7 @@ func (s *shell) expand(st *stage) {
 // redirect applies rs, left to right, to fds (the command's descriptors,
 // as the shell's descriptors) and returns them, with the descriptors it
 // opened (the caller closes them, also on an error).
-func (s *shell) redirect(rs []syntax.Redir, fds []int) ([]int, []int, error) {
+func (s *Shell) redirect(rs []syntax.Redir, fds []int) ([]int, []int, error) {
 	var opened []int
 	fds = append([]int(nil), fds...)
 	for _, r := range rs {
@@ -245,12 +256,12 @@ func (s *shell) redirect(rs []syntax.Redir, fds []int) ([]int, []int, error) {
 			case syntax.RedirAppend:
 				flags = idl.OWrOnly | idl.OCreate | idl.OAppend
 			}
-			fd, err := s.p.Sys().Open(target, flags)
+			fd, err := s.h.Open(target, flags)
 			if err != nil {
-				return fds, opened, &redirError{target, cli.Text(err)}
+				return fds, opened, &redirError{target, ErrText(err)}
 			}
-			opened = append(opened, int(fd))
-			fds[r.Fd] = int(fd)
+			opened = append(opened, fd)
+			fds[r.Fd] = fd
 		case syntax.RedirDupIn, syntax.RedirDupOut:
 			if target == "-" {
 				fds[r.Fd] = -1
@@ -273,20 +284,20 @@ func (e *redirError) Error() string { return e.target + ": " + e.msg }
 
 // waitFor waits for the program pid (named name) and returns its status,
 // reporting a crash or a kill.
-func (s *shell) waitFor(pid int, name string) int {
-	ws, err := s.p.Wait(pid)
+func (s *Shell) waitFor(pid int, name string) int {
+	ws, err := s.h.Wait(pid)
 	if err != nil {
-		s.errorf("%s: wait: %s", name, cli.Text(err))
+		s.errorf("%s: wait: %s", name, ErrText(err))
 		return 1
 	}
-	if msg := endMessage(ws); msg != "" {
+	if msg := EndMessage(ws); msg != "" {
 		s.errorf("%s: %s", name, msg)
 	}
 	return int(ws.Status)
 }
 
-// endMessage says how a process that did not exit ended: "" if it exited.
-func endMessage(ws idl.WaitStatus) string {
+// EndMessage says how a process that did not exit ended: "" if it exited.
+func EndMessage(ws idl.WaitStatus) string {
 	switch {
 	case ws.Exited:
 		return ""
@@ -298,26 +309,26 @@ func endMessage(ws idl.WaitStatus) string {
 	return "ended with status " + strconv.Itoa(int(ws.Status))
 }
 
-// runMonitor runs st as a command of the kernel's monitor, its output to
-// the stage's standard output.
-func (s *shell) runMonitor(st *stage) int {
-	out := -1
-	if len(st.fds) > 1 {
-		out = st.fds[1]
-	}
-	status, err := s.p.Sys().Monitor(ulib.JoinNul(st.args), int32(out))
-	if err != nil || status == statusNotFound {
+// runCommand runs st as a command of the host (Rv6: the kernel's
+// monitor), its output to the stage's standard output.
+func (s *Shell) runCommand(st *stage) int {
+	status, err := s.h.Command(st.args, st.fds)
+	switch {
+	case errors.Is(err, ErrNotFound):
 		s.stageErrorf(st, "%s: command not found", st.args[0])
-		return statusNotFound
+		return StatusNotFound
+	case err != nil:
+		s.stageErrorf(st, "%s: %s", st.args[0], ErrText(err))
+		return StatusDenied
 	}
-	return int(status)
+	return status
 }
 
 // stageErrorf reports a message of the shell about st on the stage's
 // standard error, which its redirections may have moved.
-func (s *shell) stageErrorf(st *stage, format string, args ...any) {
+func (s *Shell) stageErrorf(st *stage, format string, args ...any) {
 	if len(st.fds) > 2 && st.fds[2] >= 0 && st.fds[2] != 2 {
-		fmt.Fprintf(s.p.NewFile(int32(st.fds[2]), "stderr"), "sh: %s\n", fmt.Sprintf(format, args...))
+		fmt.Fprintf(s.h.File(st.fds[2]), "sh: %s\n", fmt.Sprintf(format, args...))
 		return
 	}
 	s.errorf(format, args...)

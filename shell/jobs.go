@@ -1,4 +1,4 @@
-package sh
+package shell
 
 import (
 	"io"
@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/rlgo/redleaf/idl"
-	"github.com/rlgo/redleaf/rv6/progs/internal/cli"
 )
 
 // A job is a pipeline running in the background: its programs' pids, in
@@ -95,29 +94,25 @@ func (t *jobTable) find(spec string) (*job, bool) {
 }
 
 // reap reaps the programs of the jobs that have ended, without waiting:
-// there is no non-blocking wait, so it asks the process listing which
-// children are zombies and waits for those only.
-func (t *jobTable) reap(s *shell) {
+// there is no non-blocking wait, so it asks the host which children still
+// run and waits for the others only.
+func (t *jobTable) reap(s *Shell) {
 	if len(t.jobs) == 0 {
 		return
 	}
-	procs, err := s.p.Procs()
+	running, err := s.h.Running()
 	if err != nil {
 		return
-	}
-	state := map[int]string{}
-	for _, pi := range procs {
-		state[int(pi.Pid)] = pi.State
 	}
 	for _, j := range t.jobs {
 		for _, pid := range j.pids {
 			if _, ok := j.ended[pid]; ok {
 				continue
 			}
-			if st, ok := state[pid]; ok && st != "zombie" {
+			if running[pid] {
 				continue
 			}
-			ws, err := s.p.Wait(pid)
+			ws, err := s.h.Wait(pid)
 			if err != nil {
 				ws = idl.WaitStatus{Pid: int32(pid), Exited: true} // gone: nothing to report
 			}
@@ -128,23 +123,23 @@ func (t *jobTable) reap(s *shell) {
 
 // notify reaps the jobs that ended and reports them ("[N] Done  CMD"),
 // before a prompt.
-func (t *jobTable) notify(s *shell) {
+func (t *jobTable) notify(s *Shell) {
 	t.reap(s)
 	for _, j := range append([]*job(nil), t.jobs...) {
 		if j.done() {
-			s.p.Stderr.WriteString(j.line() + "\n")
+			io.WriteString(s.h.File(2), j.line()+"\n")
 			t.remove(j)
 		}
 	}
 }
 
 // wait waits for every program of j and returns the job's status.
-func (t *jobTable) wait(s *shell, j *job) int {
+func (t *jobTable) wait(s *Shell, j *job) int {
 	for _, pid := range j.pids {
 		if _, ok := j.ended[pid]; ok {
 			continue
 		}
-		ws, err := s.p.Wait(pid)
+		ws, err := s.h.Wait(pid)
 		if err != nil {
 			ws = idl.WaitStatus{Pid: int32(pid), Exited: true, Status: 127}
 		}
@@ -152,7 +147,7 @@ func (t *jobTable) wait(s *shell, j *job) int {
 	}
 	t.remove(j)
 	ws := j.status()
-	if msg := endMessage(ws); msg != "" {
+	if msg := EndMessage(ws); msg != "" {
 		s.errorf("%s: %s", j.cmd, msg)
 	}
 	return int(ws.Status)
@@ -160,7 +155,7 @@ func (t *jobTable) wait(s *shell, j *job) int {
 
 // builtinJobs lists the jobs; those that ended are listed once more, then
 // forgotten.
-func builtinJobs(s *shell, out, _ io.Writer, args []string) int {
+func builtinJobs(s *Shell, out, _ io.Writer, args []string) int {
 	s.jobs.reap(s)
 	for _, j := range append([]*job(nil), s.jobs.jobs...) {
 		io.WriteString(out, j.line()+"\n")
@@ -173,7 +168,7 @@ func builtinJobs(s *shell, out, _ io.Writer, args []string) int {
 
 // builtinWait waits for the jobs or pids named (%N, PID), or for every
 // job; its status is the last one's.
-func builtinWait(s *shell, _, errw io.Writer, args []string) int {
+func builtinWait(s *Shell, _, errw io.Writer, args []string) int {
 	if len(args) == 0 {
 		for len(s.jobs.jobs) > 0 {
 			s.jobs.wait(s, s.jobs.jobs[0])
@@ -189,13 +184,13 @@ func builtinWait(s *shell, _, errw io.Writer, args []string) int {
 		pid, err := strconv.Atoi(a)
 		if err != nil || strings.HasPrefix(a, "%") {
 			io.WriteString(errw, "sh: wait: "+a+": no such job\n")
-			status = statusNotFound
+			status = StatusNotFound
 			continue
 		}
-		ws, err := s.p.Wait(pid)
+		ws, err := s.h.Wait(pid)
 		if err != nil {
-			io.WriteString(errw, "sh: wait: "+a+": "+cli.Text(err)+"\n")
-			status = statusNotFound
+			io.WriteString(errw, "sh: wait: "+a+": "+ErrText(err)+"\n")
+			status = StatusNotFound
 			continue
 		}
 		status = int(ws.Status)
@@ -205,10 +200,10 @@ func builtinWait(s *shell, _, errw io.Writer, args []string) int {
 
 // builtinFg waits for a job (the newest, or %N / PID) as if it ran in the
 // foreground: there are no signals to bring it there, so fg only waits.
-func builtinFg(s *shell, out, errw io.Writer, args []string) int {
+func builtinFg(s *Shell, out, errw io.Writer, args []string) int {
 	if len(args) > 1 {
 		io.WriteString(errw, "usage: fg [%N | PID]\n")
-		return statusSyntax
+		return StatusSyntax
 	}
 	var j *job
 	switch {

@@ -1,4 +1,4 @@
-package sh
+package shell
 
 import (
 	"fmt"
@@ -7,23 +7,25 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/rlgo/redleaf/kernel/domain"
-	"github.com/rlgo/redleaf/rv6/progs/internal/cli"
-	"github.com/rlgo/redleaf/rv6/sh/syntax"
-	"github.com/rlgo/redleaf/rv6/ulib"
+	"github.com/rlgo/redleaf/shell/syntax"
 )
 
 // builtinFunc runs a builtin with its arguments (not its name), writing to
 // out and errw (the command's descriptors 1 and 2), and returns its status.
-type builtinFunc func(s *shell, out, errw io.Writer, args []string) int
+type builtinFunc func(s *Shell, out, errw io.Writer, args []string) int
+
+// grantName is the builtin prefix that passes capabilities to a program.
+const grantName = "grant"
 
 // builtinHelp is the builtins with their summaries, as help lists them.
 var builtinHelp = [...]struct{ name, summary string }{
+	{"caps", "list the capabilities this shell holds (grant passes them on)"},
 	{"cd", "change the working directory: cd [DIR | -] (no DIR: $HOME, or /)"},
 	{"exit", "exit the shell: exit [STATUS] (no STATUS: $?)"},
 	{"export", "pass variables to the programs: export [NAME[=VALUE]...] (none: list them)"},
 	{"false", "do nothing, unsuccessfully"},
 	{"fg", "wait for a background job: fg [%N | PID] (no argument: the newest)"},
+	{grantName, "run a program with capabilities of this shell: grant CAP[,CAP...] PROGRAM [ARG...] (CAP: admin, nic:ixgbe0, or a kind such as nic)"},
 	{"help", "list the builtins and the programs, or describe builtins: help [NAME...]"},
 	{"history", "list the lines typed at the console"},
 	{"jobs", "list the background jobs"},
@@ -39,6 +41,8 @@ func isBuiltin(name string) bool { return builtinFor(name) != nil }
 // builtinFor is the builtin name, or nil.
 func builtinFor(name string) builtinFunc {
 	switch name {
+	case "caps":
+		return builtinCaps
 	case "cd":
 		return builtinCd
 	case "exit":
@@ -46,9 +50,11 @@ func builtinFor(name string) builtinFunc {
 	case "export":
 		return builtinExport
 	case "false":
-		return func(*shell, io.Writer, io.Writer, []string) int { return 1 }
+		return func(*Shell, io.Writer, io.Writer, []string) int { return 1 }
 	case "fg":
 		return builtinFg
+	case grantName:
+		return builtinGrant
 	case "help":
 		return builtinHelpCmd
 	case "history":
@@ -60,7 +66,7 @@ func builtinFor(name string) builtinFunc {
 	case "set":
 		return builtinSet
 	case "true":
-		return func(*shell, io.Writer, io.Writer, []string) int { return 0 }
+		return func(*Shell, io.Writer, io.Writer, []string) int { return 0 }
 	case "unset":
 		return builtinUnset
 	case "wait":
@@ -71,22 +77,88 @@ func builtinFor(name string) builtinFunc {
 
 // runBuiltin runs the builtin of st with the stage's descriptors. In a
 // pipeline exit does nothing, as it would end only a subshell.
-func (s *shell) runBuiltin(st *stage, inPipeline bool) int {
+func (s *Shell) runBuiltin(st *stage, inPipeline bool) int {
 	fd := func(i int) int {
 		if i < len(st.fds) {
 			return st.fds[i]
 		}
 		return -1
 	}
-	out := s.p.NewFile(int32(fd(1)), "stdout")
-	errw := s.p.NewFile(int32(fd(2)), "stderr")
+	out := s.h.File(fd(1))
+	errw := s.h.File(fd(2))
 	if inPipeline && st.args[0] == "exit" {
 		return 0
 	}
 	return builtinFor(st.args[0])(s, out, errw, st.args[1:]) & 0xff
 }
 
-func builtinCd(s *shell, out, errw io.Writer, args []string) int {
+// grant turns `grant CAPS COMMAND ARG...` into COMMAND ARG... spawned with
+// CAPS, or fails st with the reason.
+func (s *Shell) grant(st *stage) {
+	if len(st.args) == 0 || st.args[0] != grantName {
+		return
+	}
+	if len(st.args) < 3 {
+		s.fail(st, StatusSyntax, "usage: grant CAP[,CAP...] PROGRAM [ARG...]")
+		return
+	}
+	caps, err := s.resolveCaps(st.args[1])
+	if err != nil {
+		s.fail(st, StatusDenied, "grant: %v", err)
+		return
+	}
+	if name := st.args[2]; isBuiltin(name) {
+		s.fail(st, StatusDenied, "grant: %s is a builtin: it runs in the shell itself, with what the shell holds", name)
+		return
+	}
+	st.caps, st.args = caps, st.args[2:]
+}
+
+// resolveCaps turns a grant's list (full names and kinds, separated by
+// commas) into names the shell holds.
+func (s *Shell) resolveCaps(list string) ([]string, error) {
+	held := s.h.Caps()
+	var caps []string
+	for spec := range strings.SplitSeq(list, ",") {
+		if spec == "" {
+			return nil, fmt.Errorf("%q: an empty capability name (want CAP[,CAP...])", list)
+		}
+		n := len(caps)
+		for _, h := range held {
+			if (h == spec || strings.HasPrefix(h, spec+":")) && !slices.Contains(caps, h) {
+				caps = append(caps, h)
+			}
+		}
+		if len(caps) == n {
+			has := "none"
+			if len(held) > 0 {
+				has = strings.Join(held, ", ")
+			}
+			return nil, fmt.Errorf("%s: this shell does not hold it, so it cannot pass it on (it holds: %s)", spec, has)
+		}
+	}
+	return caps, nil
+}
+
+// builtinGrant runs only when grant has no command: a usage error (grant
+// is a prefix that execPipeline takes off).
+func builtinGrant(s *Shell, _, errw io.Writer, args []string) int {
+	io.WriteString(errw, "usage: grant CAP[,CAP...] PROGRAM [ARG...]\n")
+	return StatusSyntax
+}
+
+func builtinCaps(s *Shell, out, errw io.Writer, args []string) int {
+	if len(args) > 0 {
+		io.WriteString(errw, "usage: caps\n")
+		return StatusSyntax
+	}
+	for _, c := range s.h.Caps() {
+		io.WriteString(out, c+"\n")
+	}
+	return 0
+}
+
+func builtinCd(s *Shell, out, errw io.Writer, args []string) int {
 	if len(args) > 1 {
 		io.WriteString(errw, "sh: cd: too many arguments\n")
 		return 1
@@ -105,31 +177,31 @@ func builtinCd(s *shell, out, errw io.Writer, args []string) int {
 		}
 		io.WriteString(out, dir+"\n")
 	}
-	old, _ := s.p.Getwd()
-	if err := s.p.Chdir(dir); err != nil {
-		io.WriteString(errw, "sh: cd: "+dir+": "+cli.Text(err)+"\n")
+	old, _ := s.h.Getwd()
+	if err := s.h.Chdir(dir); err != nil {
+		io.WriteString(errw, "sh: cd: "+dir+": "+ErrText(err)+"\n")
 		return 1
 	}
 	if old != "" {
 		s.setVar("OLDPWD", old)
 	}
-	if wd, err := s.p.Getwd(); err == nil {
+	if wd, err := s.h.Getwd(); err == nil {
 		s.setVar("PWD", wd)
 	}
 	return 0
 }
 
-func builtinPwd(s *shell, out, errw io.Writer, args []string) int {
-	wd, err := s.p.Getwd()
+func builtinPwd(s *Shell, out, errw io.Writer, args []string) int {
+	wd, err := s.h.Getwd()
 	if err != nil {
-		io.WriteString(errw, "sh: pwd: "+cli.Text(err)+"\n")
+		io.WriteString(errw, "sh: pwd: "+ErrText(err)+"\n")
 		return 1
 	}
 	io.WriteString(out, wd+"\n")
 	return 0
 }
 
-func builtinExit(s *shell, _, errw io.Writer, args []string) int {
+func builtinExit(s *Shell, _, errw io.Writer, args []string) int {
 	code := s.status
 	switch {
 	case len(args) > 1:
@@ -139,7 +211,7 @@ func builtinExit(s *shell, _, errw io.Writer, args []string) int {
 		n, err := strconv.Atoi(args[0])
 		if err != nil {
 			io.WriteString(errw, "sh: exit: "+args[0]+": numeric argument required\n")
-			n = statusSyntax
+			n = StatusSyntax
 		}
 		code = n & 0xff
 	}
@@ -147,7 +219,7 @@ func builtinExit(s *shell, _, errw io.Writer, args []string) int {
 	return code
 }
 
-func builtinExport(s *shell, out, errw io.Writer, args []string) int {
+func builtinExport(s *Shell, out, errw io.Writer, args []string) int {
 	if len(args) == 0 {
 		for _, k := range sortedKeys(s.vars) {
 			if s.exported[k] {
@@ -174,7 +246,7 @@ func builtinExport(s *shell, out, errw io.Writer, args []string) int {
 	return status
 }
 
-func builtinUnset(s *shell, _, errw io.Writer, args []string) int {
+func builtinUnset(s *Shell, _, errw io.Writer, args []string) int {
 	status := 0
 	for _, name := range args {
 		if !syntax.IsName(name) {
@@ -188,11 +260,11 @@ func builtinUnset(s *shell, _, errw io.Writer, args []string) int {
 	return status
 }
 
-func builtinSet(s *shell, out, errw io.Writer, args []string) int {
+func builtinSet(s *Shell, out, errw io.Writer, args []string) int {
 	if len(args) > 0 {
 		if args[0] != "--" {
 			io.WriteString(errw, "usage: set [-- ARG...]\n")
-			return statusSyntax
+			return StatusSyntax
 		}
 		s.args = append([]string(nil), args[1:]...)
 		return 0
@@ -203,8 +275,8 @@ func builtinSet(s *shell, out, errw io.Writer, args []string) int {
 	return 0
 }
 
-func builtinHistory(s *shell, out, _ io.Writer, args []string) int {
-	for i, line := range s.hist.lines {
+func builtinHistory(s *Shell, out, _ io.Writer, args []string) int {
+	for i, line := range s.History.Lines {
 		fmt.Fprintf(out, "%5d  %s\n", i+1, line)
 	}
 	return 0
@@ -212,7 +284,7 @@ func builtinHistory(s *shell, out, _ io.Writer, args []string) int {
 
 // builtinHelpCmd lists the builtins, the programs and where other names
 // go; with names, it describes those builtins.
-func builtinHelpCmd(s *shell, out, errw io.Writer, args []string) int {
+func builtinHelpCmd(s *Shell, out, errw io.Writer, args []string) int {
 	if len(args) > 0 {
 		status := 0
 		for _, name := range args {
@@ -239,26 +311,13 @@ func builtinHelpCmd(s *shell, out, errw io.Writer, args []string) int {
 	for _, b := range builtinHelp {
 		fmt.Fprintf(out, "  %-*s  %s\n", w, b.name, b.summary)
 	}
-	if progs := programs(); len(progs) > 0 {
+	if progs := s.h.Programs(); len(progs) > 0 {
 		io.WriteString(out, "Programs:\n")
 		writeColumns(out, progs, 72)
 	}
-	io.WriteString(out, "Other names run as commands of the kernel's monitor (domains, inject, restart, blk, nvme, lspci, call, poweroff, ...).\n")
+	io.WriteString(out, "Other names run as commands of the kernel's monitor: domains, lspci, ifconfig for every shell; "+
+		"kill, restart, inject, blk, nvme, call, poweroff, ... only for a shell holding admin (the console's login shell).\n")
 	return 0
-}
-
-// programs lists the programs compiled into the system: the domain kinds
-// that ulib.Register registered. (idl.Sys has no call that lists them; the
-// kinds are fixed when the image is built, so reading them is no
-// authority.)
-func programs() []string {
-	var out []string
-	for _, k := range domain.Kinds() {
-		if name, ok := strings.CutPrefix(k, ulib.KindPrefix); ok {
-			out = append(out, name)
-		}
-	}
-	return out
 }
 
 // writeColumns writes words indented, as many to a line as fit in width.
