@@ -80,15 +80,29 @@ import (
 	"golang.org/x/tools/go/ast/inspector"
 )
 
-// Analyzer checks each package it is run on as a domain. Its diagnostics
+// Analyzer checks each package it is run on by its profile (see
+// profile.go): packages of the composition root with the root profile,
+// kernel/... not at all, every other package as a domain. Its diagnostics
 // read "rule: what and why"; Category holds the rule.
-var Analyzer = &analysis.Analyzer{
-	Name:      "domainsafe",
-	Doc:       "check that domain packages are safe Go: no unsafe, cgo, assembly, linkname, go statements, ambient authority or shared package state",
-	URL:       "https://github.com/rlgo/redleaf/tree/main/vet",
-	Requires:  []*analysis.Analyzer{inspect.Analyzer},
-	FactTypes: []analysis.Fact{new(isDomain)},
-	Run:       run,
+var Analyzer = newAnalyzer(nil)
+
+// newAnalyzer returns the checker's analyzer. If wanted is not nil, only the
+// packages it accepts are checked; the others (dependencies) only record
+// their domain mark.
+func newAnalyzer(wanted func(path string) bool) *analysis.Analyzer {
+	return &analysis.Analyzer{
+		Name:      "domainsafe",
+		Doc:       "check that domain packages are safe Go: no unsafe, cgo, assembly, linkname, goroutines of their own, ambient authority, kernel-only API or shared package state",
+		URL:       "https://github.com/rlgo/redleaf/tree/main/vet",
+		Requires:  []*analysis.Analyzer{inspect.Analyzer},
+		FactTypes: []analysis.Fact{new(isDomain), new(registers)},
+		// Check type-checks the standard library without function bodies
+		// (parseTrimmed), which leaves its imports unused: its packages
+		// are ill-typed, and skipped. Check refuses any other package
+		// with errors before analysis.
+		RunDespiteErrors: true,
+		Run:              func(pass *analysis.Pass) (any, error) { return run(pass, wanted) },
+	}
 }
 
 // isDomain is the package fact of packages marked //rl:domain.
@@ -119,7 +133,9 @@ func hasDomainMark(f *ast.File) bool {
 // A domainCheck holds one pass over one package.
 type domainCheck struct {
 	pass     *analysis.Pass
+	profile  profile // root or domain
 	reported map[report]bool
+	fields   map[*types.Var]string // kernel struct fields to their type's name (kernelapi.go)
 }
 
 // A report is a position and rule already reported.
@@ -137,7 +153,7 @@ func (c *domainCheck) report(pos token.Pos, rule, format string, args ...any) {
 	c.pass.Report(analysis.Diagnostic{Pos: pos, Category: rule, Message: rule + ": " + fmt.Sprintf(format, args...)})
 }
 
-func run(pass *analysis.Pass) (any, error) {
+func run(pass *analysis.Pass, wanted func(string) bool) (any, error) {
 	for _, f := range pass.Files {
 		if check, _ := classify(pass, f); check && hasDomainMark(f) {
 			pass.ExportPackageFact(&isDomain{Domain: true})
@@ -149,7 +165,15 @@ func run(pass *analysis.Pass) (any, error) {
 	if inGOROOT(pass) {
 		return nil, nil
 	}
-	c := &domainCheck{pass: pass, reported: make(map[report]bool)}
+	prof := profileOf(pass.Pkg.Path())
+	if prof == trusted {
+		return nil, nil
+	}
+	exportRegisters(pass)
+	if wanted != nil && !wanted(pass.Pkg.Path()) {
+		return nil, nil
+	}
+	c := &domainCheck{pass: pass, profile: prof, reported: make(map[report]bool)}
 	var files []inspector.Cursor
 	root := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector).Root()
 	for fc := range root.Children() {
@@ -166,13 +190,21 @@ func run(pass *analysis.Pass) (any, error) {
 		c.checkCode(fc)
 	}
 	c.checkOtherFiles()
-	c.checkGlobals(files)
+	if prof == domain {
+		c.checkGlobals(files)
+		c.checkInitializers(files)
+		c.checkTypes(files)
+	}
 	return nil, nil
 }
 
 // checkCode applies the rules that look at statements and expressions.
+// Packages of the root profile get only the asm rule.
 func (c *domainCheck) checkCode(file inspector.Cursor) {
 	for cur := range file.Preorder((*ast.GoStmt)(nil), (*ast.FuncDecl)(nil), (*ast.CallExpr)(nil), (*ast.Ident)(nil)) {
+		if _, ok := cur.Node().(*ast.FuncDecl); !ok && c.profile == root {
+			continue
+		}
 		switch n := cur.Node().(type) {
 		case *ast.GoStmt:
 			c.report(n.Go, "go", "domains may not start goroutines with a go statement: threads come from the kernel's spawn call, so that a panic on them is caught and attributed to the domain")
@@ -186,6 +218,7 @@ func (c *domainCheck) checkCode(file inspector.Cursor) {
 			}
 		case *ast.Ident:
 			c.checkBanned(n)
+			c.checkKernelAPI(cur)
 		}
 	}
 }

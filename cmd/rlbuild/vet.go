@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rlgo/redleaf/images"
 	"github.com/rlgo/redleaf/vet"
 )
 
@@ -21,7 +22,11 @@ file:line:col: rule: what and why, and exits 1 on any violation.`,
 			if err != nil {
 				return err
 			}
-			diags, err := vet.Check(dir, args)
+			o := vet.Options{Packages: args, GOOS: "linux"}
+			if len(args) == 0 {
+				o.Programs = []string{images.KernelPackage}
+			}
+			diags, err := vet.Check(dir, o)
 			if err != nil {
 				return err
 			}
