@@ -339,10 +339,28 @@ func (c *domainCheck) checkImmutableWrite(as *ast.AssignStmt) {
 		if !ok {
 			continue
 		}
+		if c.packageVar(star.X) {
+			continue // the global rule reports it as a write of the variable
+		}
 		if name, ok := immutablePointee(c.pass.TypesInfo.TypeOf(star.X)); ok {
 			c.report(star.Pos(), "global", "writes through a pointer to %s: it may point to a value every domain and the kernel share (such as time.UTC or base64.StdEncoding), which nothing may change", name)
 		}
 	}
+}
+
+// packageVar reports whether e names a package-level variable.
+func (c *domainCheck) packageVar(e ast.Expr) bool {
+	var id *ast.Ident
+	switch e := ast.Unparen(e).(type) {
+	case *ast.Ident:
+		id = e
+	case *ast.SelectorExpr:
+		id = e.Sel
+	default:
+		return false
+	}
+	v, ok := c.pass.TypesInfo.Uses[id].(*types.Var)
+	return ok && !v.IsField() && v.Pkg() != nil && v.Parent() == v.Pkg().Scope()
 }
 
 func isPointer(t types.Type) bool {

@@ -314,12 +314,14 @@ func isParam(fd *ast.FuncDecl, v *types.Var, info *types.Info) bool {
 
 // exportRegisters records the registers fact of the package's functions
 // that call a registering function (directly, or through one another).
+// Methods never get it: a method can be called through an interface, whose
+// callers the checker cannot find, so a method that registers is refused.
 func exportRegisters(pass *analysis.Pass) {
 	info := pass.TypesInfo
 	var decls []*ast.FuncDecl
 	for _, f := range pass.Files {
 		for _, d := range f.Decls {
-			if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil && !isInit(fd) {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil && fd.Recv == nil && !isInit(fd) {
 				decls = append(decls, fd)
 			}
 		}

@@ -36,6 +36,13 @@ func TestAnalyzer(t *testing.T) {
 		{"clean", nil},                // allowed patterns, and an import of another domain
 		{"testfiles", nil},            // _test.go files are not checked
 		{"spoof", []string{"import"}}, // but files that only claim to be tests or generated are
+		{"kernelapi", []string{"api"}},
+		{"register", []string{"api", "global"}},
+		{"goroutines", []string{"banned", "go"}},
+		{"aliases", []string{"global"}},
+		{"state", []string{"global"}},
+		{"rootdep", []string{"import"}},
+		{"github.com/rlgo/redleaf/system", []string{"asm", "directive", "unsafe"}}, // the root profile
 	} {
 		t.Run(tc.pkg, func(t *testing.T) {
 			t.Parallel()
