@@ -13,8 +13,8 @@ import (
 )
 
 func Rewrite() {
-	t := unicode.Upper // want `^global: lets a reference into package-level var unicode.Upper \(\*unicode.RangeTable\) escape, copied`
-	*t = *unicode.Lower // want `^global: lets a reference into package-level var unicode.Lower \(unicode.RangeTable\) escape, copied`
+	t := unicode.Upper                        // want `^global: lets a reference into package-level var unicode.Upper \(\*unicode.RangeTable\) escape, copied`
+	*t = *unicode.Lower                       // want `^global: lets a reference into package-level var unicode.Lower \(unicode.RangeTable\) escape, copied`
 	*unicode.Upper = unicode.RangeTable{}     // want `^global: assigns to package-level var unicode.Upper`
 	unicode.Upper.R16[0].Lo = 'a'             // want `^global: assigns to package-level var unicode.Upper`
 	*base64.StdEncoding = *base64.URLEncoding // want `^global: assigns to package-level var base64.StdEncoding`

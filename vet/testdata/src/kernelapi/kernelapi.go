@@ -20,16 +20,16 @@ func Intercept() {
 
 // Forged kernel objects (review item 2) start with names domains may not use.
 func Forge(ctx *domain.Context) {
-	fake := &rref.Account{}                                   // allowed name; the kernel refuses unknown accounts at run time
-	r := rref.New(ctx.Heap(), block{})                        // allowed
-	r = rref.Move(r, ctx.Heap(), fake)                        // want `^api: domains may not use kernel/rref.Move: `
-	_ = rref.Lend(r.Borrow(), fake, ctx.Heap())               // want `^api: domains may not use kernel/rref.Lend: `
-	_, _ = domain.Connect[any](&domain.Domain{}, nil)         // want `^api: domains may not use kernel/domain.Connect: ` `^api: domains may not use kernel/domain.Domain: `
-	_ = ctx.Heap().Close()                                    // want `^api: domains may not use kernel/rref.Account.Close: `
-	move := rref.Move[block]                                  // want `^api: domains may not use kernel/rref.Move: `
+	fake := &rref.Account{}                           // allowed name; the kernel refuses unknown accounts at run time
+	r := rref.New(ctx.Heap(), block{})                // allowed
+	r = rref.Move(r, ctx.Heap(), fake)                // want `^api: domains may not use kernel/rref.Move: `
+	_ = rref.Lend(r.Borrow(), fake, ctx.Heap())       // want `^api: domains may not use kernel/rref.Lend: `
+	_, _ = domain.Connect[any](&domain.Domain{}, nil) // want `^api: domains may not use kernel/domain.Connect: ` `^api: domains may not use kernel/domain.Domain: `
+	_ = ctx.Heap().Close()                            // want `^api: domains may not use kernel/rref.Account.Close: `
+	move := rref.Move[block]                          // want `^api: domains may not use kernel/rref.Move: `
 	_ = move
-	var m *domain.Manager // want `^api: domains may not use kernel/domain.Manager: `
-	_ = m.Kill            // want `^api: domains may not use kernel/domain.Manager.Kill: `
+	var m *domain.Manager         // want `^api: domains may not use kernel/domain.Manager: `
+	_ = m.Kill                    // want `^api: domains may not use kernel/domain.Manager.Kill: `
 	_ = hw.NewBuffer(nil, 0x1000) // want `^api: domains may not use kernel/hw.NewBuffer: `
 	var e *domain.FailedError
 	_ = e.Error() + e.Domain // allowed: reading why a callee failed

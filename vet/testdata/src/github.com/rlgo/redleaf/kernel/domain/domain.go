@@ -8,9 +8,9 @@ type ID uint32
 
 type Context struct{ heap *rref.Account }
 
-func (c *Context) Heap() *rref.Account { return c.heap }
+func (c *Context) Heap() *rref.Account          { return c.heap }
 func (c *Context) Spawn(name string, fn func()) {}
-func (c *Context) Done() <-chan struct{}       { return nil }
+func (c *Context) Done() <-chan struct{}        { return nil }
 
 type Domain struct{}
 
