@@ -194,6 +194,7 @@ func run(pass *analysis.Pass, wanted func(string) bool) (any, error) {
 		c.checkGlobals(files)
 		c.checkInitializers(files)
 		c.checkTypes(files)
+		c.checkKernelInterfaces(files)
 	}
 	return nil, nil
 }

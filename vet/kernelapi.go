@@ -354,3 +354,81 @@ func exportRegisters(pass *analysis.Pass) {
 		}
 	}
 }
+
+// A kernelMethod is a method of a kernel type that domains may not name.
+type kernelMethod struct {
+	name string // import/path.Type.Method
+	sig  *types.Signature
+}
+
+// deniedMethods returns, by method name, the methods of the types of the
+// kernel packages this package reaches through its imports that are not on
+// kernelAPI. Formatting methods (String, Error, Unwrap) are left out: they
+// change nothing, and every error and Stringer interface has them.
+func (c *domainCheck) deniedMethods() map[string][]kernelMethod {
+	denied := make(map[string][]kernelMethod)
+	seen := make(map[*types.Package]bool)
+	var visit func(p *types.Package)
+	visit = func(p *types.Package) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		for _, imp := range p.Imports() {
+			visit(imp)
+		}
+		if !inTree(p.Path(), kernelRing) {
+			return
+		}
+		scope := p.Scope()
+		for _, name := range scope.Names() {
+			tn, ok := scope.Lookup(name).(*types.TypeName)
+			if !ok || tn.IsAlias() {
+				continue
+			}
+			for _, sel := range typeutil.IntuitiveMethodSet(tn.Type(), nil) {
+				fn := sel.Obj().(*types.Func)
+				switch fn.Name() {
+				case "String", "Error", "Unwrap":
+					continue
+				}
+				if !fn.Exported() || fn.Pkg() != p {
+					continue
+				}
+				full := p.Path() + "." + name + "." + fn.Name()
+				if !kernelAllowed[full] {
+					denied[fn.Name()] = append(denied[fn.Name()], kernelMethod{full, fn.Signature()})
+				}
+			}
+		}
+	}
+	visit(c.pass.Pkg)
+	return denied
+}
+
+// checkKernelInterfaces reports the methods of interface types written in
+// the files that kernel-only methods would satisfy: asserting a kernel
+// value (the *rref.Account of Context.Heap) to interface{ Close() int }
+// would call rref.Account.Close without naming it.
+func (c *domainCheck) checkKernelInterfaces(files []inspector.Cursor) {
+	var denied map[string][]kernelMethod
+	for _, fc := range files {
+		for cur := range fc.Preorder((*ast.InterfaceType)(nil)) {
+			it, ok := c.pass.TypesInfo.TypeOf(cur.Node().(*ast.InterfaceType)).Underlying().(*types.Interface)
+			if !ok {
+				continue
+			}
+			if denied == nil {
+				denied = c.deniedMethods()
+			}
+			for m := range it.Methods() {
+				for _, k := range denied[m.Name()] {
+					if types.Identical(m.Signature(), k.sig) {
+						c.report(m.Pos(), "api", "interface method %s has the signature of the kernel-only method %s: a kernel value asserted to this interface would call it without naming it", m.Name(), strings.TrimPrefix(k.name, modulePath+"/"))
+						break
+					}
+				}
+			}
+		}
+	}
+}

@@ -41,3 +41,16 @@ type embedded struct {
 }
 
 func (e embedded) kill() { _ = e.Kill(1) } // want `^api: domains may not use kernel/domain.Manager.Kill: `
+
+// closer reaches rref.Account.Close without naming it.
+type closer interface {
+	Close() int // want `^api: interface method Close has the signature of the kernel-only method kernel/rref.Account.Close`
+	ID() uint32 // allowed: rref.Account.ID is domain API
+}
+
+func Close(ctx *domain.Context) int {
+	var a any = ctx.Heap()
+	return a.(closer).Close() + a.(interface {
+		Kill(domain.ID) error // want `^api: interface method Kill has the signature of the kernel-only method kernel/domain.Manager.Kill`
+	}).Kill(1)
+}
