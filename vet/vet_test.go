@@ -311,7 +311,7 @@ func newProg(*domain.Context) (*prog, error) { os.Exit(1); return nil, nil }
 
 func init() { domain.Register("prog/evil", newProg) }
 `,
-	"_x/hidden/hidden.go": "//rl:domain\n\npackage hidden\n\nfunc init() { go func() {}() }\n",
+	"_x/hidden/hidden.go":       "//rl:domain\n\npackage hidden\n\nfunc init() { go func() {}() }\n",
 	"testdata/marked/marked.go": "//rl:domain\n\npackage marked\n\nfunc F() { defer func() { recover() }() }\n",
 }
 
