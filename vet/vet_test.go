@@ -397,3 +397,26 @@ func TestModule(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCheckModule times the checks of this repository: its marked
+// domains alone (what rlbuild vet checked before it checked what the
+// kernel links), and the image check (domains and every package of the
+// module that cmd/rlkernel links), for linux/amd64 and linux/arm64.
+func BenchmarkCheckModule(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		o    Options
+	}{
+		{"domains", Options{GOOS: "linux", GOARCH: "amd64"}},
+		{"image-amd64", Options{Programs: []string{"./cmd/rlkernel"}, GOOS: "linux", GOARCH: "amd64"}},
+		{"image-arm64", Options{Programs: []string{"./cmd/rlkernel"}, GOOS: "linux", GOARCH: "arm64"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Check("..", bc.o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
