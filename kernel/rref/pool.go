@@ -34,6 +34,7 @@ func NewPool[T any](name string, n int) *Pool[T] {
 // of its previous owner shows through. It reports false if the pool is
 // empty.
 func (p *Pool[T]) Get(a *Account) (RRef[T], bool) {
+	mustAccount("allocate", a)
 	p.mu.Lock()
 	if len(p.free) == 0 {
 		p.mu.Unlock()
