@@ -71,7 +71,7 @@ func TestOwnLoanCannotBeEnded(t *testing.T) {
 	owner, borrower := newAccount("owner"), newAccount("borrower")
 	r := New(owner, block{9})
 	b := Lend(r.Borrow(), owner, borrower) // the proxy lends it for a call
-	own := *owner                           // a copy of its own account
+	own := *owner                          // a copy of its own account
 	for name, to := range map[string]*Account{"forged": {}, "copy of its own": &own, "its own": owner} {
 		if ue := refused(func() { Unlend(b, owner, to) }); ue == nil {
 			t.Errorf("Unlend with %s account: not refused", name)
