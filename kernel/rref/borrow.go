@@ -56,8 +56,9 @@ func Lend[T any](b Borrow[T], from, to *Account) Borrow[T] {
 	}
 	mustAccount("lend", from)
 	mustAccount("lend", to)
+	mustDiffer("lend", from, to)
 	h := &b.lc.header
-	if ownerOf(b.own) != from.id || from.id == to.id {
+	if ownerOf(b.own) != from.id {
 		refuse("lend", h, b.own, h.word.Load())
 	}
 	for {
@@ -87,7 +88,8 @@ func Unlend[T any](b Borrow[T], from, to *Account) {
 	}
 	mustAccount("unlend", from)
 	mustAccount("unlend", to)
-	if ownerOf(b.own) != from.id || from.id == to.id {
+	mustDiffer("unlend", from, to)
+	if ownerOf(b.own) != from.id {
 		refuse("unlend", &b.lc.header, b.own, b.lc.word.Load())
 	}
 	if w := b.lc.word.Add(^uint64(0)); ownerOf(w) == ownerReclaiming && borrowsOf(w) == 0 {
@@ -101,5 +103,13 @@ func Unlend[T any](b Borrow[T], from, to *Account) {
 func unlendLast(h *header, w uint64) {
 	if h.word.CompareAndSwap(w, retag(w, ownerFree)) {
 		unregister(h)
+	}
+}
+
+// mustDiffer panics with a *UseError unless from and to are two accounts: a
+// loan is between two domains (a copy of an account is the same account).
+func mustDiffer(op string, from, to *Account) {
+	if from.id == to.id {
+		panic(&UseError{Op: op, Reason: "lender and borrower are the same account " + from.String()})
 	}
 }
