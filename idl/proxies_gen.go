@@ -81,6 +81,9 @@ func (p *benchProxy) Null() (err error) {
 		}
 	}()
 	err = p.impl.Null()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -137,6 +140,9 @@ func (p *benchProxy) Echo(a0 rref.RRef[Block]) (r0 rref.RRef[Block], err error) 
 		}
 	}()
 	r0, err = p.impl.Echo(m0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -198,6 +204,9 @@ func (p *benchProxy) Peek(a0 rref.Borrow[Block], a1 uint32) (r0 byte, err error)
 		}
 	}()
 	r0, err = p.impl.Peek(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -330,6 +339,9 @@ func (p *blockDeviceProxy) BlockSize() (r0 uint32, err error) {
 		}
 	}()
 	r0, err = p.impl.BlockSize()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -379,6 +391,9 @@ func (p *blockDeviceProxy) NumBlocks() (r0 uint64, err error) {
 		}
 	}()
 	r0, err = p.impl.NumBlocks()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -436,6 +451,9 @@ func (p *blockDeviceProxy) Read(a0 rref.Deque[BlockReq]) (r0 rref.Deque[BlockReq
 		}
 	}()
 	r0, err = p.impl.Read(m0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -499,6 +517,9 @@ func (p *blockDeviceProxy) Write(a0 rref.Deque[BlockReq]) (r0 rref.Deque[BlockRe
 		}
 	}()
 	r0, err = p.impl.Write(m0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -553,6 +574,9 @@ func (p *blockDeviceProxy) Flush() (err error) {
 		}
 	}()
 	err = p.impl.Flush()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -712,6 +736,9 @@ func (p *uDPEchoProxy) EchoStats() (r0 EchoStats, err error) {
 		}
 	}()
 	r0, err = p.impl.EchoStats()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -822,6 +849,9 @@ func (p *netProxy) RxBatch(a0 uint16, a1 rref.Deque[Packet]) (r0 rref.Deque[Pack
 		}
 	}()
 	r0, r1, err = p.impl.RxBatch(a0, m1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -889,6 +919,9 @@ func (p *netProxy) TxBatch(a0 uint16, a1 rref.Deque[Packet]) (r0 rref.Deque[Pack
 		}
 	}()
 	r0, r1, err = p.impl.TxBatch(a0, m1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -946,6 +979,9 @@ func (p *netProxy) LinkStatus() (r0 Link, err error) {
 		}
 	}()
 	r0, err = p.impl.LinkStatus()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -995,6 +1031,9 @@ func (p *netProxy) Stats() (r0 NetStats, err error) {
 		}
 	}()
 	r0, err = p.impl.Stats()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1044,6 +1083,9 @@ func (p *netProxy) SetPromisc(a0 bool) (err error) {
 		}
 	}()
 	err = p.impl.SetPromisc(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1209,6 +1251,9 @@ func (p *sysProxy) Open(a0 string, a1 int32) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Open(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1260,6 +1305,9 @@ func (p *sysProxy) Close(a0 int32) (err error) {
 		}
 	}()
 	err = p.impl.Close(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1320,6 +1368,9 @@ func (p *sysProxy) Read(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[I
 		}
 	}()
 	r0, r1, err = p.impl.Read(a0, m1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -1385,6 +1436,9 @@ func (p *sysProxy) Write(a0 int32, a1 rref.Borrow[IOBuf], a2 int32) (r0 int32, e
 		}
 	}()
 	r0, err = p.impl.Write(a0, a1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1440,6 +1494,9 @@ func (p *sysProxy) Seek(a0 int32, a1 int64, a2 int32) (r0 int64, err error) {
 		}
 	}()
 	r0, err = p.impl.Seek(a0, a1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1493,6 +1550,9 @@ func (p *sysProxy) Fstat(a0 int32) (r0 FileStat, err error) {
 		}
 	}()
 	r0, err = p.impl.Fstat(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1544,6 +1604,9 @@ func (p *sysProxy) Stat(a0 string) (r0 FileStat, err error) {
 		}
 	}()
 	r0, err = p.impl.Stat(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1595,6 +1658,9 @@ func (p *sysProxy) Dup(a0 int32) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Dup(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1647,6 +1713,9 @@ func (p *sysProxy) Dup2(a0 int32, a1 int32) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Dup2(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1699,6 +1768,9 @@ func (p *sysProxy) Pipe() (r0 int32, r1 int32, err error) {
 		}
 	}()
 	r0, r1, err = p.impl.Pipe()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1750,6 +1822,9 @@ func (p *sysProxy) Link(a0 string, a1 string) (err error) {
 		}
 	}()
 	err = p.impl.Link(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1800,6 +1875,9 @@ func (p *sysProxy) Unlink(a0 string) (err error) {
 		}
 	}()
 	err = p.impl.Unlink(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1850,6 +1928,9 @@ func (p *sysProxy) Rename(a0 string, a1 string) (err error) {
 		}
 	}()
 	err = p.impl.Rename(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1900,6 +1981,9 @@ func (p *sysProxy) Mkdir(a0 string) (err error) {
 		}
 	}()
 	err = p.impl.Mkdir(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1949,6 +2033,9 @@ func (p *sysProxy) Rmdir(a0 string) (err error) {
 		}
 	}()
 	err = p.impl.Rmdir(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1998,6 +2085,9 @@ func (p *sysProxy) Chdir(a0 string) (err error) {
 		}
 	}()
 	err = p.impl.Chdir(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2047,6 +2137,9 @@ func (p *sysProxy) Getcwd() (r0 string, err error) {
 		}
 	}()
 	r0, err = p.impl.Getcwd()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2097,6 +2190,9 @@ func (p *sysProxy) ReadDir(a0 int32) (r0 DirBatch, err error) {
 		}
 	}()
 	r0, err = p.impl.ReadDir(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2148,6 +2244,9 @@ func (p *sysProxy) Ftruncate(a0 int32, a1 int64) (err error) {
 		}
 	}()
 	err = p.impl.Ftruncate(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2198,6 +2297,9 @@ func (p *sysProxy) Fsync(a0 int32) (err error) {
 		}
 	}()
 	err = p.impl.Fsync(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2246,6 +2348,9 @@ func (p *sysProxy) Sync() (err error) {
 		}
 	}()
 	err = p.impl.Sync()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2294,6 +2399,9 @@ func (p *sysProxy) Statfs() (r0 FSStat, err error) {
 		}
 	}()
 	r0, err = p.impl.Statfs()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2344,6 +2452,9 @@ func (p *sysProxy) Isatty(a0 int32) (r0 bool, err error) {
 		}
 	}()
 	r0, err = p.impl.Isatty(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2395,6 +2506,9 @@ func (p *sysProxy) SetRaw(a0 int32, a1 bool) (err error) {
 		}
 	}()
 	err = p.impl.SetRaw(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2446,6 +2560,9 @@ func (p *sysProxy) Spawn(a0 SpawnReq) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Spawn(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2497,6 +2614,9 @@ func (p *sysProxy) Wait(a0 int32) (r0 WaitStatus, err error) {
 		}
 	}()
 	r0, err = p.impl.Wait(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2547,6 +2667,9 @@ func (p *sysProxy) Exit(a0 int32) (err error) {
 		}
 	}()
 	err = p.impl.Exit(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2596,6 +2719,9 @@ func (p *sysProxy) Kill(a0 int32) (err error) {
 		}
 	}()
 	err = p.impl.Kill(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2645,6 +2771,9 @@ func (p *sysProxy) Getpid() (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Getpid()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2694,6 +2823,9 @@ func (p *sysProxy) Uptime() (r0 int64, err error) {
 		}
 	}()
 	r0, err = p.impl.Uptime()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2743,6 +2875,9 @@ func (p *sysProxy) Sleep(a0 int64) (err error) {
 		}
 	}()
 	err = p.impl.Sleep(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2793,6 +2928,9 @@ func (p *sysProxy) Procs(a0 int32) (r0 ProcBatch, err error) {
 		}
 	}()
 	r0, err = p.impl.Procs(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2845,6 +2983,9 @@ func (p *sysProxy) Monitor(a0 string, a1 int32) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Monitor(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3428,6 +3569,9 @@ func (p *programProxy) Main(a0 ProcStart) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Main(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3534,6 +3678,9 @@ func (p *loaderProxy) Load(a0 string, a1 string, a2 Sys) (r0 uint64, r1 Program,
 		}
 	}()
 	r0, r1, err = p.impl.Load(a0, a1, c2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	r1 = domain.PassOut(x, r1)
 	return
 }
@@ -3588,6 +3735,9 @@ func (p *loaderProxy) Unload(a0 uint64) (err error) {
 		}
 	}()
 	err = p.impl.Unload(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3638,6 +3788,9 @@ func (p *loaderProxy) Has(a0 string) (r0 bool, err error) {
 		}
 	}()
 	r0, err = p.impl.Has(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3689,6 +3842,9 @@ func (p *loaderProxy) DomainID(a0 uint64) (r0 uint32, err error) {
 		}
 	}()
 	r0, err = p.impl.DomainID(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3845,6 +4001,9 @@ func (p *consoleProxy) Read(a0 rref.RRef[IOBuf], a1 int32) (r0 rref.RRef[IOBuf],
 		}
 	}()
 	r0, r1, err = p.impl.Read(m0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -3908,6 +4067,9 @@ func (p *consoleProxy) Write(a0 rref.Borrow[IOBuf], a1 int32) (r0 int32, err err
 		}
 	}()
 	r0, err = p.impl.Write(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3959,6 +4121,9 @@ func (p *consoleProxy) SetRaw(a0 bool) (err error) {
 		}
 	}()
 	err = p.impl.SetRaw(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4090,6 +4255,9 @@ func (p *monitorProxy) Run(a0 string) (r0 MonitorResult, err error) {
 		}
 	}()
 	r0, err = p.impl.Run(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4192,6 +4360,9 @@ func (p *rv6Proxy) Mount(a0 Rv6Config) (r0 FSStat, err error) {
 		}
 	}()
 	r0, err = p.impl.Mount(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4243,6 +4414,9 @@ func (p *rv6Proxy) Run(a0 SpawnReq) (r0 WaitStatus, err error) {
 		}
 	}()
 	r0, err = p.impl.Run(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4292,6 +4466,9 @@ func (p *rv6Proxy) Shutdown() (err error) {
 		}
 	}()
 	err = p.impl.Shutdown()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4424,6 +4601,9 @@ func (p *stageProxy) Configure(a0 StageConfig) (err error) {
 		}
 	}()
 	err = p.impl.Configure(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4474,6 +4654,9 @@ func (p *stageProxy) Handle(a0 Request) (r0 Reply, err error) {
 		}
 	}()
 	r0, err = p.impl.Handle(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4525,6 +4708,9 @@ func (p *stageProxy) Link(a0 Stage) (err error) {
 		}
 	}()
 	err = p.impl.Link(c0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 

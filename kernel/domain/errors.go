@@ -48,11 +48,26 @@ func (e *FailedError) describe(depth int) string {
 	return fmt.Sprintf("domain %s (#%d) failed (%s): %s", e.Domain, e.ID, e.Where, describe(e.Value, depth+1))
 }
 
-// Unwrap returns Value if it is an error (a runtime.Error, ErrTerminated, a
-// *DeadlineError, ...).
+// Unwrap returns Value if it is an error whose methods are not a domain's:
+// a runtime.Error, an errors.New value, or a kernel error (ErrTerminated, a
+// *DeadlineError, a *rref.UseError, ...). A panic value of a domain's error
+// type is not unwrapped: errors.Is and errors.As would run its methods on
+// the thread that looks (Value still holds it).
 func (e *FailedError) Unwrap() error {
-	err, _ := e.Value.(error)
+	err, ok := e.Value.(error)
+	if !ok || !isKernelError(err) && !runtimeOrErrorsNew(reflect.TypeOf(err)) {
+		return nil
+	}
 	return err
+}
+
+// runtimeOrErrorsNew reports whether t is an error type of the runtime or
+// errors.New's.
+func runtimeOrErrorsNew(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.PkgPath() == "runtime" || t.PkgPath() == "errors" && t.Name() == "errorString"
 }
 
 // copyOf returns a copy of e for one observer, tied to the kernel's record.

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"sync"
@@ -470,4 +471,68 @@ func lastFailure(es []domain.Event, name string) *domain.FailedError {
 		}
 	}
 	return f
+}
+
+// code is a plain-data error, as an errno is.
+type code uint16
+
+func (c code) Error() string { return fmt.Sprintf("code %d", uint16(c)) }
+
+// live is an error pointing into its domain's state, with methods that do
+// what the domain wants on whichever thread calls them.
+type live struct {
+	msg   *string
+	block chan struct{}
+	panic bool
+}
+
+func (l *live) Error() string {
+	if l.panic {
+		panic("Error of a returned error")
+	}
+	return *l.msg
+}
+
+func (l *live) Is(error) bool {
+	<-l.block
+	return true
+}
+
+// TestErrorsCrossAsValues: errors crossed by reference: a callee's error
+// type ran the callee's code on the caller's thread whenever the caller
+// looked at it (a panic there was the caller's, a block held it), and could
+// change after the call. Errors now cross as values: the message is taken
+// inside the crossing, plain-data values and kernel errors stay visible to
+// errors.Is and errors.As, io.EOF and sentinels pass as they are.
+func TestErrorsCrossAsValues(t *testing.T) {
+	m := newManager(t)
+	block := make(chan struct{})
+	defer close(block)
+	msg := "before"
+	var ret error
+	d, p := hostile(t, m, "errors", func(*domain.Context) error { return ret })
+
+	ret = &live{msg: &msg, block: block}
+	err := p.Null()
+	msg = "rewritten after the call"
+	within(t, "looking at a hostile callee's error", func() {
+		if err.Error() != "before" || errors.Is(err, io.EOF) {
+			t.Errorf("the caller's error: %q", err.Error())
+		}
+	})
+
+	ret = fmt.Errorf("open x: %w", code(2))
+	err = p.Null()
+	var c code
+	if !errors.Is(err, code(2)) || !errors.As(err, &c) || c != 2 || err.Error() != "open x: code 2" {
+		t.Errorf("a wrapped plain-data error: %v (as %d)", err, c)
+	}
+
+	ret = io.EOF
+	if err := p.Null(); err != io.EOF {
+		t.Errorf("io.EOF crossed as %T", err)
+	}
+
+	ret = &live{panic: true}
+	failedWith(t, p.Null(), d, "Error of a returned error")
 }
