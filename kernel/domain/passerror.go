@@ -116,7 +116,8 @@ func (e *CalleeError) Is(target error) bool {
 }
 
 // As sets target (a non-nil pointer) to the first value of the callee's
-// chain assignable to it.
+// chain assignable to it: a plain-data value only into a variable of its
+// own type.
 func (e *CalleeError) As(target any) bool {
 	p := reflect.ValueOf(target)
 	if p.Kind() != reflect.Pointer || p.IsNil() {
@@ -124,7 +125,9 @@ func (e *CalleeError) As(target any) bool {
 	}
 	want := p.Type().Elem()
 	for _, c := range e.chain {
-		if reflect.TypeOf(c).AssignableTo(want) {
+		// Into an interface, only a kernel error: the caller would call
+		// the methods of a domain's type through it.
+		if (want.Kind() != reflect.Interface || isKernelError(c)) && reflect.TypeOf(c).AssignableTo(want) {
 			p.Elem().Set(reflect.ValueOf(c))
 			return true
 		}
