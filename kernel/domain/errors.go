@@ -35,10 +35,10 @@ type FailedError struct {
 	rec *FailedError // the kernel's record this is a copy of; nil in one the kernel did not hand out
 }
 
-// Error describes the failure. The panic value is printed if it is a
-// string, a number, a boolean, or an error of the runtime, of packages
-// errors and fmt (errors.New, fmt.Errorf) or of the kernel; any other value
-// is named by its type: its own methods are domain code.
+// Error describes the failure. The value is printed if it is a string, a
+// number, a boolean, or an error of the runtime, of packages errors and fmt
+// (errors.New, fmt.Errorf) or of the kernel; any other value is named by
+// its type ("an error of type T"): its own methods are domain code.
 func (e *FailedError) Error() string { return e.describe(0) }
 
 func (e *FailedError) describe(depth int) string {
@@ -128,10 +128,14 @@ func describe(v any, depth int) string {
 		}
 	}
 	t := reflect.TypeOf(v)
-	if e, ok := v.(error); ok && trustedError(t) {
+	e, isErr := v.(error)
+	switch {
+	case isErr && trustedError(t):
 		return e.Error()
+	case isErr:
+		return "an error of type " + t.String()
 	}
-	return "a panic value of type " + t.String()
+	return "a value of type " + t.String()
 }
 
 // trustedError reports whether t is an error type whose Error method is

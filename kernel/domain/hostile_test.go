@@ -403,7 +403,7 @@ func TestBlockingPanicValue(t *testing.T) {
 	})
 	var err error
 	within(t, "a call whose callee panics with a blocking value", func() { err = p.Null() })
-	failedWith(t, err, d, "a panic value of type domain_test.blocker")
+	failedWith(t, err, d, "an error of type domain_test.blocker")
 	within(t, "Kill, List and Events after it", func() {
 		m.Kill(d)
 		m.List()
