@@ -251,8 +251,16 @@ func HasProxy(t reflect.Type) bool {
 	return ok
 }
 
-// Provide binds a proxy to d's exported implementation for holder.
+// Provide binds a proxy to d's exported implementation for holder. iface
+// must be the interface d's kind exports: its implementation may have the
+// methods of other IDL interfaces too, which are not what it exports.
 func (d *Domain) Provide(holder *Domain, iface reflect.Type, opts ...BindOption) (any, error) {
+	if !d.genuine() {
+		return nil, fmt.Errorf("domain: binding %v to a Domain the kernel did not make: refused", iface)
+	}
+	if d.kind != nil && iface != d.kind.iface {
+		return nil, fmt.Errorf("domain: %s exports %v, not %v", d.name, d.kind.iface, iface)
+	}
 	d.mu.Lock()
 	impl := d.impl
 	d.mu.Unlock()

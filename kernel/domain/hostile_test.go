@@ -536,3 +536,37 @@ func TestErrorsCrossAsValues(t *testing.T) {
 	ret = &live{panic: true}
 	failedWith(t, p.Null(), d, "Error of a returned error")
 }
+
+// twoFaced exports idl.Stage, and has the methods of idl.Bench too.
+type twoFaced struct{ nullbench.Bench }
+
+func (twoFaced) Configure(idl.StageConfig) error         { return nil }
+func (twoFaced) Handle(r idl.Request) (idl.Reply, error) { return idl.Reply{Seq: r.Seq}, nil }
+func (twoFaced) Link(idl.Stage) error                    { return nil }
+
+func init() {
+	domain.Register("two-faced", func(*domain.Context) (idl.Stage, error) { return &twoFaced{}, nil })
+}
+
+// TestOnlyTheExportedInterface: a capability to a domain is of the one
+// interface its kind exports. An implementation that also has the methods
+// of another IDL interface does not export that one: neither the kernel
+// nor a domain it was granted to can bind it as such.
+func TestOnlyTheExportedInterface(t *testing.T) {
+	m := newManager(t)
+	d := create(t, m, "two-faced")
+	if _, err := domain.Connect[idl.Bench](m.Kernel(), d); err == nil || !strings.Contains(err.Error(), "exports idl.Stage, not idl.Bench") {
+		t.Errorf("Connect as idl.Bench: %v", err)
+	}
+	var got error
+	_, p := hostile(t, m, "importer", func(ctx *domain.Context) error {
+		_, got = domain.Import[idl.Bench](ctx, "next")
+		return nil
+	}, domain.Grant("next", d))
+	if err := p.Null(); err != nil || got == nil {
+		t.Errorf("Import as idl.Bench: %v, %v", err, got)
+	}
+	if _, err := connect[idl.Stage](t, m, d).Handle(idl.Request{Seq: 1}); err != nil {
+		t.Errorf("as the idl.Stage it exports: %v", err)
+	}
+}

@@ -157,7 +157,9 @@ func TestRestartDeadlines(t *testing.T) {
 		m := setup(t)
 		gt := newGate(t)
 		d := must(m.Create("slow-configure", domain.GrantDevice("gate", gt)))
-		g := must(shadow.New(m, d, shadow.Policy{Start: 50 * time.Millisecond, Restarts: 1}))
+		// Generous: the constructor, which returns at once, must not miss
+		// it on a loaded machine; the replayed Configure hangs.
+		g := must(shadow.New(m, d, shadow.Policy{Start: 2 * time.Second, Restarts: 1}))
 		s := must(domain.Connect[idl.Stage](m.Kernel(), g))
 		if err := s.Configure(idl.StageConfig{Tag: 1}); err != nil { // recorded, to replay
 			t.Fatal(err)
