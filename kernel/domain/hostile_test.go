@@ -295,8 +295,21 @@ func (c checker) String() string {
 func TestDeadThreadsStop(t *testing.T) {
 	m := newManager(t)
 	var survived atomic.Int64
-	started := make(chan struct{}, 3)
+	started := make(chan struct{}, 4)
 	d, p := hostile(t, m, "zombie", func(ctx *domain.Context) error {
+		next, err := domain.Import[idl.Bench](ctx, "next")
+		if err != nil {
+			return err
+		}
+		ctx.Spawn("crossing", func() { // stops as it calls out
+			started <- struct{}{}
+			<-ctx.Done()
+			func() {
+				defer func() { _ = recover() }()
+				next.Null()
+			}()
+			survived.Add(1)
+		})
 		ctx.Spawn("fmt", func() {
 			started <- struct{}{}
 			<-ctx.Done()
@@ -319,11 +332,11 @@ func TestDeadThreadsStop(t *testing.T) {
 			survived.Add(1)
 		})
 		return nil
-	})
+	}, domain.Grant("next", create(t, m, nullbench.Kind)))
 	if err := p.Null(); err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
+	for range 4 {
 		<-started
 	}
 	m.Kill(d)
