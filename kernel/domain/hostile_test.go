@@ -541,6 +541,12 @@ func TestErrorsCrossAsValues(t *testing.T) {
 		t.Errorf("a wrapped plain-data error: %v (as %d)", err, c)
 	}
 
+	sentinel := fmt.Errorf("a sentinel of the callee's package")
+	ret = fmt.Errorf("context: %w", sentinel)
+	if err := p.Null(); !errors.Is(err, sentinel) || errors.As(err, new(interface{ Unwrap() error })) {
+		t.Errorf("a wrapped sentinel: %v", err)
+	}
+
 	ret = io.EOF
 	if err := p.Null(); err != io.EOF {
 		t.Errorf("io.EOF crossed as %T", err)

@@ -43,8 +43,11 @@ func PassError(err error) error {
 			ce.chain = append(ce.chain, v)
 			continue
 		}
-		if t := reflect.TypeOf(e); rref.Exchangeable(t) == nil {
+		switch t := reflect.TypeOf(e); {
+		case rref.Exchangeable(t) == nil:
 			ce.chain = append(ce.chain, e) // plain data: a copy of the value
+		case t.Comparable():
+			ce.same = append(ce.same, e) // for ==, which runs no code of it
 		}
 		switch u := e.(type) {
 		case interface{ Unwrap() error }:
@@ -100,15 +103,23 @@ func passAsIs(e error) (error, bool) {
 // errors.As. It runs no code of the callee.
 type CalleeError struct {
 	msg   string
-	chain []error
+	chain []error // plain-data values and kernel errors: for errors.Is and errors.As
+	same  []error // the other comparable errors of the chain: for errors.Is (==) only
 }
 
 func (e *CalleeError) Error() string { return e.msg }
 
-// Is reports whether target is one of the values of the callee's chain.
+// Is reports whether target is one of the errors of the callee's chain (a
+// sentinel such as a package's ErrNotFound, compared with ==, or a
+// plain-data value equal to it).
 func (e *CalleeError) Is(target error) bool {
 	for _, c := range e.chain {
 		if c == target || isKernelError(c) && errors.Is(c, target) {
+			return true
+		}
+	}
+	for _, c := range e.same {
+		if c == target {
 			return true
 		}
 	}
