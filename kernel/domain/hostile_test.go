@@ -589,3 +589,18 @@ func TestOnlyTheExportedInterface(t *testing.T) {
 		t.Errorf("as the idl.Stage it exports: %v", err)
 	}
 }
+
+// TestContextOverwritten: a constructor that overwrites its Context
+// (*ctx = domain.Context{}) and then panics fails its own instance; the
+// kernel, which used to read the instance from the Context to fail it, is
+// not the one that dies.
+func TestContextOverwritten(t *testing.T) {
+	m := newManager(t)
+	_, err := m.Create("hostile-constructor", domain.Name("wiper"), domain.GrantDevice("constructor", func(ctx *domain.Context) {
+		*ctx = domain.Context{}
+		panic("after wiping its context")
+	}))
+	if f := failure(err); f == nil || f.Domain != "wiper" || !strings.Contains(f.Error(), "after wiping its context") {
+		t.Errorf("Create: %v", err)
+	}
+}

@@ -151,7 +151,7 @@ func (m *Manager) start(k *kind, cfg *createConfig, owner string, restarts int, 
 	for n, take := range cfg.rrefs {
 		ctx.rrefs[n] = take(m.kernel.acct, d.acct)
 	}
-	impl, err := m.constructWithin(ctx, k, limit)
+	impl, err := m.constructWithin(d, ctx, k, limit)
 	if err == nil && impl == nil {
 		err = fmt.Errorf("constructor returned a nil %v", k.iface)
 	}
@@ -171,10 +171,12 @@ func (m *Manager) start(k *kind, cfg *createConfig, owner string, restarts int, 
 	return d, nil
 }
 
-func construct(ctx *Context, k *kind) (impl any, err error) {
+// construct runs k's constructor for d. It does not look at ctx after
+// handing it over: the constructor can overwrite it (*ctx = Context{}).
+func construct(d *Domain, ctx *Context, k *kind) (impl any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			impl, err = nil, ctx.d.failWith(v, "constructor")
+			impl, err = nil, d.failWith(v, "constructor")
 		}
 	}()
 	return k.new(ctx)
@@ -184,12 +186,12 @@ func construct(ctx *Context, k *kind) (impl any, err error) {
 // it has not returned within limit, the instance fails with a
 // *DeadlineError and the worker is abandoned (counted in Stats.Stuck until
 // the constructor's next kernel call stops it).
-func (m *Manager) constructWithin(ctx *Context, k *kind, limit time.Duration) (any, error) {
+func (m *Manager) constructWithin(d *Domain, ctx *Context, k *kind, limit time.Duration) (any, error) {
 	if limit <= 0 {
-		return construct(ctx, k)
+		return construct(d, ctx, k)
 	}
 	c := &construction{done: make(chan struct{})}
-	go m.runConstructor(c, ctx, k)
+	go m.runConstructor(c, d, ctx, k)
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	select {
@@ -198,7 +200,7 @@ func (m *Manager) constructWithin(ctx *Context, k *kind, limit time.Duration) (a
 		if c.state.CompareAndSwap(frameRunning, frameAbandoned) {
 			m.stuck.Add(1)
 			m.stuckTotal.Add(1)
-			return nil, ctx.d.die(Failed, &FailedError{
+			return nil, d.die(Failed, &FailedError{
 				Value: &DeadlineError{Call: "constructor", After: limit},
 				Where: "deadline",
 			})
@@ -208,7 +210,7 @@ func (m *Manager) constructWithin(ctx *Context, k *kind, limit time.Duration) (a
 	if !c.returned {
 		// The worker stopped without returning: the instance died (its
 		// thread stops with runtime.Goexit then).
-		return nil, ctx.d.dead()
+		return nil, d.dead()
 	}
 	return c.impl, c.err
 }
@@ -224,7 +226,7 @@ type construction struct {
 
 // runConstructor is the bottom of the stack of a constructor with a deadline
 // (ownThread looks for it there).
-func (m *Manager) runConstructor(c *construction, ctx *Context, k *kind) {
+func (m *Manager) runConstructor(c *construction, d *Domain, ctx *Context, k *kind) {
 	defer func() {
 		if c.state.CompareAndSwap(frameRunning, frameFinished) {
 			close(c.done)
@@ -232,7 +234,7 @@ func (m *Manager) runConstructor(c *construction, ctx *Context, k *kind) {
 		}
 		m.stuck.Add(-1)
 	}()
-	c.impl, c.err = construct(ctx, k)
+	c.impl, c.err = construct(d, ctx, k)
 	c.returned = true
 }
 

@@ -139,3 +139,29 @@ func TestBorrowIsNotAnRRef(t *testing.T) {
 		t.Errorf("a handle converts into a %v", d)
 	}
 }
+
+// TestPoolHandleOverwritten: a domain granted a *Pool can overwrite it
+// (*p = Pool{}); before, that zeroed the pool's lock and cells under the
+// other holders and the kernel. Now it breaks that handle only.
+func TestPoolHandleOverwritten(t *testing.T) {
+	a := newAccount("domain")
+	h := NewPool[block]("p", 2)
+	other := *h // another holder's handle
+	r, ok := h.Get(a)
+	if !ok {
+		t.Fatal("Get from a fresh pool")
+	}
+	*h = Pool[block]{}
+	if ue := refused(func() { h.Get(a) }); ue == nil || !strings.Contains(ue.Reason, "zero or overwritten") {
+		t.Errorf("Get through an overwritten handle: %v", ue)
+	}
+	r.Drop() // the cell goes home all the same
+	if other.Free() != 2 {
+		t.Errorf("the pool has %d free cells, want 2", other.Free())
+	}
+	if r2, ok := other.Get(a); !ok || !r2.Valid() {
+		t.Error("the other handle cannot Get")
+	} else {
+		r2.Drop()
+	}
+}
