@@ -83,6 +83,9 @@ func (p *benchProxy) Null() (err error) {
 		}
 	}()
 	err = p.impl.Null()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -139,6 +142,9 @@ func (p *benchProxy) Echo(a0 rref.RRef[Block]) (r0 rref.RRef[Block], err error) 
 		}
 	}()
 	r0, err = p.impl.Echo(m0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -200,6 +206,9 @@ func (p *benchProxy) Peek(a0 rref.Borrow[Block], a1 uint32) (r0 byte, err error)
 		}
 	}()
 	r0, err = p.impl.Peek(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -332,6 +341,9 @@ func (p *blockDeviceProxy) BlockSize() (r0 uint32, err error) {
 		}
 	}()
 	r0, err = p.impl.BlockSize()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -381,6 +393,9 @@ func (p *blockDeviceProxy) NumBlocks() (r0 uint64, err error) {
 		}
 	}()
 	r0, err = p.impl.NumBlocks()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -438,6 +453,9 @@ func (p *blockDeviceProxy) Read(a0 rref.Deque[BlockReq]) (r0 rref.Deque[BlockReq
 		}
 	}()
 	r0, err = p.impl.Read(m0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -501,6 +519,9 @@ func (p *blockDeviceProxy) Write(a0 rref.Deque[BlockReq]) (r0 rref.Deque[BlockRe
 		}
 	}()
 	r0, err = p.impl.Write(m0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -555,6 +576,9 @@ func (p *blockDeviceProxy) Flush() (err error) {
 		}
 	}()
 	err = p.impl.Flush()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -714,6 +738,9 @@ func (p *uDPEchoProxy) EchoStats() (r0 EchoStats, err error) {
 		}
 	}()
 	r0, err = p.impl.EchoStats()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -824,6 +851,9 @@ func (p *netProxy) RxBatch(a0 uint16, a1 rref.Deque[Packet]) (r0 rref.Deque[Pack
 		}
 	}()
 	r0, r1, err = p.impl.RxBatch(a0, m1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -891,6 +921,9 @@ func (p *netProxy) TxBatch(a0 uint16, a1 rref.Deque[Packet]) (r0 rref.Deque[Pack
 		}
 	}()
 	r0, r1, err = p.impl.TxBatch(a0, m1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -948,6 +981,9 @@ func (p *netProxy) LinkStatus() (r0 Link, err error) {
 		}
 	}()
 	r0, err = p.impl.LinkStatus()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -997,6 +1033,9 @@ func (p *netProxy) Stats() (r0 NetStats, err error) {
 		}
 	}()
 	r0, err = p.impl.Stats()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1046,6 +1085,9 @@ func (p *netProxy) SetPromisc(a0 bool) (err error) {
 		}
 	}()
 	err = p.impl.SetPromisc(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1209,6 +1251,9 @@ func (p *portProxy) Info() (r0 PortInfo, err error) {
 		}
 	}()
 	r0, err = p.impl.Info()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1258,6 +1303,9 @@ func (p *portProxy) Generate(a0 int32) (err error) {
 		}
 	}()
 	err = p.impl.Generate(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1308,6 +1356,9 @@ func (p *portProxy) Loopback(a0 bool) (r0 PortInfo, err error) {
 		}
 	}()
 	r0, err = p.impl.Loopback(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1441,6 +1492,9 @@ func (p *sysProxy) Open(a0 string, a1 int32) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Open(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1492,6 +1546,9 @@ func (p *sysProxy) Close(a0 int32) (err error) {
 		}
 	}()
 	err = p.impl.Close(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1552,6 +1609,9 @@ func (p *sysProxy) Read(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[I
 		}
 	}()
 	r0, r1, err = p.impl.Read(a0, m1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -1617,6 +1677,9 @@ func (p *sysProxy) Write(a0 int32, a1 rref.Borrow[IOBuf], a2 int32) (r0 int32, e
 		}
 	}()
 	r0, err = p.impl.Write(a0, a1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1672,6 +1735,9 @@ func (p *sysProxy) Seek(a0 int32, a1 int64, a2 int32) (r0 int64, err error) {
 		}
 	}()
 	r0, err = p.impl.Seek(a0, a1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1725,6 +1791,9 @@ func (p *sysProxy) Fstat(a0 int32) (r0 FileStat, err error) {
 		}
 	}()
 	r0, err = p.impl.Fstat(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1776,6 +1845,9 @@ func (p *sysProxy) Stat(a0 string) (r0 FileStat, err error) {
 		}
 	}()
 	r0, err = p.impl.Stat(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1827,6 +1899,9 @@ func (p *sysProxy) Dup(a0 int32) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Dup(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1879,6 +1954,9 @@ func (p *sysProxy) Dup2(a0 int32, a1 int32) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Dup2(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1931,6 +2009,9 @@ func (p *sysProxy) Pipe() (r0 int32, r1 int32, err error) {
 		}
 	}()
 	r0, r1, err = p.impl.Pipe()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1982,6 +2063,9 @@ func (p *sysProxy) Link(a0 string, a1 string) (err error) {
 		}
 	}()
 	err = p.impl.Link(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2032,6 +2116,9 @@ func (p *sysProxy) Unlink(a0 string) (err error) {
 		}
 	}()
 	err = p.impl.Unlink(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2082,6 +2169,9 @@ func (p *sysProxy) Rename(a0 string, a1 string) (err error) {
 		}
 	}()
 	err = p.impl.Rename(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2132,6 +2222,9 @@ func (p *sysProxy) Mkdir(a0 string) (err error) {
 		}
 	}()
 	err = p.impl.Mkdir(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2181,6 +2274,9 @@ func (p *sysProxy) Rmdir(a0 string) (err error) {
 		}
 	}()
 	err = p.impl.Rmdir(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2230,6 +2326,9 @@ func (p *sysProxy) Chdir(a0 string) (err error) {
 		}
 	}()
 	err = p.impl.Chdir(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2279,6 +2378,9 @@ func (p *sysProxy) Getcwd() (r0 string, err error) {
 		}
 	}()
 	r0, err = p.impl.Getcwd()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2329,6 +2431,9 @@ func (p *sysProxy) ReadDir(a0 int32) (r0 DirBatch, err error) {
 		}
 	}()
 	r0, err = p.impl.ReadDir(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2380,6 +2485,9 @@ func (p *sysProxy) Ftruncate(a0 int32, a1 int64) (err error) {
 		}
 	}()
 	err = p.impl.Ftruncate(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2430,6 +2538,9 @@ func (p *sysProxy) Fsync(a0 int32) (err error) {
 		}
 	}()
 	err = p.impl.Fsync(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2478,6 +2589,9 @@ func (p *sysProxy) Sync() (err error) {
 		}
 	}()
 	err = p.impl.Sync()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2526,6 +2640,9 @@ func (p *sysProxy) Statfs() (r0 FSStat, err error) {
 		}
 	}()
 	r0, err = p.impl.Statfs()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2576,6 +2693,9 @@ func (p *sysProxy) Isatty(a0 int32) (r0 bool, err error) {
 		}
 	}()
 	r0, err = p.impl.Isatty(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2627,6 +2747,9 @@ func (p *sysProxy) SetRaw(a0 int32, a1 bool) (err error) {
 		}
 	}()
 	err = p.impl.SetRaw(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2678,6 +2801,9 @@ func (p *sysProxy) Spawn(a0 SpawnReq) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Spawn(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2729,6 +2855,9 @@ func (p *sysProxy) Wait(a0 int32) (r0 WaitStatus, err error) {
 		}
 	}()
 	r0, err = p.impl.Wait(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2779,6 +2908,9 @@ func (p *sysProxy) Exit(a0 int32) (err error) {
 		}
 	}()
 	err = p.impl.Exit(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2828,6 +2960,9 @@ func (p *sysProxy) Kill(a0 int32) (err error) {
 		}
 	}()
 	err = p.impl.Kill(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2877,6 +3012,9 @@ func (p *sysProxy) Getpid() (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Getpid()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2926,6 +3064,9 @@ func (p *sysProxy) Uptime() (r0 int64, err error) {
 		}
 	}()
 	r0, err = p.impl.Uptime()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2975,6 +3116,9 @@ func (p *sysProxy) Sleep(a0 int64) (err error) {
 		}
 	}()
 	err = p.impl.Sleep(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3025,6 +3169,9 @@ func (p *sysProxy) Procs(a0 int32) (r0 ProcBatch, err error) {
 		}
 	}()
 	r0, err = p.impl.Procs(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3077,6 +3224,9 @@ func (p *sysProxy) Monitor(a0 string, a1 int32) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Monitor(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3660,6 +3810,9 @@ func (p *programProxy) Main(a0 ProcStart) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Main(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3763,6 +3916,9 @@ func (p *loaderProxy) Prepare(a0 string, a1 string) (r0 uint64, err error) {
 		}
 	}()
 	r0, err = p.impl.Prepare(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3817,6 +3973,9 @@ func (p *loaderProxy) GrantMonitor(a0 uint64, a1 string, a2 Monitor) (err error)
 		}
 	}()
 	err = p.impl.GrantMonitor(a0, a1, c2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3871,6 +4030,9 @@ func (p *loaderProxy) GrantNet(a0 uint64, a1 string, a2 Net) (err error) {
 		}
 	}()
 	err = p.impl.GrantNet(a0, a1, c2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3925,6 +4087,9 @@ func (p *loaderProxy) GrantPort(a0 uint64, a1 string, a2 Port) (err error) {
 		}
 	}()
 	err = p.impl.GrantPort(a0, a1, c2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3979,6 +4144,9 @@ func (p *loaderProxy) GrantBlock(a0 uint64, a1 string, a2 BlockDevice) (err erro
 		}
 	}()
 	err = p.impl.GrantBlock(a0, a1, c2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4033,6 +4201,9 @@ func (p *loaderProxy) Start(a0 uint64, a1 Sys) (r0 Program, err error) {
 		}
 	}()
 	r0, err = p.impl.Start(a0, c1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	r0 = domain.PassOut(x, r0)
 	return
 }
@@ -4085,6 +4256,9 @@ func (p *loaderProxy) Unload(a0 uint64) (err error) {
 		}
 	}()
 	err = p.impl.Unload(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4135,6 +4309,9 @@ func (p *loaderProxy) Has(a0 string) (r0 bool, err error) {
 		}
 	}()
 	r0, err = p.impl.Has(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4186,6 +4363,9 @@ func (p *loaderProxy) DomainID(a0 uint64) (r0 uint32, err error) {
 		}
 	}()
 	r0, err = p.impl.DomainID(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4417,6 +4597,9 @@ func (p *consoleProxy) Read(a0 rref.RRef[IOBuf], a1 int32) (r0 rref.RRef[IOBuf],
 		}
 	}()
 	r0, r1, err = p.impl.Read(m0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -4480,6 +4663,9 @@ func (p *consoleProxy) Write(a0 rref.Borrow[IOBuf], a1 int32) (r0 int32, err err
 		}
 	}()
 	r0, err = p.impl.Write(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4531,6 +4717,9 @@ func (p *consoleProxy) SetRaw(a0 bool) (err error) {
 		}
 	}()
 	err = p.impl.SetRaw(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4662,6 +4851,9 @@ func (p *monitorProxy) Run(a0 string) (r0 MonitorResult, err error) {
 		}
 	}()
 	r0, err = p.impl.Run(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4764,6 +4956,9 @@ func (p *rv6Proxy) Mount(a0 Rv6Config) (r0 FSStat, err error) {
 		}
 	}()
 	r0, err = p.impl.Mount(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4815,6 +5010,9 @@ func (p *rv6Proxy) Run(a0 SpawnReq) (r0 WaitStatus, err error) {
 		}
 	}()
 	r0, err = p.impl.Run(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4864,6 +5062,9 @@ func (p *rv6Proxy) Shutdown() (err error) {
 		}
 	}()
 	err = p.impl.Shutdown()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4996,6 +5197,9 @@ func (p *stageProxy) Configure(a0 StageConfig) (err error) {
 		}
 	}()
 	err = p.impl.Configure(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -5046,6 +5250,9 @@ func (p *stageProxy) Handle(a0 Request) (r0 Reply, err error) {
 		}
 	}()
 	r0, err = p.impl.Handle(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -5097,6 +5304,9 @@ func (p *stageProxy) Link(a0 Stage) (err error) {
 		}
 	}()
 	err = p.impl.Link(c0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 

@@ -73,6 +73,7 @@ func (f *Frame) frame() *Frame { return f }
 // side during j (its unwinding, a misused RRef) is re-raised here, on the
 // caller's goroutine. For generated proxies.
 func (x *Crossing) Dispatch(j Job) error {
+	x.mustGenuine()
 	f := j.frame()
 	m := x.callee.mgr
 	if f.done == nil {
