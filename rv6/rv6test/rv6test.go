@@ -67,6 +67,10 @@ type Options struct {
 	Grants map[string]domain.Provider
 	// GrantDisk lets Rv6 hand out its own RAM disk as blk:ramdisk.
 	GrantDisk bool
+	// Manager is the Manager to boot in, for Grants bound to another
+	// system's domains (a capability binds domains of one manager only).
+	// nil: a new one, closed when the test ends.
+	Manager *domain.Manager
 }
 
 // A System is a booted Rv6.
@@ -105,19 +109,25 @@ func Boot(t testing.TB, opts ...Options) *System {
 	if s.env == nil {
 		s.env = []string{"HOME=/"}
 	}
-	s.M = domain.NewManager(domain.WithLog(s.logf))
+	s.M = o.Manager
+	diskName := "ramdisk"
+	if s.M != nil {
+		diskName = "rv6test-ramdisk" // the other system has its own "ramdisk"
+	} else {
+		s.M = domain.NewManager(domain.WithLog(s.logf))
+		t.Cleanup(s.M.Close)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("kernel log:\n%s", s.Log())
 		}
 	})
-	t.Cleanup(s.M.Close)
 	mem, err := system.NewMemory(o.DiskSize)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Disk = mem
-	disk, err := s.M.Create(ramdisk.Kind, domain.Name("ramdisk"), domain.GrantDevice(ramdisk.GrantMemory, mem))
+	disk, err := s.M.Create(ramdisk.Kind, domain.Name(diskName), domain.GrantDevice(ramdisk.GrantMemory, mem))
 	if err != nil {
 		t.Fatalf("rv6test: starting the RAM disk: %v", err)
 	}

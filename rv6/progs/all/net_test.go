@@ -28,7 +28,7 @@ func TestNetPrograms(t *testing.T) {
 			grants[name] = p
 		}
 	}
-	s := rv6test.Boot(t, rv6test.Options{DiskSize: 16 << 20, Grants: grants, Monitor: func(r *sh.Registry) {
+	s := rv6test.Boot(t, rv6test.Options{DiskSize: 16 << 20, Grants: grants, Manager: ks.Manager(), Monitor: func(r *sh.Registry) {
 		e, _ := reg.Lookup("inject")
 		r.Register(e.Name, e.Summary, e.Command)
 	}})

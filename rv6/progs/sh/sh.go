@@ -214,16 +214,31 @@ func (h *host) Pipe() (int, int, error) {
 
 func (h *host) Open(path string, flags int32) (int, error) {
 	fd, err := h.p.Sys().Open(path, flags)
-	return int(fd), err
+	return int(fd), bare(err)
 }
 
-func (h *host) Close(fd int) error                   { return h.p.Sys().Close(int32(fd)) }
-func (h *host) File(fd int) io.Writer                { return h.p.NewFile(int32(fd), "fd") }
-func (h *host) ReadFile(path string) ([]byte, error) { return h.p.ReadFile(path) }
-func (h *host) Getwd() (string, error)               { return h.p.Getwd() }
-func (h *host) Chdir(dir string) error               { return h.p.Chdir(dir) }
-func (h *host) Pid() int                             { return h.p.Pid }
-func (h *host) Caps() []string                       { return h.p.Caps() }
+// bare is the errno behind an error from Rv6, which names the path itself:
+// the shell names it in its own message ("sh: /x: no such file or
+// directory"). Errors cross domains as values (domain.CalleeError), which
+// keep the errno for errors.As but unwrap to nothing.
+func bare(err error) error {
+	var e errno.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return err
+}
+
+func (h *host) Close(fd int) error    { return h.p.Sys().Close(int32(fd)) }
+func (h *host) File(fd int) io.Writer { return h.p.NewFile(int32(fd), "fd") }
+func (h *host) ReadFile(path string) ([]byte, error) {
+	b, err := h.p.ReadFile(path)
+	return b, bare(err)
+}
+func (h *host) Getwd() (string, error) { return h.p.Getwd() }
+func (h *host) Chdir(dir string) error { return bare(h.p.Chdir(dir)) }
+func (h *host) Pid() int               { return h.p.Pid }
+func (h *host) Caps() []string         { return h.p.Caps() }
 
 // Command runs args on the kernel's monitor: every command through the
 // admin capability, the read-only views through Sys.Monitor otherwise.
