@@ -41,8 +41,8 @@
 //     (in the files the build ignores).
 //   - asm: assembly files, and functions declared without a body (their code
 //     comes from assembly or from elsewhere through the linker).
-//   - directive: compiler directives other than //go:build, go:generate,
-//     go:embed, go:noinline, go:nosplit, go:norace and go:fix, which cannot
+//   - directive: compiler directives other than //go:build, go:generate, and
+//     the go: directives embed, noinline, nosplit, norace and fix, which cannot
 //     break safety. Among the rejected: go:linkname (reaches any symbol of
 //     any package), go:noescape, go:uintptrescapes and go:nocheckptr
 //     (unchecked claims about pointers), go:debug (runtime settings of the

@@ -88,9 +88,6 @@ func isRoot(p string) bool {
 	return false
 }
 
-// inModule reports whether p is a package of this module.
-func inModule(p string) bool { return inTree(p, modulePath) }
-
 // inTree reports whether p is dir or a package under it.
 func inTree(p, dir string) bool {
 	return p == dir || strings.HasPrefix(p, dir+"/")

@@ -64,6 +64,7 @@ const (
 	frameAbandoned
 )
 
+//lint:ignore U1000 it implements Job for the frames generated proxies embed Frame in
 func (f *Frame) frame() *Frame { return f }
 
 // Dispatch runs j on a worker and waits for it or for the deadline. It returns
