@@ -61,7 +61,7 @@ func TestRv6OnNVMe(t *testing.T) {
 		[]string{`wait; echo usertests $?; echo x > /data/x`, `(?m)^usertests 0\r?$`},
 		[]string{`domains | grep nvme`, `(?m)^nvme +\d+ +nvme +running +yes +\d+ +\d+ +\d+ +[12] +2`},
 		// Throughput with a driver panic every half second, against none.
-		[]string{`benchfs -size 1M -bs 4K,64K -file /data/bf -fault nvme:panic -every 500ms`,
+		[]string{`grant admin benchfs -size 1M -bs 4K,64K -file /data/bf -fault nvme:panic -every 500ms`,
 			`(?m)^seq-read +4K +[\d.]+ +[\d.]+ +[\d.]+\r?$`, `faults: nvme panic armed [1-9]\d* times`},
 		[]string{`grep -c seq-read /data/bench.out; tail -n 1 /data/ut.out`, `(?m)^2\r?$`, `ALL TESTS PASSED`},
 	)

@@ -16,9 +16,10 @@
 // fault every second does: the workload runs twice, first without faults,
 // then while a thread of the program arms fault KIND (panic, nilptr, ...)
 // in domain DOMAIN (nvme, ramdisk) at its start and every D (default 1s)
-// after that, through the
-// kernel's monitor (inject DOMAIN KIND); the table gives both throughputs
-// and their ratio, and how many faults fired.
+// after that, through the kernel's monitor (inject DOMAIN KIND), which
+// needs the admin capability (`grant admin benchfs ... -fault ...`); the
+// table gives both throughputs and their ratio, and how many faults were
+// armed. A run in which no fault could be armed fails.
 //
 // The workload (Run) is also what the package's benchmarks run on the host,
 // through the file-system packages directly and on the host's tmpfs, for
@@ -92,7 +93,14 @@ func main(p *ulib.Proc) int {
 	}
 	p.Printf("benchfs: %s, file %s of %s, device %s\n", time.Now().UTC().Format(time.DateOnly), cfg.Name, cli.Size(uint64(cfg.Size)), st0.Device)
 	if fault != nil {
-		return underFaults(p, t, cfg, fault, every)
+		// Arming faults changes a domain of the system: the admin
+		// capability's business, asked for before any work.
+		admin, err := ulib.Cap[idl.Monitor](p, ulib.CapAdmin)
+		if err != nil {
+			p.Errorf("-fault arms faults in a domain, which needs the admin capability: run it as `grant admin benchfs ...` from the console's login shell")
+			return ulib.StatusError
+		}
+		return underFaults(p, t, cfg, admin, fault, every)
 	}
 	start := time.Now()
 	results, err := Run(t, cfg)
@@ -162,30 +170,30 @@ func (t procTarget) Stats() (uint64, uint64, bool) {
 
 // underFaults runs the workload without faults, then with fault armed in
 // its domain every interval, and prints both throughputs and their ratio.
-func underFaults(p *ulib.Proc, t Target, cfg Config, fault []string, every time.Duration) int {
+func underFaults(p *ulib.Proc, t Target, cfg Config, admin idl.Monitor, fault []string, every time.Duration) int {
 	base, err := Run(t, cfg)
 	if err != nil {
 		p.Errorf("without faults: %v", err)
 		return ulib.StatusError
 	}
-	// The injector: its own Proc (a thread of its own), its monitor output
-	// into a scratch file rather than into the table.
+	// The injector: its own Proc (a thread of its own); the monitor's
+	// output is dropped, the first refusal kept for the report.
 	q := p.Fork()
-	log, err := q.Create(cfg.Name + ".faults")
-	if err != nil {
-		return cli.Fail(p, cfg.Name+".faults", err)
-	}
-	defer q.Unlink(cfg.Name + ".faults")
-	defer log.Close()
 	stop, done := make(chan struct{}), make(chan int)
+	var refusal string // written by the injector before done
 	q.Go("benchfs-faults", func() {
 		// The first fault at once (a short workload still meets one),
 		// then one every interval.
 		n := 0
 		for {
-			args := ulib.JoinNul(append([]string{"inject"}, fault...))
-			if st, err := q.Sys().Monitor(args, int32(log.Fd())); err == nil && st == 0 {
+			res, err := admin.Run(ulib.JoinNul(append([]string{"inject"}, fault...)))
+			switch {
+			case err == nil && res.Status == 0:
 				n++
+			case refusal == "" && err != nil:
+				refusal = err.Error()
+			case refusal == "":
+				refusal = strings.TrimSpace(string(res.Out[:min(max(int(res.N), 0), len(res.Out))]))
 			}
 			select {
 			case <-stop:
@@ -208,5 +216,10 @@ func underFaults(p *ulib.Proc, t Target, cfg Config, fault []string, every time.
 		p.Printf("%-10s %6s %12.1f %12.1f %7.2f\n", r.Op, BlockSizeName(r.BlockSize), r.MBps(), f.MBps(), f.MBps()/r.MBps())
 	}
 	p.Printf("faults: %s %s armed %d times, every %v, all through the workload\n", fault[0], fault[1], armed, every)
+	if armed == 0 {
+		// A measurement under faults without a fault is not one.
+		p.Errorf("no fault was armed: %s", refusal)
+		return ulib.StatusError
+	}
 	return ulib.StatusOK
 }
