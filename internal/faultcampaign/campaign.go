@@ -101,29 +101,29 @@ func (c Config) withDefaults() Config {
 
 // Report is a campaign's accounting.
 type Report struct {
-	Target   string
-	Unit     string
-	Config   Config
-	Elapsed  time.Duration
-	Armed    map[string]int // faults armed, by kind
-	Fired    map[string]int // faults fired, by kind
-	Unfired  int            // armed faults a kill or retry budget left unfired
-	KillsBetween, KillsRandom int
-	Restarts   int   // the shadow's
-	Recovered  int64 // calls that succeeded on a retry
-	Exhausted  int64 // restarts the shadow's budget refused
-	Ops        int   // client operations
-	Units      int   // blocks or packets through intact
-	Errors     int   // errors that reached the client
-	Mismatches int   // blocks or packets that came back wrong
-	Escaped    int   // panics that reached the client
-	Lingering  int   // threads of dead instances still running, at the end
-	Stuck      int64 // abandoned deadline workers still running, at the end
-	StuckTotal int64 // deadline workers ever abandoned
+	Target                            string
+	Unit                              string
+	Config                            Config
+	Elapsed                           time.Duration
+	Armed                             map[string]int // faults armed, by kind
+	Fired                             map[string]int // faults fired, by kind
+	Unfired                           int            // armed faults a kill or retry budget left unfired
+	KillsBetween, KillsRandom         int
+	Restarts                          int   // the shadow's
+	Recovered                         int64 // calls that succeeded on a retry
+	Exhausted                         int64 // restarts the shadow's budget refused
+	Ops                               int   // client operations
+	Units                             int   // blocks or packets through intact
+	Errors                            int   // errors that reached the client
+	Mismatches                        int   // blocks or packets that came back wrong
+	Escaped                           int   // panics that reached the client
+	Lingering                         int   // threads of dead instances still running, at the end
+	Stuck                             int64 // abandoned deadline workers still running, at the end
+	StuckTotal                        int64 // deadline workers ever abandoned
 	GoroutinesBefore, GoroutinesAfter int
-	HeapBefore, HeapAfter             uint64 // bytes in use after a GC
-	LiveBefore, LiveAfter             int    // rref cells
-	FirstErrors []string                     // the first few errors that reached the client
+	HeapBefore, HeapAfter             uint64   // bytes in use after a GC
+	LiveBefore, LiveAfter             int      // rref cells
+	FirstErrors                       []string // the first few errors that reached the client
 }
 
 // Leaked is the shared-heap cells left after the campaign: 0 or a bug.
