@@ -246,6 +246,7 @@ func Run(t Target, cfg Config) (*Report, error) {
 	r.KillsRandom = int(randomKills.Load())
 	r.Restarts, r.Recovered, r.Exhausted = g.Restarts(), g.Recovered(), g.Exhausted()
 	c.Close()
+	c, op = nil, nil // what they reach (the target's device) may go before the heap is measured
 
 	// The driver's own cells go with it; what is left is nobody's.
 	m.Kill(g.Current())

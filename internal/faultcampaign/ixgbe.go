@@ -27,6 +27,7 @@ import (
 type IXGBE struct {
 	m      *model.Model
 	client *packetClient
+	lost   int
 }
 
 // Name implements Target.
@@ -37,10 +38,10 @@ func (*IXGBE) Unit() string { return "packets" }
 
 // Lost is how many packets the client sent that never came back.
 func (t *IXGBE) Lost() int {
-	if t.client == nil {
-		return 0
+	if t.client != nil {
+		return t.client.lost
 	}
-	return t.client.lost
+	return t.lost
 }
 
 // Start implements Target.
@@ -67,7 +68,12 @@ func (t *IXGBE) Start(m *domain.Manager, inj *faults.Injector, p shadow.Policy, 
 }
 
 // Close implements Target.
-func (t *IXGBE) Close() { t.m = nil }
+func (t *IXGBE) Close() {
+	if t.client != nil {
+		t.lost = t.client.lost
+	}
+	t.m, t.client = nil, nil // the model's 32 MiB of DMA memory go
+}
 
 func packets(heap *rref.Account, n int) rref.Deque[idl.Packet] {
 	q := rref.NewDeque[idl.Packet](heap, n)
