@@ -3,7 +3,7 @@ GO ?= go
 CONFIG ?= configs/qemu.yaml
 RLBUILD = $(GO) run ./cmd/rlbuild
 
-.PHONY: demo deps image boot test vet short build race
+.PHONY: demo deps image boot test vet short build race fuzz
 
 # Install what is missing, build the default image and boot it in QEMU.
 demo: deps image boot
@@ -20,12 +20,14 @@ boot:
 build:
 	$(GO) build -o rlbuild ./cmd/rlbuild
 
-# gofmt, go vet, staticcheck (pinned as a tool in go.mod) and a tidy go.mod.
+# gofmt, go vet, staticcheck (pinned as a tool in go.mod), a tidy go.mod,
+# and every fuzz target for a short time (FUZZTIME, default 2s).
 vet:
 	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	$(GO) mod tidy -diff
+	GO=$(GO) scripts/fuzz.sh
 
 # Every test, QEMU boots included, then the concurrent packages again
 # under the race detector.
@@ -38,6 +40,9 @@ RACE_PKGS = ./kernel/domain/... ./kernel/rref ./kernel/shadow ./kernel/faults ./
 	./kernel/boot ./drivers/... ./rv6/... ./console
 race:
 	$(GO) test -race -short -timeout 20m $(RACE_PKGS)
+
+fuzz:
+	GO=$(GO) FUZZTIME=$(or $(FUZZTIME),30s) scripts/fuzz.sh
 
 # Unit tests only: no QEMU boots.
 short:

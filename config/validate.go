@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/rlgo/redleaf/netboot/ipxe"
 )
 
 // ModulePath is the Go module of the redleaf source tree.
@@ -124,6 +126,11 @@ func (l *loader) validate(c *Config) {
 	}
 	if c.Kernel.Source != "debian" && len(c.Kernel.Modules) > 0 {
 		l.fail("kernel.modules", "kernel.modules is set but kernel.source is "+c.Kernel.Source+" (only a Debian package brings modules)", "set kernel.source: debian and kernel.package, or remove kernel.modules")
+	}
+	// The command line goes into boot loader entries and iPXE scripts
+	// line by line: a line break or an iPXE operator would add commands.
+	if err := ipxe.CheckCmdline(c.Kernel.Cmdline); err != nil {
+		l.fail("kernel.cmdline", err.Error(), "write the command line as one line of words separated by spaces")
 	}
 	switch c.Initramfs.Compression {
 	case "zstd", "gzip", "none":

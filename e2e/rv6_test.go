@@ -56,6 +56,14 @@ func TestRv6(t *testing.T) {
 	// A program that panics is reported; the shell goes on.
 	cmd(`crash; echo after crash $?`, `sh: crash: crashed: .*panicking on purpose`, `(?m)^after crash 134\r?$`)
 	cmd(`nosuch`, `sh: nosuch: command not found`)
+	// Least privilege: nothing reachable from Rv6 runs a host binary, and
+	// only the login shell holds admin, passing it on only when asked.
+	cmd(`/init; echo back $?`, `sh: /init: not a program name: Rv6 runs programs by name`, `(?m)^back 126\r?$`)
+	cmd(`/bin/sh`, `sh: /bin/sh: not a program name`)
+	cmd(`caps`, `(?m)^admin\r?$`)
+	cmd(`kill null; echo denied $?`, `kill: null: killing a domain needs the admin capability`, `(?m)^denied 1\r?$`)
+	cmd(`sh -c 'inject null panic'`, `inject: permission denied: it changes the system, which needs the admin capability`)
+	cmd(`grant admin kill null && restart null`, `(?m)^killed null \(#\d+\)\r?$`, `(?m)^restarted null as #\d+\r?$`)
 	cmd(`domains | grep -c rv6`, `(?m)^1\r?$`)
 	cmd(`benchfs -size 2M`, `(?m)^seq-read +4K +[\d.]+ +\d+`, `log commits: \d+`)
 	steps = append(steps, prompt...)

@@ -55,7 +55,7 @@ func TestRv6OnNVMe(t *testing.T) {
 		[]string{`wait; echo workload $?`, `(?m)^workload 0\r?$`},
 		// And again, killed this time.
 		[]string{`usertests -q createwrite bigfile dirtree > /data/ut.out &`, `\[1\] \d+`},
-		[]string{`kill nvme`},
+		[]string{`grant admin kill nvme`, `killed nvme`},
 		// (A write after it, so that a kill that found the driver idle is
 		// followed by a call that makes the shadow re-create it.)
 		[]string{`wait; echo usertests $?; echo x > /data/x`, `(?m)^usertests 0\r?$`},

@@ -18,9 +18,12 @@
 // its parameters must be plain data. An interface whose doc comment has the
 // line //idl:skip is not part of the IDL.
 //
-// Error values cross boundaries as they are: a domain should return
-// immutable errors (sentinels, fmt.Errorf values), never one pointing into
-// its own mutable state (see docs/ARCHITECTURE.md).
+// Error values cross boundaries as values (domain.PassError): the caller
+// gets the callee's error as it is only if it runs no code of the callee
+// (errors.New values such as io.EOF, the kernel's errors); any other error
+// reaches it as a *domain.CalleeError holding its message and the
+// plain-data values of its chain (an errno), which errors.Is and errors.As
+// find.
 package idl
 
 //go:generate go run github.com/rlgo/redleaf/cmd/idlgen

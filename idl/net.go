@@ -67,3 +67,37 @@ type Net interface {
 	//idl:init
 	SetPromisc(on bool) error
 }
+
+// Port is the kernel's control of one NIC port (a driver domain behind a
+// shadow, on a real NIC or on a model of one): what only the kernel can do
+// to the port and its wire. The kernel exports one per port, beside the
+// port's Net, for the programs that measure and test it.
+type Port interface {
+	// Info describes the port.
+	Info() (PortInfo, error)
+	// Generate makes the port's model deliver frames of size bytes into
+	// every free RX descriptor from now on (size 0: stop). It fails on a
+	// real NIC, whose traffic is the wire's.
+	Generate(size int32) error
+	// Loopback restarts the port's driver through its shadow in MAC
+	// loopback (on) or back in normal operation; the new instance gets its
+	// configuration replayed. It returns the port as it is afterwards.
+	Loopback(on bool) (PortInfo, error)
+}
+
+// PortInfo describes a NIC port.
+type PortInfo struct {
+	Name  string // the port's domain: ixgbe0
+	Where string // "82599 model (8086:10fb)", "0000:03:00.0 (8086:10fb, ...)"
+	Model bool   // a model of the device, whose wire the kernel sees
+	// Instance is the driver's current domain; Restarts counts its
+	// shadow's restarts; LastRestart says how the last one went ("config
+	// replayed", or why it failed; "" before any).
+	Instance    uint32
+	Restarts    int32
+	LastRestart string
+	// Delivered and Sent count the frames the model put into the RX ring
+	// and took off the TX ring, ever (0 on a real NIC).
+	Delivered uint64
+	Sent      uint64
+}

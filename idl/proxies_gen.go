@@ -19,6 +19,8 @@ func init() {
 	shadow.Register(newUDPEchoShadow)
 	domain.RegisterProxy(newNetProxy)
 	shadow.Register(newNetShadow)
+	domain.RegisterProxy(newPortProxy)
+	shadow.Register(newPortShadow)
 	domain.RegisterProxy(newSysProxy)
 	shadow.Register(newSysShadow)
 	domain.RegisterProxy(newProgramProxy)
@@ -81,6 +83,9 @@ func (p *benchProxy) Null() (err error) {
 		}
 	}()
 	err = p.impl.Null()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -138,6 +143,9 @@ func (p *benchProxy) Echo(a0 rref.RRef[Block]) (r0 rref.RRef[Block], err error) 
 		}
 	}()
 	r0, err = p.impl.Echo(m0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -199,6 +207,9 @@ func (p *benchProxy) Peek(a0 rref.Borrow[Block], a1 uint32) (r0 byte, err error)
 		}
 	}()
 	r0, err = p.impl.Peek(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -331,6 +342,9 @@ func (p *blockDeviceProxy) BlockSize() (r0 uint32, err error) {
 		}
 	}()
 	r0, err = p.impl.BlockSize()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -380,6 +394,9 @@ func (p *blockDeviceProxy) NumBlocks() (r0 uint64, err error) {
 		}
 	}()
 	r0, err = p.impl.NumBlocks()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -438,6 +455,9 @@ func (p *blockDeviceProxy) Read(a0 rref.Deque[BlockReq]) (r0 rref.Deque[BlockReq
 		}
 	}()
 	r0, err = p.impl.Read(m0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -502,6 +522,9 @@ func (p *blockDeviceProxy) Write(a0 rref.Deque[BlockReq]) (r0 rref.Deque[BlockRe
 		}
 	}()
 	r0, err = p.impl.Write(m0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -556,6 +579,9 @@ func (p *blockDeviceProxy) Flush() (err error) {
 		}
 	}()
 	err = p.impl.Flush()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -715,6 +741,9 @@ func (p *uDPEchoProxy) EchoStats() (r0 EchoStats, err error) {
 		}
 	}()
 	r0, err = p.impl.EchoStats()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -826,6 +855,9 @@ func (p *netProxy) RxBatch(a0 uint16, a1 rref.Deque[Packet]) (r0 rref.Deque[Pack
 		}
 	}()
 	r0, r1, err = p.impl.RxBatch(a0, m1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -894,6 +926,9 @@ func (p *netProxy) TxBatch(a0 uint16, a1 rref.Deque[Packet]) (r0 rref.Deque[Pack
 		}
 	}()
 	r0, r1, err = p.impl.TxBatch(a0, m1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMoveDeque(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.MoveDeque(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -951,6 +986,9 @@ func (p *netProxy) LinkStatus() (r0 Link, err error) {
 		}
 	}()
 	r0, err = p.impl.LinkStatus()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1000,6 +1038,9 @@ func (p *netProxy) Stats() (r0 NetStats, err error) {
 		}
 	}()
 	r0, err = p.impl.Stats()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1049,6 +1090,9 @@ func (p *netProxy) SetPromisc(a0 bool) (err error) {
 		}
 	}()
 	err = p.impl.SetPromisc(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1165,6 +1209,245 @@ func (s *netShadow) SetPromisc(a0 bool) (err error) {
 	return
 }
 
+// portProxy is the proxy of Port: the capability through which one holder calls
+// one Port.
+type portProxy struct {
+	x     *domain.Crossing
+	impl  Port
+	inner *portProxy // with a deadline: the proxy a kernel worker calls through
+}
+
+func newPortProxy(x *domain.Crossing, impl Port) Port {
+	p := &portProxy{x: x, impl: impl}
+	if x.Deadline() > 0 {
+		p.inner = &portProxy{x: x, impl: impl}
+	}
+	return p
+}
+
+// Target implements domain.Capability.
+func (p *portProxy) Target() domain.Provider { return p.x.Target(p.impl) }
+
+// Revoke implements domain.Capability.
+func (p *portProxy) Revoke() { p.x.Revoke() }
+
+// Info implements Port.
+func (p *portProxy) Info() (r0 PortInfo, err error) {
+	if p.inner != nil {
+		f := portInfoFrames.Get().(*portInfoFrame)
+		f.c.p = p.inner
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = portInfoCall{}
+		portInfoFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = PortInfo{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Info()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// portInfoCall is a call of Port.Info that a kernel worker makes for a holder
+// whose capability has a deadline.
+type portInfoCall struct {
+	p   *portProxy
+	r0  PortInfo
+	err error
+}
+
+type portInfoFrame struct {
+	domain.Frame
+	c portInfoCall
+}
+
+var portInfoFrames = sync.Pool{New: func() any { return new(portInfoFrame) }}
+
+func (f *portInfoFrame) Run() { f.c.r0, f.c.err = f.c.p.Info() }
+
+func (f *portInfoFrame) Discard() {}
+
+func (f *portInfoFrame) Method() string { return "Port.Info" }
+
+// Generate implements Port.
+func (p *portProxy) Generate(a0 int32) (err error) {
+	if p.inner != nil {
+		f := portGenerateFrames.Get().(*portGenerateFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = portGenerateCall{}
+		portGenerateFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Generate(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// portGenerateCall is a call of Port.Generate that a kernel worker makes for a holder
+// whose capability has a deadline.
+type portGenerateCall struct {
+	p   *portProxy
+	a0  int32
+	err error
+}
+
+type portGenerateFrame struct {
+	domain.Frame
+	c portGenerateCall
+}
+
+var portGenerateFrames = sync.Pool{New: func() any { return new(portGenerateFrame) }}
+
+func (f *portGenerateFrame) Run() { f.c.err = f.c.p.Generate(f.c.a0) }
+
+func (f *portGenerateFrame) Discard() {}
+
+func (f *portGenerateFrame) Method() string { return "Port.Generate" }
+
+// Loopback implements Port.
+func (p *portProxy) Loopback(a0 bool) (r0 PortInfo, err error) {
+	if p.inner != nil {
+		f := portLoopbackFrames.Get().(*portLoopbackFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = portLoopbackCall{}
+		portLoopbackFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = PortInfo{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Loopback(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// portLoopbackCall is a call of Port.Loopback that a kernel worker makes for a holder
+// whose capability has a deadline.
+type portLoopbackCall struct {
+	p   *portProxy
+	a0  bool
+	r0  PortInfo
+	err error
+}
+
+type portLoopbackFrame struct {
+	domain.Frame
+	c portLoopbackCall
+}
+
+var portLoopbackFrames = sync.Pool{New: func() any { return new(portLoopbackFrame) }}
+
+func (f *portLoopbackFrame) Run() { f.c.r0, f.c.err = f.c.p.Loopback(f.c.a0) }
+
+func (f *portLoopbackFrame) Discard() {}
+
+func (f *portLoopbackFrame) Method() string { return "Port.Loopback" }
+
+// portShadow is the shadow of Port: it calls the guarded domain through a proxy and,
+// when that instance fails, has it restarted and retries the call.
+type portShadow struct {
+	c *shadow.Client[Port]
+}
+
+func newPortShadow(c *shadow.Client[Port]) Port { return &portShadow{c} }
+
+// Target implements domain.Capability.
+func (s *portShadow) Target() domain.Provider { return s.c.Target() }
+
+// Revoke implements domain.Capability.
+func (s *portShadow) Revoke() { s.c.Revoke() }
+
+// Info implements Port.
+func (s *portShadow) Info() (r0 PortInfo, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Info()
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Info(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Generate implements Port.
+func (s *portShadow) Generate(a0 int32) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Generate(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Generate(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Loopback implements Port.
+func (s *portShadow) Loopback(a0 bool) (r0 PortInfo, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Loopback(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Loopback(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
 // sysProxy is the proxy of Sys: the capability through which one holder calls
 // one Sys.
 type sysProxy struct {
@@ -1214,6 +1497,9 @@ func (p *sysProxy) Open(a0 string, a1 int32) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Open(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1265,6 +1551,9 @@ func (p *sysProxy) Close(a0 int32) (err error) {
 		}
 	}()
 	err = p.impl.Close(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1326,6 +1615,9 @@ func (p *sysProxy) Read(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[I
 		}
 	}()
 	r0, r1, err = p.impl.Read(a0, m1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -1391,6 +1683,9 @@ func (p *sysProxy) Write(a0 int32, a1 rref.Borrow[IOBuf], a2 int32) (r0 int32, e
 		}
 	}()
 	r0, err = p.impl.Write(a0, a1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1446,6 +1741,9 @@ func (p *sysProxy) Seek(a0 int32, a1 int64, a2 int32) (r0 int64, err error) {
 		}
 	}()
 	r0, err = p.impl.Seek(a0, a1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1499,6 +1797,9 @@ func (p *sysProxy) Fstat(a0 int32) (r0 FileStat, err error) {
 		}
 	}()
 	r0, err = p.impl.Fstat(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1550,6 +1851,9 @@ func (p *sysProxy) Stat(a0 string) (r0 FileStat, err error) {
 		}
 	}()
 	r0, err = p.impl.Stat(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1601,6 +1905,9 @@ func (p *sysProxy) Dup(a0 int32) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Dup(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1653,6 +1960,9 @@ func (p *sysProxy) Dup2(a0 int32, a1 int32) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Dup2(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1705,6 +2015,9 @@ func (p *sysProxy) Pipe() (r0 int32, r1 int32, err error) {
 		}
 	}()
 	r0, r1, err = p.impl.Pipe()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1756,6 +2069,9 @@ func (p *sysProxy) Link(a0 string, a1 string) (err error) {
 		}
 	}()
 	err = p.impl.Link(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1806,6 +2122,9 @@ func (p *sysProxy) Unlink(a0 string) (err error) {
 		}
 	}()
 	err = p.impl.Unlink(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1856,6 +2175,9 @@ func (p *sysProxy) Rename(a0 string, a1 string) (err error) {
 		}
 	}()
 	err = p.impl.Rename(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1906,6 +2228,9 @@ func (p *sysProxy) Mkdir(a0 string) (err error) {
 		}
 	}()
 	err = p.impl.Mkdir(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -1955,6 +2280,9 @@ func (p *sysProxy) Rmdir(a0 string) (err error) {
 		}
 	}()
 	err = p.impl.Rmdir(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2004,6 +2332,9 @@ func (p *sysProxy) Chdir(a0 string) (err error) {
 		}
 	}()
 	err = p.impl.Chdir(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2053,6 +2384,9 @@ func (p *sysProxy) Getcwd() (r0 string, err error) {
 		}
 	}()
 	r0, err = p.impl.Getcwd()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2103,6 +2437,9 @@ func (p *sysProxy) ReadDir(a0 int32) (r0 DirBatch, err error) {
 		}
 	}()
 	r0, err = p.impl.ReadDir(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2154,6 +2491,9 @@ func (p *sysProxy) Ftruncate(a0 int32, a1 int64) (err error) {
 		}
 	}()
 	err = p.impl.Ftruncate(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2204,6 +2544,9 @@ func (p *sysProxy) Fsync(a0 int32) (err error) {
 		}
 	}()
 	err = p.impl.Fsync(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2252,6 +2595,9 @@ func (p *sysProxy) Sync() (err error) {
 		}
 	}()
 	err = p.impl.Sync()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2300,6 +2646,9 @@ func (p *sysProxy) Statfs() (r0 FSStat, err error) {
 		}
 	}()
 	r0, err = p.impl.Statfs()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2350,6 +2699,9 @@ func (p *sysProxy) Isatty(a0 int32) (r0 bool, err error) {
 		}
 	}()
 	r0, err = p.impl.Isatty(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2401,6 +2753,9 @@ func (p *sysProxy) SetRaw(a0 int32, a1 bool) (err error) {
 		}
 	}()
 	err = p.impl.SetRaw(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2452,6 +2807,9 @@ func (p *sysProxy) Spawn(a0 SpawnReq) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Spawn(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2503,6 +2861,9 @@ func (p *sysProxy) Wait(a0 int32) (r0 WaitStatus, err error) {
 		}
 	}()
 	r0, err = p.impl.Wait(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2553,6 +2914,9 @@ func (p *sysProxy) Exit(a0 int32) (err error) {
 		}
 	}()
 	err = p.impl.Exit(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2602,6 +2966,9 @@ func (p *sysProxy) Kill(a0 int32) (err error) {
 		}
 	}()
 	err = p.impl.Kill(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2651,6 +3018,9 @@ func (p *sysProxy) Getpid() (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Getpid()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2700,6 +3070,9 @@ func (p *sysProxy) Uptime() (r0 int64, err error) {
 		}
 	}()
 	r0, err = p.impl.Uptime()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2749,6 +3122,9 @@ func (p *sysProxy) Sleep(a0 int64) (err error) {
 		}
 	}()
 	err = p.impl.Sleep(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2799,6 +3175,9 @@ func (p *sysProxy) Procs(a0 int32) (r0 ProcBatch, err error) {
 		}
 	}()
 	r0, err = p.impl.Procs(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -2851,6 +3230,9 @@ func (p *sysProxy) Monitor(a0 string, a1 int32) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Monitor(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3434,6 +3816,9 @@ func (p *programProxy) Main(a0 ProcStart) (r0 int32, err error) {
 		}
 	}()
 	r0, err = p.impl.Main(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3510,10 +3895,66 @@ func (p *loaderProxy) Target() domain.Provider { return p.x.Target(p.impl) }
 // Revoke implements domain.Capability.
 func (p *loaderProxy) Revoke() { p.x.Revoke() }
 
-// Load implements Loader.
-func (p *loaderProxy) Load(a0 string, a1 string, a2 Sys) (r0 uint64, r1 Program, err error) {
+// Prepare implements Loader.
+func (p *loaderProxy) Prepare(a0 string, a1 string) (r0 uint64, err error) {
 	if p.inner != nil {
-		f := loaderLoadFrames.Get().(*loaderLoadFrame)
+		f := loaderPrepareFrames.Get().(*loaderPrepareFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = loaderPrepareCall{}
+		loaderPrepareFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Prepare(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// loaderPrepareCall is a call of Loader.Prepare that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderPrepareCall struct {
+	p   *loaderProxy
+	a0  string
+	a1  string
+	r0  uint64
+	err error
+}
+
+type loaderPrepareFrame struct {
+	domain.Frame
+	c loaderPrepareCall
+}
+
+var loaderPrepareFrames = sync.Pool{New: func() any { return new(loaderPrepareFrame) }}
+
+func (f *loaderPrepareFrame) Run() { f.c.r0, f.c.err = f.c.p.Prepare(f.c.a0, f.c.a1) }
+
+func (f *loaderPrepareFrame) Discard() {}
+
+func (f *loaderPrepareFrame) Method() string { return "Loader.Prepare" }
+
+// GrantMonitor implements Loader.
+func (p *loaderProxy) GrantMonitor(a0 uint64, a1 string, a2 Monitor) (err error) {
+	if p.inner != nil {
+		f := loaderGrantMonitorFrames.Get().(*loaderGrantMonitorFrame)
 		f.c.p = p.inner
 		f.c.a0 = a0
 		f.c.a1 = a1
@@ -3521,9 +3962,9 @@ func (p *loaderProxy) Load(a0 string, a1 string, a2 Sys) (r0 uint64, r1 Program,
 		if err = p.x.Dispatch(f); err != nil {
 			return
 		}
-		r0, r1, err = f.c.r0, f.c.r1, f.c.err
-		f.c = loaderLoadCall{}
-		loaderLoadFrames.Put(f)
+		err = f.c.err
+		f.c = loaderGrantMonitorCall{}
+		loaderGrantMonitorFrames.Put(f)
 		return
 	}
 	x := p.x
@@ -3534,40 +3975,267 @@ func (p *loaderProxy) Load(a0 string, a1 string, a2 Sys) (r0 uint64, r1 Program,
 	defer func() {
 		v := recover()
 		if x.Leave(v) {
-			r0 = 0
-			r1 = nil
 			err = x.Fail(v)
 		}
 	}()
-	r0, r1, err = p.impl.Load(a0, a1, c2)
-	r1 = domain.PassOut(x, r1)
+	err = p.impl.GrantMonitor(a0, a1, c2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
-// loaderLoadCall is a call of Loader.Load that a kernel worker makes for a holder
+// loaderGrantMonitorCall is a call of Loader.GrantMonitor that a kernel worker makes for a holder
 // whose capability has a deadline.
-type loaderLoadCall struct {
+type loaderGrantMonitorCall struct {
 	p   *loaderProxy
-	a0  string
+	a0  uint64
 	a1  string
-	a2  Sys
-	r0  uint64
-	r1  Program
+	a2  Monitor
 	err error
 }
 
-type loaderLoadFrame struct {
+type loaderGrantMonitorFrame struct {
 	domain.Frame
-	c loaderLoadCall
+	c loaderGrantMonitorCall
 }
 
-var loaderLoadFrames = sync.Pool{New: func() any { return new(loaderLoadFrame) }}
+var loaderGrantMonitorFrames = sync.Pool{New: func() any { return new(loaderGrantMonitorFrame) }}
 
-func (f *loaderLoadFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.Load(f.c.a0, f.c.a1, f.c.a2) }
+func (f *loaderGrantMonitorFrame) Run() { f.c.err = f.c.p.GrantMonitor(f.c.a0, f.c.a1, f.c.a2) }
 
-func (f *loaderLoadFrame) Discard() {}
+func (f *loaderGrantMonitorFrame) Discard() {}
 
-func (f *loaderLoadFrame) Method() string { return "Loader.Load" }
+func (f *loaderGrantMonitorFrame) Method() string { return "Loader.GrantMonitor" }
+
+// GrantNet implements Loader.
+func (p *loaderProxy) GrantNet(a0 uint64, a1 string, a2 Net) (err error) {
+	if p.inner != nil {
+		f := loaderGrantNetFrames.Get().(*loaderGrantNetFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = loaderGrantNetCall{}
+		loaderGrantNetFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	c2 := domain.PassIn(x, a2)
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.GrantNet(a0, a1, c2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// loaderGrantNetCall is a call of Loader.GrantNet that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderGrantNetCall struct {
+	p   *loaderProxy
+	a0  uint64
+	a1  string
+	a2  Net
+	err error
+}
+
+type loaderGrantNetFrame struct {
+	domain.Frame
+	c loaderGrantNetCall
+}
+
+var loaderGrantNetFrames = sync.Pool{New: func() any { return new(loaderGrantNetFrame) }}
+
+func (f *loaderGrantNetFrame) Run() { f.c.err = f.c.p.GrantNet(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *loaderGrantNetFrame) Discard() {}
+
+func (f *loaderGrantNetFrame) Method() string { return "Loader.GrantNet" }
+
+// GrantPort implements Loader.
+func (p *loaderProxy) GrantPort(a0 uint64, a1 string, a2 Port) (err error) {
+	if p.inner != nil {
+		f := loaderGrantPortFrames.Get().(*loaderGrantPortFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = loaderGrantPortCall{}
+		loaderGrantPortFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	c2 := domain.PassIn(x, a2)
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.GrantPort(a0, a1, c2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// loaderGrantPortCall is a call of Loader.GrantPort that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderGrantPortCall struct {
+	p   *loaderProxy
+	a0  uint64
+	a1  string
+	a2  Port
+	err error
+}
+
+type loaderGrantPortFrame struct {
+	domain.Frame
+	c loaderGrantPortCall
+}
+
+var loaderGrantPortFrames = sync.Pool{New: func() any { return new(loaderGrantPortFrame) }}
+
+func (f *loaderGrantPortFrame) Run() { f.c.err = f.c.p.GrantPort(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *loaderGrantPortFrame) Discard() {}
+
+func (f *loaderGrantPortFrame) Method() string { return "Loader.GrantPort" }
+
+// GrantBlock implements Loader.
+func (p *loaderProxy) GrantBlock(a0 uint64, a1 string, a2 BlockDevice) (err error) {
+	if p.inner != nil {
+		f := loaderGrantBlockFrames.Get().(*loaderGrantBlockFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = loaderGrantBlockCall{}
+		loaderGrantBlockFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	c2 := domain.PassIn(x, a2)
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.GrantBlock(a0, a1, c2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// loaderGrantBlockCall is a call of Loader.GrantBlock that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderGrantBlockCall struct {
+	p   *loaderProxy
+	a0  uint64
+	a1  string
+	a2  BlockDevice
+	err error
+}
+
+type loaderGrantBlockFrame struct {
+	domain.Frame
+	c loaderGrantBlockCall
+}
+
+var loaderGrantBlockFrames = sync.Pool{New: func() any { return new(loaderGrantBlockFrame) }}
+
+func (f *loaderGrantBlockFrame) Run() { f.c.err = f.c.p.GrantBlock(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *loaderGrantBlockFrame) Discard() {}
+
+func (f *loaderGrantBlockFrame) Method() string { return "Loader.GrantBlock" }
+
+// Start implements Loader.
+func (p *loaderProxy) Start(a0 uint64, a1 Sys) (r0 Program, err error) {
+	if p.inner != nil {
+		f := loaderStartFrames.Get().(*loaderStartFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = loaderStartCall{}
+		loaderStartFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	c1 := domain.PassIn(x, a1)
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = nil
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Start(a0, c1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	r0 = domain.PassOut(x, r0)
+	return
+}
+
+// loaderStartCall is a call of Loader.Start that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderStartCall struct {
+	p   *loaderProxy
+	a0  uint64
+	a1  Sys
+	r0  Program
+	err error
+}
+
+type loaderStartFrame struct {
+	domain.Frame
+	c loaderStartCall
+}
+
+var loaderStartFrames = sync.Pool{New: func() any { return new(loaderStartFrame) }}
+
+func (f *loaderStartFrame) Run() { f.c.r0, f.c.err = f.c.p.Start(f.c.a0, f.c.a1) }
+
+func (f *loaderStartFrame) Discard() {}
+
+func (f *loaderStartFrame) Method() string { return "Loader.Start" }
 
 // Unload implements Loader.
 func (p *loaderProxy) Unload(a0 uint64) (err error) {
@@ -3594,6 +4262,9 @@ func (p *loaderProxy) Unload(a0 uint64) (err error) {
 		}
 	}()
 	err = p.impl.Unload(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3644,6 +4315,9 @@ func (p *loaderProxy) Has(a0 string) (r0 bool, err error) {
 		}
 	}()
 	r0, err = p.impl.Has(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3695,6 +4369,9 @@ func (p *loaderProxy) DomainID(a0 uint64) (r0 uint32, err error) {
 		}
 	}()
 	r0, err = p.impl.DomainID(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3734,15 +4411,90 @@ func (s *loaderShadow) Target() domain.Provider { return s.c.Target() }
 // Revoke implements domain.Capability.
 func (s *loaderShadow) Revoke() { s.c.Revoke() }
 
-// Load implements Loader.
-func (s *loaderShadow) Load(a0 string, a1 string, a2 Sys) (r0 uint64, r1 Program, err error) {
+// Prepare implements Loader.
+func (s *loaderShadow) Prepare(a0 string, a1 string) (r0 uint64, err error) {
 	b := s.c.Current()
-	r0, r1, err = b.Impl.Load(a0, a1, a2)
+	r0, err = b.Impl.Prepare(a0, a1)
 	for n := 0; err != nil; n++ {
 		if b = s.c.Recover(b, err, n); b == nil {
 			break
 		}
-		if r0, r1, err = b.Impl.Load(a0, a1, a2); err == nil {
+		if r0, err = b.Impl.Prepare(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// GrantMonitor implements Loader.
+func (s *loaderShadow) GrantMonitor(a0 uint64, a1 string, a2 Monitor) (err error) {
+	b := s.c.Current()
+	err = b.Impl.GrantMonitor(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.GrantMonitor(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// GrantNet implements Loader.
+func (s *loaderShadow) GrantNet(a0 uint64, a1 string, a2 Net) (err error) {
+	b := s.c.Current()
+	err = b.Impl.GrantNet(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.GrantNet(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// GrantPort implements Loader.
+func (s *loaderShadow) GrantPort(a0 uint64, a1 string, a2 Port) (err error) {
+	b := s.c.Current()
+	err = b.Impl.GrantPort(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.GrantPort(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// GrantBlock implements Loader.
+func (s *loaderShadow) GrantBlock(a0 uint64, a1 string, a2 BlockDevice) (err error) {
+	b := s.c.Current()
+	err = b.Impl.GrantBlock(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.GrantBlock(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Start implements Loader.
+func (s *loaderShadow) Start(a0 uint64, a1 Sys) (r0 Program, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Start(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Start(a0, a1); err == nil {
 			s.c.Recovered()
 		}
 	}
@@ -3852,6 +4604,9 @@ func (p *consoleProxy) Read(a0 rref.RRef[IOBuf], a1 int32) (r0 rref.RRef[IOBuf],
 		}
 	}()
 	r0, r1, err = p.impl.Read(m0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
 		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
 	}
@@ -3915,6 +4670,9 @@ func (p *consoleProxy) Write(a0 rref.Borrow[IOBuf], a1 int32) (r0 int32, err err
 		}
 	}()
 	r0, err = p.impl.Write(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -3966,6 +4724,9 @@ func (p *consoleProxy) SetRaw(a0 bool) (err error) {
 		}
 	}()
 	err = p.impl.SetRaw(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4097,6 +4858,9 @@ func (p *monitorProxy) Run(a0 string) (r0 MonitorResult, err error) {
 		}
 	}()
 	r0, err = p.impl.Run(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4199,6 +4963,9 @@ func (p *rv6Proxy) Mount(a0 Rv6Config) (r0 FSStat, err error) {
 		}
 	}()
 	r0, err = p.impl.Mount(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4250,6 +5017,9 @@ func (p *rv6Proxy) Run(a0 SpawnReq) (r0 WaitStatus, err error) {
 		}
 	}()
 	r0, err = p.impl.Run(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4299,6 +5069,9 @@ func (p *rv6Proxy) Shutdown() (err error) {
 		}
 	}()
 	err = p.impl.Shutdown()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4431,6 +5204,9 @@ func (p *stageProxy) Configure(a0 StageConfig) (err error) {
 		}
 	}()
 	err = p.impl.Configure(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4481,6 +5257,9 @@ func (p *stageProxy) Handle(a0 Request) (r0 Reply, err error) {
 		}
 	}()
 	r0, err = p.impl.Handle(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 
@@ -4532,6 +5311,9 @@ func (p *stageProxy) Link(a0 Stage) (err error) {
 		}
 	}()
 	err = p.impl.Link(c0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
 	return
 }
 

@@ -85,7 +85,31 @@ type SpawnReq struct {
 	NFds int32
 	// Cwd is the child's working directory; "" inherits the caller's.
 	Cwd string
+	// Caps names the capabilities of the caller the child gets, each
+	// ended by a NUL byte: its domain is granted each under its name (see
+	// CapAdmin). A child gets no other; naming one the caller does not
+	// hold fails the spawn (EPERM).
+	Caps string
 }
+
+// Capabilities a process can hold besides its Sys (SpawnReq.Caps), by
+// name. The kernel grants Rv6 the ones it may hand out; Rv6 hands one to a
+// process only when its spawner passes it, and the process's domain is
+// then granted it under its name.
+const (
+	// CapAdmin is the kernel monitor with every command (kill, inject,
+	// restart, device writes, poweroff, ...): an idl.Monitor. Only the
+	// console's login shell holds it (init passes it).
+	CapAdmin = "admin"
+	// CapNICPrefix starts the name of a NIC port's driver, an idl.Net:
+	// "nic:ixgbe0". The same name with CapPortSuffix is the kernel's
+	// control of that port, an idl.Port: "nic:ixgbe0.ctl".
+	CapNICPrefix  = "nic:"
+	CapPortSuffix = ".ctl"
+	// CapBlockPrefix starts the name of a block device's driver, an
+	// idl.BlockDevice: "blk:nvme".
+	CapBlockPrefix = "blk:"
+)
 
 // WaitStatus is how a process ended.
 type WaitStatus struct {
@@ -184,35 +208,52 @@ type Sys interface {
 	// Procs lists the processes from the pid after after (0: from the
 	// first); N == 0 past the last.
 	Procs(after int32) (ProcBatch, error)
-	// Monitor runs a command of the domain kernel's monitor (domains,
-	// lspci, inject, ...; see system) with argv as in SpawnReq,
-	// writing its output to descriptor out, and returns its status.
+	// Monitor runs a read-only view of the domain kernel's monitor
+	// (domains, lspci, ifconfig; see system) with argv as in SpawnReq,
+	// writing its output to descriptor out, and returns its status. The
+	// commands that change the system need the admin capability
+	// (CapAdmin) instead.
 	Monitor(argv string, out int32) (int32, error)
 }
 
-// ProcStart is what a program's Main gets: who it is and its arguments.
+// ProcStart is what a program's Main gets: who it is, its arguments and
+// the names of the capabilities its domain was granted besides "sys".
 type ProcStart struct {
 	Pid  int32
 	Argv string // as in SpawnReq
 	Env  string // as in SpawnReq
+	Caps string // as in SpawnReq
 }
 
 // Program is a program instance: a domain created for one process and
-// granted its Sys (under "sys"). Main runs the program to the end and
-// returns its exit status.
+// granted its Sys (under "sys") and the capabilities its spawner passed
+// (under their names). Main runs the program to the end and returns its
+// exit status.
 type Program interface {
 	Main(start ProcStart) (int32, error)
 }
 
 // Loader is the kernel service that makes processes into domains: the Rv6
-// domain is granted it under "loader".
+// domain is granted it under "loader". A program domain is made in steps,
+// as a process is spawned with handles (Fuchsia's spawn actions): Prepare
+// reserves it, each Grant adds a capability of the caller's to what it
+// will be granted, and Start creates it.
 type Loader interface {
-	// Load creates a domain of the program registered as prog, named
-	// name, granted sys under "sys", and returns a handle to it and the
-	// capability to its Program.
-	Load(prog string, name string, sys Sys) (uint64, Program, error)
-	// Unload terminates the domain of handle (if it still runs) and
-	// forgets it: everything it held is reclaimed.
+	// Prepare reserves a domain of the program registered as prog, named
+	// name, and returns its handle.
+	Prepare(prog string, name string) (uint64, error)
+	// GrantMonitor, GrantNet, GrantPort and GrantBlock add c, a
+	// capability the caller holds, to what the domain of handle is
+	// granted, under name ("sys" is Start's).
+	GrantMonitor(handle uint64, name string, c Monitor) error
+	GrantNet(handle uint64, name string, c Net) error
+	GrantPort(handle uint64, name string, c Port) error
+	GrantBlock(handle uint64, name string, c BlockDevice) error
+	// Start creates the domain of handle, granted sys under "sys" and
+	// what the Grants added, and returns the capability to its Program.
+	Start(handle uint64, sys Sys) (Program, error)
+	// Unload terminates the domain of handle (if it still runs, or was
+	// only prepared) and forgets it: everything it held is reclaimed.
 	Unload(handle uint64) error
 	// Has reports whether a program is registered as prog.
 	Has(prog string) (bool, error)
@@ -230,8 +271,11 @@ type Console interface {
 	SetRaw(raw bool) error
 }
 
-// Monitor is the domain kernel's command monitor, granted to the Rv6 domain
-// under "monitor": the commands that show and exercise the domains.
+// Monitor is the domain kernel's command monitor: the commands that show
+// and exercise the domains. The Rv6 domain is granted one with the
+// read-only views under "monitor" (for Sys.Monitor), and one with every
+// command as the capability CapAdmin, which it hands on only as its
+// processes pass it.
 type Monitor interface {
 	// Run runs argv (as in SpawnReq) and returns its output and status.
 	// Output longer than MonitorOutput bytes is cut.

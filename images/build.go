@@ -88,7 +88,7 @@ func Build(ctx context.Context, c *config.Config, o Options) (*Result, error) {
 		return nil, err
 	}
 	vetErr := make(chan error, 1)
-	go func() { vetErr <- vetDomains(c.Source) }()
+	go func() { vetErr <- vetDomains(c.Source, c.Arch) }()
 	type packages struct {
 		list []manifest.DebPackage
 		err  error
@@ -357,12 +357,15 @@ func prepare(ctx context.Context, c *config.Config, log io.Writer) (*plan, error
 	return p, nil
 }
 
-// vetDomains checks the domains of the source tree. Domains are isolated
-// by the language only: an image whose domain code is not safe Go is
-// refused. It runs beside the build (loading every domain's syntax takes
-// longer than a warm go build), and Build waits for it before publishing.
-func vetDomains(source string) error {
-	diags, err := vet.Check(source, nil)
+// vetDomains checks, for linux/arch as the image is built, the domains of
+// the source tree and every package of the module the kernel links (each
+// by its profile: see package vet). Domains are isolated by the language
+// only: an image whose domain code is not safe Go is refused, and so is
+// one linking a package the checker could not check. It runs beside the
+// build (loading every package's syntax takes longer than a warm go
+// build), and Build waits for it before publishing.
+func vetDomains(source, arch string) error {
+	diags, err := vet.Check(source, vet.Options{Programs: []string{KernelPackage}, GOOS: "linux", GOARCH: arch})
 	if err != nil {
 		return fmt.Errorf("checking domains: %w", err)
 	}

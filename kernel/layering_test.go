@@ -14,7 +14,7 @@ const module = "github.com/rlgo/redleaf"
 // allowedAbove are the packages of the module outside kernel/ that the
 // trusted base may import: the interfaces it implements and calls, and the
 // version it prints.
-var allowedAbove = []string{module + "/idl", module + "/version"}
+var allowedAbove = []string{module + "/idl", module + "/version", module + "/bootparam"}
 
 type listed struct {
 	ImportPath string

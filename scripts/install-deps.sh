@@ -13,6 +13,7 @@ pkgs=(
   dosfstools mtools ipxe e2fsprogs bmap-tools
   zstd cpio xz-utils
   iproute2 ipxe-qemu dnsmasq-base atftp tftpd-hpa
+  curl netcat-openbsd iputils-ping memcached libmemcached-tools python3-pymemcache
 )
 
 missing=()

@@ -13,7 +13,7 @@ import (
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/linuxblk"
 	"github.com/rlgo/redleaf/kernel/pci"
-	"github.com/rlgo/redleaf/rv6/sh"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
 // benchUsage is the benchnvme command line.
@@ -186,22 +186,9 @@ func (s *System) bench(ctx context.Context, p *sh.Proc, d *blockDev, o benchOpti
 
 	var linux []blockbench.Result
 	if o.linux && status == statusOK && ctx.Err() == nil {
-		disk, why := s.linuxNVMe()
-		if why != "" {
-			p.Printf("no Linux comparison: %s\n", why)
-		} else {
-			p.Printf("Linux's driver: %s (%s on %s), O_DIRECT pread, one thread per outstanding read\n", disk.Path, disk.Controller, disk.PCI)
-			region := blockbench.Region{Start: 0, Blocks: min(blocks, disk.Blocks())}
-			for _, b := range o.batches {
-				spec := blockbench.Spec{Op: blockbench.Read, Pattern: blockbench.Random, Batch: b, Region: region, Duration: o.dur, Count: o.count, Seed: uint64(b)}
-				m, err := linuxblk.RandomRead(disk, linuxblk.Load{Depth: b, Start: region.Start, Blocks: region.Blocks, Duration: o.dur, Count: o.count, Seed: uint64(b)})
-				if err != nil {
-					p.Errorf("%v", err)
-					status = statusError
-					break
-				}
-				linux = append(linux, blockbench.Result{Spec: spec, Device: "linux " + disk.Name, PerRequest: true, IOs: m.IOs, Elapsed: m.Elapsed, Lat: m.Lat})
-			}
+		var ok bool
+		if linux, ok = s.linuxBench(p, blocks, o); !ok {
+			status = statusError
 		}
 	}
 	if err := blockbench.WriteTable(p.Stdout, append(results, linux...)); err != nil {
@@ -209,6 +196,93 @@ func (s *System) bench(ctx context.Context, p *sh.Proc, d *blockDev, o benchOpti
 	}
 	writeRatios(p.Stdout, d.name, results, linux)
 	return status
+}
+
+// linuxBench measures Linux's driver on a second NVMe controller, if the
+// machine has one, with o's batches and limits over at most blocks blocks,
+// saying which disk; false if a measurement failed.
+func (s *System) linuxBench(p *sh.Proc, blocks uint64, o benchOptions) ([]blockbench.Result, bool) {
+	disk, why := s.linuxNVMe()
+	if why != "" {
+		p.Printf("no Linux comparison: %s\n", why)
+		return nil, true
+	}
+	p.Printf("Linux's driver: %s (%s on %s), O_DIRECT pread, one thread per outstanding read\n", disk.Path, disk.Controller, disk.PCI)
+	region := blockbench.Region{Start: 0, Blocks: min(blocks, disk.Blocks())}
+	var linux []blockbench.Result
+	for _, b := range o.batches {
+		spec := blockbench.Spec{Op: blockbench.Read, Pattern: blockbench.Random, Batch: b, Region: region, Duration: o.dur, Count: o.count, Seed: uint64(b)}
+		m, err := linuxblk.RandomRead(disk, linuxblk.Load{Depth: b, Start: region.Start, Blocks: region.Blocks, Duration: o.dur, Count: o.count, Seed: uint64(b)})
+		if err != nil {
+			p.Errorf("%v", err)
+			return linux, false
+		}
+		linux = append(linux, blockbench.Result{Spec: spec, Device: "linux " + disk.Name, PerRequest: true, IOs: m.IOs, Elapsed: m.Elapsed, Lat: m.Lat})
+	}
+	return linux, true
+}
+
+// linuxUsage is the linuxnvme command line.
+const linuxUsage = "linuxnvme [-t DURATION] [-n COUNT] [-batch 1,32] -blocks N [-ours NAME:BATCH=IOPS,...]"
+
+// cmdLinuxNVMe is the Linux half of Rv6's benchnvme program, which
+// measures the NVMe domain itself and asks for this through the admin
+// capability: Linux's driver on a second controller, over the first N
+// blocks, and the ratio of the program's random-read IOPS (-ours) to
+// Linux's.
+func (s *System) cmdLinuxNVMe(_ context.Context, p *sh.Proc) int {
+	o := benchOptions{}
+	fs := flag.NewFlagSet("linuxnvme", flag.ContinueOnError)
+	fs.SetOutput(p.Stderr)
+	fs.DurationVar(&o.dur, "t", 2*time.Second, "how long each test runs")
+	fs.IntVar(&o.count, "n", 0, "at most this many requests per test (0: no limit)")
+	batches := fs.String("batch", "1,32", "the queue depths, comma-separated")
+	blocks := fs.Uint64("blocks", 0, "read the first BLOCKS blocks")
+	ours := fs.String("ours", "", "the random-read IOPS to compare, NAME:BATCH=IOPS,...")
+	if err := fs.Parse(p.Args[1:]); err != nil {
+		return statusUsage
+	}
+	if fs.NArg() != 0 || *blocks == 0 || o.dur <= 0 && o.count <= 0 {
+		return usage(p, linuxUsage)
+	}
+	for f := range strings.SplitSeq(*batches, ",") {
+		b, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || b < 1 || b > idl.BlockDeviceBatch {
+			p.Errorf("bad batch size %q: want 1..%d", f, idl.BlockDeviceBatch)
+			return statusUsage
+		}
+		o.batches = append(o.batches, b)
+	}
+	var mine []blockbench.Result
+	name := ""
+	for f := range strings.SplitSeq(*ours, ",") {
+		if f == "" {
+			continue
+		}
+		dev, rest, ok1 := strings.Cut(f, ":")
+		bs, iops, ok2 := strings.Cut(rest, "=")
+		b, err1 := strconv.Atoi(bs)
+		v, err2 := strconv.ParseFloat(iops, 64)
+		if !ok1 || !ok2 || err1 != nil || err2 != nil || v < 0 {
+			p.Errorf("bad -ours entry %q: want NAME:BATCH=IOPS", f)
+			return statusUsage
+		}
+		name = dev
+		// One second's worth of requests at that rate: IOPS() gives v back.
+		mine = append(mine, blockbench.Result{Spec: blockbench.Spec{Op: blockbench.Read, Pattern: blockbench.Random, Batch: b},
+			IOs: int(v), Elapsed: time.Second})
+	}
+	linux, ok := s.linuxBench(p, *blocks, o)
+	if len(linux) > 0 {
+		if err := blockbench.WriteTable(p.Stdout, linux); err != nil {
+			return statusError
+		}
+		writeRatios(p.Stdout, name, mine, linux)
+	}
+	if !ok {
+		return statusError
+	}
+	return statusOK
 }
 
 // writeRatios prints our random-read IOPS over Linux's, per batch size

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rlgo/redleaf/rv6/sh"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
 // benchnvme's table, run against the RAM disk (the NVMe domain needs a

@@ -23,7 +23,7 @@ import (
 	"github.com/rlgo/redleaf/kernel/pci"
 	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/kernel/shadow"
-	"github.com/rlgo/redleaf/rv6/sh"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
 // The ixgbe ports: each an ixgbe driver domain (drivers/ixgbe) behind a

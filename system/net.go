@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rlgo/redleaf/bootparam"
 	"github.com/rlgo/redleaf/drivers/virtionet"
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/boot"
@@ -21,7 +22,7 @@ import (
 	"github.com/rlgo/redleaf/kernel/pci"
 	"github.com/rlgo/redleaf/kernel/shadow"
 	"github.com/rlgo/redleaf/net/udpecho"
-	"github.com/rlgo/redleaf/rv6/sh"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
 // Names of the network domains.
@@ -57,26 +58,26 @@ type NetConfig struct {
 // ParseNetConfig reads the rl.net* keys of c.
 func ParseNetConfig(c *boot.Cmdline) (NetConfig, error) {
 	var cfg NetConfig
-	if v, ok := c.Lookup(boot.Prefix + "net"); ok {
+	if v, ok := c.Lookup(bootparam.Net); ok {
 		switch v = strings.ToLower(v); v {
 		case "virtio", "virtio-net":
 			cfg.Driver = "virtio"
 		case "", "0", "off", "none":
 		default:
-			return NetConfig{}, fmt.Errorf("%snet=%q: want virtio or off", boot.Prefix, v)
+			return NetConfig{}, fmt.Errorf("%s=%q: want virtio or off", bootparam.Net, v)
 		}
 	}
-	if v, ok := c.Lookup(boot.Prefix + "netmac"); ok {
+	if v, ok := c.Lookup(bootparam.NetMAC); ok {
 		mac, err := net.ParseMAC(v)
 		if err != nil || len(mac) != 6 {
-			return NetConfig{}, fmt.Errorf("%snetmac=%q: want an Ethernet address", boot.Prefix, v)
+			return NetConfig{}, fmt.Errorf("%s=%q: want an Ethernet address", bootparam.NetMAC, v)
 		}
 		cfg.MAC = mac
 	}
-	if v, ok := c.Lookup(boot.Prefix + "netaddr"); ok {
+	if v, ok := c.Lookup(bootparam.NetAddr); ok {
 		p, err := netip.ParsePrefix(v)
 		if err != nil || !p.Addr().Is4() {
-			return NetConfig{}, fmt.Errorf("%snetaddr=%q: want an IPv4 address and prefix length, as 10.0.2.15/24", boot.Prefix, v)
+			return NetConfig{}, fmt.Errorf("%s=%q: want an IPv4 address and prefix length, as 10.0.2.15/24", bootparam.NetAddr, v)
 		}
 		cfg.Addr = p
 	}

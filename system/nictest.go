@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/rlgo/redleaf/drivers/ixgbe"
+	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/rref"
-	"github.com/rlgo/redleaf/rv6/sh"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
 // nictest is the lab machines' check of the ixgbe ports: the link comes
@@ -101,11 +102,11 @@ func (s *System) nictestLoopback(p *sh.Proc, name string, n int, timeout time.Du
 		return err
 	}
 	p.Printf("nictest: %s, %s: MAC loopback, %d frames, timeout %v\n", port.name, port.where, n, timeout)
-	if err := s.switchLoopback(p, port, true); err != nil {
+	if err := s.switchLoopbackShown(p, port, true); err != nil {
 		return err
 	}
 	defer func() {
-		if berr := s.switchLoopback(p, port, false); berr != nil && err == nil {
+		if berr := s.switchLoopbackShown(p, port, false); berr != nil && err == nil {
 			err = berr
 		}
 	}()
@@ -124,28 +125,41 @@ func selfTest(p *sh.Proc, heap *rref.Account, tx, rx *ixgbePort, n int, timeout 
 	return err
 }
 
+// switchLoopbackShown is switchLoopback, saying what it did.
+func (s *System) switchLoopbackShown(p *sh.Proc, port *ixgbePort, on bool) error {
+	what := "in MAC loopback"
+	if !on {
+		what = "out of loopback"
+	}
+	old, err := s.switchLoopback(port, on)
+	if err != nil {
+		return err
+	}
+	p.Printf("nictest: %s: restarted %s through its shadow (instance #%d -> #%d), %s\n",
+		port.name, what, old, port.guard.Current().ID(), replayed(port.guard, 1))
+	return nil
+}
+
 // switchLoopback sets port's loopback switch to on and restarts its domain
 // through its shadow (the new instance starts in that mode and gets
-// promiscuous mode replayed). If the restart fails, the switch goes back
-// and the port is restarted once more, to leave it as it was.
-func (s *System) switchLoopback(p *sh.Proc, port *ixgbePort, on bool) error {
+// promiscuous mode replayed), and returns the instance it replaced. If the
+// restart fails, the switch goes back and the port is restarted once more,
+// to leave it as it was.
+func (s *System) switchLoopback(port *ixgbePort, on bool) (domain.ID, error) {
 	what := "in MAC loopback"
 	if !on {
 		what = "out of loopback"
 	}
 	old := port.guard.Current().ID()
 	port.mode.SetLoopback(on)
-	d, err := s.Restart(port.name)
-	if err != nil {
+	if _, err := s.Restart(port.name); err != nil {
 		port.mode.SetLoopback(!on)
 		if _, rerr := s.Restart(port.name); rerr != nil {
 			s.logf("%s: restarting it back after a failed switch: %v", port.name, rerr)
 		}
-		return fmt.Errorf("%s: restarting it %s: %w", port.name, what, err)
+		return old, fmt.Errorf("%s: restarting it %s: %w", port.name, what, err)
 	}
-	p.Printf("nictest: %s: restarted %s through its shadow (instance #%d -> #%d), %s\n",
-		port.name, what, old, d.ID(), replayed(port.guard, 1))
-	return nil
+	return old, nil
 }
 
 // nictestPair tests the cable between ixgbe0 and ixgbe1: ixgbe0 sends,

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/rlgo/redleaf/kernel/boot"
-	"github.com/rlgo/redleaf/rv6/sh"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
 // programDirs are searched for programs the shell has no command for: the

@@ -8,10 +8,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/rlgo/redleaf/bootparam"
 	"github.com/rlgo/redleaf/drivers/nvme"
 	"github.com/rlgo/redleaf/kernel/boot"
-	"github.com/rlgo/redleaf/rv6/sh"
-	"github.com/rlgo/redleaf/system/monitor"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
 // respawnDelay is the pause before the shell or init is started again.
@@ -47,7 +47,7 @@ func Boot(k *boot.Kernel) error {
 	reg := registry(k, sys, &r)
 	if sys != nil && k.Config.Shell && rv6Wanted(k) {
 		var err error
-		if r, err = startRv6(k, sys, monitor.New(reg, programs(k, nil))); err != nil {
+		if r, err = startRv6(k, sys, reg); err != nil {
 			k.Logf("rv6: %v; the console gets the monitor shell instead", err)
 		} else {
 			err := r.runInit(k)
@@ -62,10 +62,10 @@ func Boot(k *boot.Kernel) error {
 // sleeps between looks (nvme.Config.Spin).
 func nvmeConfig(k *boot.Kernel) nvme.Config {
 	var cfg nvme.Config
-	if v, ok := k.Cmdline.Lookup(boot.Prefix + "nvme.spin"); ok {
+	if v, ok := k.Cmdline.Lookup(bootparam.NVMeSpin); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			k.Logf("rl.nvme.spin=%s: not a positive duration such as 20us; using %v", v, nvme.DefaultSpin)
+			k.Logf("%s=%s: not a positive duration such as 20us; using %v", bootparam.NVMeSpin, v, nvme.DefaultSpin)
 		} else {
 			cfg.Spin = d
 		}
@@ -76,7 +76,7 @@ func nvmeConfig(k *boot.Kernel) nvme.Config {
 // rv6Wanted is false when the command line asks for the monitor shell
 // instead of Rv6 (rl.rv6=0).
 func rv6Wanted(k *boot.Kernel) bool {
-	on, err := k.Cmdline.Bool(boot.Prefix+"rv6", true)
+	on, err := k.Cmdline.Bool(bootparam.Rv6, true)
 	if err != nil {
 		k.Logf("%v (starting Rv6)", err)
 	}
@@ -84,21 +84,21 @@ func rv6Wanted(k *boot.Kernel) bool {
 }
 
 // monitorShell runs the kernel's own console shell, with the system's
-// commands, respawning it when it ends.
+// commands and the initramfs's programs (/bbin: only here, never from
+// Rv6), respawning it when it ends.
 func monitorShell(k *boot.Kernel, reg *sh.Registry) error {
 	// One reader for all the shells: typed-ahead input survives a respawn.
 	console := sh.NewLineReader(os.Stdin)
 	for {
-		s := sh.New(sh.Options{
+		h := sh.NewHost(sh.HostOptions{
+			Registry: reg,
+			Fallback: programs(k, console),
 			Stdin:    console,
 			Stdout:   os.Stdout,
 			Stderr:   os.Stderr,
-			Registry: reg,
-			Env:      os.Environ(),
 			Debug:    k.Config.Debug,
-			Fallback: programs(k, console),
 		})
-		status, err := s.Run(context.Background())
+		status, err := sh.Console(h, console, os.Stdout, os.Environ())
 		if k.DryRun() {
 			return nil // a shell on a host ends like any shell
 		}
@@ -124,6 +124,7 @@ func registry(k *boot.Kernel, sys *System, rv **rv6) *sh.Registry {
 		sys.Register(r)
 	}
 	power := func(a boot.Action) sh.Command {
+		// Powering off changes the system: admin only (Register).
 		return sh.Func(func(_ context.Context, p *sh.Proc) int {
 			if len(p.Args) > 1 {
 				p.Errorf("usage: %s", p.Name())

@@ -16,6 +16,7 @@ import (
 	"github.com/rlgo/redleaf/rv6/fs/blockdev"
 	"github.com/rlgo/redleaf/rv6/fs/layout"
 	"github.com/rlgo/redleaf/system/monitor"
+	"github.com/rlgo/redleaf/system/sh"
 
 	_ "github.com/rlgo/redleaf/rv6/progs/all" // the programs, registered by name
 	_ "github.com/rlgo/redleaf/rv6/sys"       // the Rv6 domain
@@ -27,22 +28,26 @@ const rv6Kind = "rv6"
 // rv6 is the running Rv6: the kernel's capability to its domain.
 type rv6 struct {
 	cap      idl.Rv6
+	caps     string      // the capabilities Rv6 may hand out, as SpawnReq.Caps
 	stopping atomic.Bool // the power is going: init ends for good
 }
 
 // startRv6 starts the Rv6 domain on the root device rl.root chooses, with
-// the kernel's console, loader and monitor, and mounts its file system.
-func startRv6(k *boot.Kernel, sys *System, mon *monitor.Monitor) (*rv6, error) {
+// the kernel's console and loader, the read-only views of the monitor of
+// reg's commands, and the capabilities it may hand to processes
+// (Rv6Grants), and mounts its file system.
+func startRv6(k *boot.Kernel, sys *System, reg *sh.Registry) (*rv6, error) {
 	disk, dev, format, err := chooseRoot(sys, k.Config.Root)
 	if err != nil {
 		return nil, err
 	}
 	m := sys.Manager()
-	d, err := m.Create(rv6Kind, domain.Name("rv6"),
+	opts := []domain.CreateOption{domain.Name("rv6"),
 		domain.Grant("disk", disk),
 		domain.Grant("loader", m.Export(loader.New(m))),
 		domain.Grant("console", m.Export(console.NewTTY())),
-		domain.Grant("monitor", m.Export(mon)))
+		domain.Grant("monitor", m.Export(monitor.Views(reg)))}
+	d, err := m.Create(rv6Kind, append(opts, sys.Rv6Grants(reg)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("starting the rv6 domain: %w", err)
 	}
@@ -58,7 +63,7 @@ func startRv6(k *boot.Kernel, sys *System, mon *monitor.Monitor) (*rv6, error) {
 	}
 	fmt.Fprintf(os.Stdout, "rv6: / on %s: %d of %d blocks free, %d of %d inodes free\n",
 		dev, st.FreeBlocks, st.Blocks, st.FreeInodes, st.Inodes)
-	return &rv6{cap: c}, nil
+	return &rv6{cap: c, caps: strings.Join(sys.Rv6Caps(), "\x00") + "\x00"}, nil
 }
 
 // chooseRoot returns the block device rl.root names, its name, and whether
@@ -99,7 +104,9 @@ func holdsRv6(sys *System) bool {
 func (r *rv6) runInit(k *boot.Kernel) error {
 	env := []string{"PATH=/bin", "HOME=/", "TERM=linux"}
 	for {
-		ws, err := r.cap.Run(idl.SpawnReq{Prog: "init", Argv: "init\x00", Env: strings.Join(env, "\x00") + "\x00", Cwd: "/"})
+		// init gets every capability Rv6 may hand out, and passes them to
+		// the console's login shell.
+		ws, err := r.cap.Run(idl.SpawnReq{Prog: "init", Argv: "init\x00", Env: strings.Join(env, "\x00") + "\x00", Cwd: "/", Caps: r.caps})
 		if r.stopping.Load() {
 			select {} // shutdown ended init; the power goes next
 		}

@@ -2,7 +2,6 @@ package system_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,8 +15,8 @@ import (
 	"github.com/rlgo/redleaf/kernel/faults"
 	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/kernel/shadow"
-	"github.com/rlgo/redleaf/rv6/sh"
 	"github.com/rlgo/redleaf/system"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
 // logBuffer collects the system's log: restarts are logged from whatever
@@ -62,8 +61,9 @@ func shell(t *testing.T, s *system.System, script string) string {
 	r := sh.Builtins()
 	s.Register(r)
 	var out bytes.Buffer
-	sh := sh.New(sh.Options{Stdin: strings.NewReader(script), Stdout: &out, Registry: r, Prompt: "$ "})
-	if _, err := sh.Run(context.Background()); err != nil && !errors.Is(err, io.EOF) {
+	in := sh.NewLineReader(strings.NewReader(script))
+	h := sh.NewHost(sh.HostOptions{Registry: r, Stdin: in, Stdout: &out})
+	if _, err := sh.Console(h, in, &out, nil); err != nil && !errors.Is(err, io.EOF) {
 		t.Fatalf("shell: %v\n%s", err, out.String())
 	}
 	return out.String()
@@ -75,8 +75,7 @@ func eval(t *testing.T, s *system.System, line string) (int, string) {
 	r := sh.Builtins()
 	s.Register(r)
 	var out bytes.Buffer
-	sh := sh.New(sh.Options{Stdout: &out, Registry: r})
-	st := sh.Eval(context.Background(), line)
+	st := sh.Eval(sh.NewHost(sh.HostOptions{Registry: r, Stdout: &out}), line)
 	return st, out.String()
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -30,32 +31,63 @@ func (d Diagnostic) String() string {
 	return fmt.Sprintf("%s: %s: %s", d.Pos, d.Rule, d.Message)
 }
 
-// Check loads the packages matching patterns (go/packages, in dir) and checks
-// each as a domain; with no patterns it checks DomainPackages(dir). It returns
-// the diagnostics sorted by file, line and column; an error means the check
-// could not be done (packages that do not load or type-check), not that it
-// found violations.
+// Options say what Check checks, and for which build.
+type Options struct {
+	// Packages are go/packages patterns (relative to the module root) of
+	// packages to check, each by its profile (profile.go). None: the
+	// module's domains (DomainPackages).
+	Packages []string
+	// Programs are patterns of programs (such as ./cmd/rlkernel) whose
+	// every package of the module is checked by its profile: what an image
+	// links, marked //rl:domain or not, in a directory the go command's
+	// patterns skip (_x, testdata) or not.
+	Programs []string
+	// GOOS and GOARCH are the target's; empty means the environment's.
+	// Build constraints (x_arm64.go, //go:build) select files for them as
+	// for the build, so an image is checked for its own architecture.
+	GOOS, GOARCH string
+}
+
+// Check checks the packages o names, loaded with go/packages in dir, the
+// root of a module. It returns the diagnostics sorted by file, line and
+// column; an error means the check could not be done (packages that do
+// not load or type-check, a linked package it could not check), not that
+// it found violations.
 //
-// Packages are loaded with CGO_ENABLED=0, as images are built: no C compiler
-// is needed, and import "C" is still reported.
-func Check(dir string, patterns []string) ([]Diagnostic, error) {
+// Packages are loaded with CGO_ENABLED=0, as images are built: no C
+// compiler is needed, and import "C" is still reported.
+func Check(dir string, o Options) ([]Diagnostic, error) {
+	patterns := o.Packages
 	if len(patterns) == 0 {
 		var err error
-		if patterns, err = DomainPackages(dir); err != nil || len(patterns) == 0 {
+		if patterns, err = DomainPackages(dir); err != nil {
 			return nil, err
 		}
+		if len(patterns) == 0 && len(o.Programs) == 0 {
+			return nil, nil
+		}
 	}
+	env := append(os.Environ(), "CGO_ENABLED=0")
+	if o.GOOS != "" {
+		env = append(env, "GOOS="+o.GOOS)
+	}
+	if o.GOARCH != "" {
+		env = append(env, "GOARCH="+o.GOARCH)
+	}
+	base := absDir(dir)
 	cfg := &packages.Config{
-		Mode: packages.LoadAllSyntax | packages.NeedModule, // facts need the dependencies' syntax
-		Dir:  dir,
-		Env:  append(os.Environ(), "CGO_ENABLED=0"),
+		Mode:      packages.LoadAllSyntax | packages.NeedModule, // facts need the dependencies' syntax
+		Dir:       dir,
+		Env:       env,
+		ParseFile: parseTrimmed,
 	}
-	pkgs, err := packages.Load(cfg, patterns...)
+	all := append(append([]string(nil), patterns...), o.Programs...)
+	pkgs, err := packages.Load(cfg, all...)
 	if err != nil {
-		return nil, fmt.Errorf("vet: loading %s: %w", strings.Join(patterns, " "), err)
+		return nil, fmt.Errorf("vet: loading %s: %w", strings.Join(all, " "), err)
 	}
 	if len(pkgs) == 0 {
-		return nil, fmt.Errorf("vet: no packages match %s in %s", strings.Join(patterns, " "), dir)
+		return nil, fmt.Errorf("vet: no packages match %s in %s", strings.Join(all, " "), dir)
 	}
 	// With cgo disabled, a package whose every file imports "C" does not
 	// load: report its imports of "C" here instead.
@@ -68,6 +100,9 @@ func Check(dir string, patterns []string) ([]Diagnostic, error) {
 	var loadErrs []error
 	packages.Visit(pkgs, nil, func(p *packages.Package) {
 		for _, e := range p.Errors {
+			if e.Kind == packages.TypeError && trimmed(p) {
+				continue // unused imports of bodies parseTrimmed dropped
+			}
 			loadErrs = append(loadErrs, e)
 		}
 	})
@@ -75,7 +110,39 @@ func Check(dir string, patterns []string) ([]Diagnostic, error) {
 		return nil, fmt.Errorf("vet: packages do not load: %w", errors.Join(loadErrs...))
 	}
 
-	graph, err := checker.Analyze([]*analysis.Analyzer{Analyzer}, pkgs, nil)
+	// The roots: the packages named, and every package of the main module
+	// that the programs link.
+	roots := make(map[string]*packages.Package)
+	for _, p := range pkgs {
+		roots[p.ID] = p
+	}
+	if len(o.Programs) > 0 {
+		var main *packages.Module
+		for _, p := range pkgs {
+			if p.Module != nil && p.Module.Main {
+				main = p.Module
+			}
+		}
+		packages.Visit(pkgs, nil, func(p *packages.Package) {
+			if p.Module != nil && main != nil && p.Module.Path == main.Path {
+				roots[p.ID] = p
+			}
+		})
+	}
+	var list []*packages.Package
+	for _, p := range roots {
+		if len(p.GoFiles) > 0 && len(p.Syntax) == 0 || p.Types == nil || p.TypesInfo == nil {
+			return nil, fmt.Errorf("vet: %s is linked but could not be checked (no syntax or types); refusing rather than skipping it", p.PkgPath)
+		}
+		list = append(list, p)
+	}
+	slices.SortFunc(list, func(a, b *packages.Package) int { return cmp.Compare(a.ID, b.ID) })
+	wanted := make(map[string]bool)
+	for _, p := range list {
+		wanted[p.PkgPath] = true
+	}
+	an := newAnalyzer(func(path string) bool { return wanted[path] })
+	graph, err := checker.Analyze([]*analysis.Analyzer{an}, list, nil)
 	if err != nil {
 		return nil, fmt.Errorf("vet: %w", err)
 	}
@@ -91,7 +158,6 @@ func Check(dir string, patterns []string) ([]Diagnostic, error) {
 			})
 		}
 	}
-	base := absDir(dir)
 	for i := range diags {
 		if rel, err := filepath.Rel(base, diags[i].Pos.Filename); err == nil && filepath.IsLocal(rel) {
 			diags[i].Pos.Filename = rel
@@ -107,6 +173,36 @@ func Check(dir string, patterns []string) ([]Diagnostic, error) {
 	})
 	// A package and its test variant would report the same thing twice.
 	return slices.Compact(diags), nil
+}
+
+// parseTrimmed parses the standard library's files without function
+// bodies, and the others whole: the checker needs only the standard
+// library's declarations (it trusts the rest), and type-checking its
+// bodies would double the time and memory of a check.
+func parseTrimmed(fset *token.FileSet, name string, src []byte) (*ast.File, error) {
+	const mode = parser.AllErrors | parser.ParseComments | parser.SkipObjectResolution
+	if !inGOROOTFile(name) {
+		return parser.ParseFile(fset, name, src, mode)
+	}
+	f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
+	if f != nil {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok {
+				fd.Body = nil
+			}
+		}
+	}
+	return f, err
+}
+
+// inGOROOTFile reports whether the file name is in the standard library.
+func inGOROOTFile(name string) bool {
+	return goroot != "" && strings.HasPrefix(name, filepath.Join(goroot, "src")+string(filepath.Separator))
+}
+
+// trimmed reports whether p's files were parsed without bodies.
+func trimmed(p *packages.Package) bool {
+	return len(p.CompiledGoFiles) > 0 && inGOROOTFile(p.CompiledGoFiles[0])
 }
 
 // cgoOnly returns the imports of "C" of a package that has no Go files

@@ -51,7 +51,7 @@ func (c *domainCheck) checkDirectives(f *ast.File) {
 			} else if !ok {
 				why = "domains may use only go:build, go:generate, go:embed, go:noinline, go:nosplit, go:norace and go:fix; the others are for trusted code"
 			}
-			c.report(cm.Pos(), "directive", "domains may not use //go:%s: %s", name, why)
+			c.report(cm.Pos(), "directive", "%s may not use //go:%s: %s", c.who(), name, why)
 		}
 	}
 }
@@ -91,7 +91,7 @@ func (c *domainCheck) checkOtherFiles() {
 		if rule == "cgo" {
 			kind = "C, C++, Fortran, SWIG or object code"
 		}
-		c.report(tf.LineStart(1), rule, "domains may not contain %s (%s): it runs outside Go's memory safety, which is what isolates domains", kind, filepath.Base(name))
+		c.report(tf.LineStart(1), rule, "%s may not contain %s (%s): it runs outside Go's memory safety, which is what isolates domains", c.who(), kind, filepath.Base(name))
 	}
 }
 

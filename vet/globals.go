@@ -12,9 +12,11 @@ import (
 
 // The global rule. Every instance of a domain runs the same package, so its
 // package-level variables are state they all share: one instance could
-// change what another sees, and a domain's death could not reclaim it. A
-// package-level variable is therefore fine only if, after its declaration,
-// nothing changes it.
+// change what another sees, and a domain's death could not reclaim it. So
+// are the standard library's: unicode.Upper, base64.StdEncoding and
+// time.UTC are used by the kernel and every domain. A package-level
+// variable is therefore fine only if, after its declaration, nothing
+// changes it.
 //
 // For each use of a package-level variable (of this package or an imported
 // one) the checker follows the access path that stays inside the variable's
@@ -27,22 +29,39 @@ import (
 //     called on it, which is how package-level mutexes are caught), appended
 //     to, copied into, deleted from, cleared, closed, sent on or received
 //     from;
-//   - escaping (for this package's variables): a map, slice, channel,
-//     pointer or non-error interface value taken from it is copied, passed to
-//     a function, used as a method receiver, or its reference-typed elements
-//     are ranged over, because whoever holds such a reference can change the
-//     shared storage. Comparisons, len and cap, copies of elements that are
-//     plain values and the read-only functions of readOnlyFuncs are fine.
+//   - escaping: a value holding a reference into the variable's storage (a
+//     map, slice, channel, pointer or non-error interface, or a struct or
+//     array with one inside) is copied (t := unicode.Upper), passed to a
+//     function, used as a method receiver (also a value receiver: the copy
+//     shares the maps and pointers the variable holds), or its
+//     reference-typed elements are ranged over, because whoever holds such
+//     a reference can change the shared storage. Comparisons, len and cap,
+//     copies of plain values and the read-only functions of readOnlyFuncs
+//     are fine.
+//
+// Pointers to immutableTypes (a compiled regexp, time.UTC,
+// base64.StdEncoding) may be copied and passed, since their methods change
+// nothing; writing through one (*p = ...) is refused anywhere, as p may be
+// such a shared table.
+//
+// Package-level state can also hide in code and in what it was made with
+// (checkInitializers):
+//
+//   - a function value in a package-level variable must be a function
+//     literal or a declared function: one made by a call (a closure over
+//     the call's locals, sync.OnceValue's and sync.OnceFunc's results) or a
+//     method value (bound to its receiver) holds state that every instance
+//     would share;
+//   - an interface-typed package-level variable (a sentinel error) must hold
+//     a value of the standard library's (errors.New, fmt.Errorf) or of a
+//     type holding no reference, not a pointer to a type of the domain's,
+//     whose methods (Error) could change it for everyone.
 //
 // Sentinel errors (error values), constants, tables filled in their
-// declaration and only read, and pointers to immutableTypes (a compiled
-// regexp) are fine. Imported packages' variables are only checked for
-// writes: the standard library exports tables (unicode.Upper,
-// base64.StdEncoding) meant to be passed around and read.
+// declaration and only read, and pointers to immutableTypes are fine.
 //
-// Not tracked: writes through references stored in a copy of a struct or
-// array value (c := cfg; c.names[0] = x), and references handed out by
-// methods or functions of an immutable type or in readOnlyFuncs.
+// Not tracked: references handed out by methods or functions of an
+// immutable type or in readOnlyFuncs.
 
 // whyShared ends every global diagnostic.
 const whyShared = "package-level variables are shared by every instance of the domain; keep mutable state in values the domain creates"
@@ -59,6 +78,9 @@ var immutableTypes = map[string]bool{
 // readOnlyFuncs neither change their arguments nor hand out references to
 // them, so a package-level table may be passed to them.
 var readOnlyFuncs = map[string]bool{
+	"hash/crc32.Checksum": true, // with crc32.IEEETable
+	"hash/crc32.Update":   true,
+	"hash/crc32.New":      true, // the hash holds the table and only reads it
 	"slices.Contains":     true,
 	"slices.Index":        true,
 	"slices.Equal":        true,
@@ -70,9 +92,18 @@ var readOnlyFuncs = map[string]bool{
 	"unicode.IsOneOf":     true,
 }
 
+// stateless are package-level variables of allowed standard packages
+// whose values hold no state, though their type says they could.
+var stateless = map[string]bool{
+	"io.Discard": true, // a discard{}
+}
+
 // checkGlobals applies the global rule to the given files.
 func (c *domainCheck) checkGlobals(files []inspector.Cursor) {
 	for _, fc := range files {
+		for cur := range fc.Preorder((*ast.AssignStmt)(nil)) {
+			c.checkImmutableWrite(cur.Node().(*ast.AssignStmt))
+		}
 		for cur := range fc.Preorder((*ast.Ident)(nil)) {
 			v, ok := c.pass.TypesInfo.Uses[cur.Node().(*ast.Ident)].(*types.Var)
 			if !ok || v.IsField() || v.Pkg() == nil || v.Parent() != v.Pkg().Scope() {
@@ -119,7 +150,7 @@ path:
 		c.report(pos, "global", "%s package-level var %s: %s", verb, name, whyShared)
 	}
 	escapes := func(how string) {
-		if own && refType(t) {
+		if containsRef(t) && (own || !stateless[v.Pkg().Path()+"."+v.Name()]) {
 			c.report(pos, "global", "lets a reference into package-level var %s (%s) escape, %s: %s",
 				name, types.TypeString(t, types.RelativeTo(c.pass.Pkg)), how, whyShared)
 		}
@@ -161,7 +192,7 @@ path:
 		if fn == nil {
 			break
 		}
-		if isPointer(fn.Signature().Recv().Type()) && !isPointer(t) {
+		if isPointer(fn.Signature().Recv().Type()) && !isPointer(t) && !types.IsInterface(t) {
 			c.report(pos, "global", "takes the address of package-level var %s, calling pointer method %s: %s", name, fn.Name(), whyShared)
 		} else {
 			escapes("as the receiver of method " + fn.Name())
@@ -255,6 +286,81 @@ func refType(t types.Type) bool {
 		return !types.Identical(t, types.Universe.Lookup("error").Type())
 	}
 	return false
+}
+
+// containsRef reports whether values of t hold references to storage that
+// can be changed through them: refType, or a struct or array with such a
+// field or element.
+func containsRef(t types.Type) bool {
+	return containsRefSeen(t, make(map[types.Type]bool))
+}
+
+func containsRefSeen(t types.Type, seen map[types.Type]bool) bool {
+	if refType(t) {
+		return true
+	}
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch u := t.Underlying().(type) {
+	case *types.Struct:
+		for i := range u.NumFields() {
+			if containsRefSeen(u.Field(i).Type(), seen) {
+				return true
+			}
+		}
+	case *types.Array:
+		return containsRefSeen(u.Elem(), seen)
+	}
+	return false
+}
+
+// immutablePointee returns the name of the immutable type p points to, if
+// it is a pointer to one.
+func immutablePointee(p types.Type) (string, bool) {
+	ptr, ok := p.Underlying().(*types.Pointer)
+	if !ok {
+		return "", false
+	}
+	n, ok := types.Unalias(ptr.Elem()).(*types.Named)
+	if !ok || n.Obj().Pkg() == nil {
+		return "", false
+	}
+	name := n.Obj().Pkg().Path() + "." + n.Obj().Name()
+	return name, immutableTypes[name]
+}
+
+// checkImmutableWrite reports assignments through a pointer to an
+// immutable type: it may point to a table every domain shares (time.UTC).
+func (c *domainCheck) checkImmutableWrite(as *ast.AssignStmt) {
+	for _, lhs := range as.Lhs {
+		star, ok := ast.Unparen(lhs).(*ast.StarExpr)
+		if !ok {
+			continue
+		}
+		if c.packageVar(star.X) {
+			continue // the global rule reports it as a write of the variable
+		}
+		if name, ok := immutablePointee(c.pass.TypesInfo.TypeOf(star.X)); ok {
+			c.report(star.Pos(), "global", "writes through a pointer to %s: it may point to a value every domain and the kernel share (such as time.UTC or base64.StdEncoding), which nothing may change", name)
+		}
+	}
+}
+
+// packageVar reports whether e names a package-level variable.
+func (c *domainCheck) packageVar(e ast.Expr) bool {
+	var id *ast.Ident
+	switch e := ast.Unparen(e).(type) {
+	case *ast.Ident:
+		id = e
+	case *ast.SelectorExpr:
+		id = e.Sel
+	default:
+		return false
+	}
+	v, ok := c.pass.TypesInfo.Uses[id].(*types.Var)
+	return ok && !v.IsField() && v.Pkg() != nil && v.Parent() == v.Pkg().Scope()
 }
 
 func isPointer(t types.Type) bool {

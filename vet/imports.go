@@ -149,10 +149,6 @@ var bannedFuncs = map[string]string{
 	"time.AfterFunc":       "it runs f on a goroutine of its own, not one from the kernel's spawn call, so a panic in f is not caught and attributed",
 	"context.AfterFunc":    "it runs f on a goroutine of its own, not one from the kernel's spawn call, so a panic in f is not caught and attributed",
 	"(*sync.WaitGroup).Go": "it starts a goroutine, not one from the kernel's spawn call, so a panic on it is not caught and attributed",
-	// Kernel functions a domain can name through kernel/domain but must not
-	// call: a Manager of its own would run domains outside the kernel's
-	// accounting, whose threads would not stop with it.
-	"github.com/rlgo/redleaf/kernel/domain.NewManager": "a manager of the domain's own would run domains outside the kernel's accounting; only the kernel creates domains",
 }
 
 // bannedBuiltins are built-in functions domains may not call, with why.
@@ -162,6 +158,14 @@ var bannedBuiltins = map[string]string{
 }
 
 const cgoMessage = `domains may not use cgo (import "C"): C code runs outside Go's memory safety, which is what isolates domains`
+
+// who names the packages the rule is for, in a diagnostic.
+func (c *domainCheck) who() string {
+	if c.profile == root {
+		return "the composition root"
+	}
+	return "domains"
+}
 
 // checkImport applies the unsafe, cgo and import rules to one import.
 // In a file cmd/cgo wrote from a domain's source, `import _ "unsafe"` is
@@ -175,7 +179,9 @@ func (c *domainCheck) checkImport(spec *ast.ImportSpec, cgoOutput bool) {
 	case p == "C" || cgoOutput && p == "unsafe" && spec.Name != nil && spec.Name.Name == "_":
 		c.report(spec.Path.Pos(), "cgo", cgoMessage)
 	case p == "unsafe":
-		c.report(spec.Path.Pos(), "unsafe", `domains may not import "unsafe": it breaks memory safety, which is what isolates domains`)
+		c.report(spec.Path.Pos(), "unsafe", `%s may not import "unsafe": it breaks memory safety, which is what isolates domains`, c.who())
+	case c.profile == root:
+		// The composition root may import what it needs.
 	default:
 		if ok, why := c.importAllowed(p); !ok {
 			c.report(spec.Path.Pos(), "import", "domains may not import %q: %s", p, why)
@@ -188,6 +194,15 @@ func (c *domainCheck) importAllowed(p string) (bool, string) {
 	if r, ok := lookupImport(p); ok {
 		return r.allowed, r.why
 	}
+	// A mark makes a package importable by domains, but not a package of
+	// the trusted base or of the composition root: those are kernel-only
+	// whatever they say about themselves.
+	switch {
+	case inTree(p, kernelRing):
+		return false, "it is kernel-only: domains may import only the kernel's domain API (kernel/domain, kernel/rref, kernel/faults, kernel/hw) and idl"
+	case isRoot(p):
+		return false, "it is the composition root (or the device model), which wires domains together with the kernel's whole API; domains reach it only through capabilities"
+	}
 	if c.importsDomain(p) {
 		return true, ""
 	}
@@ -195,7 +210,7 @@ func (c *domainCheck) importAllowed(p string) (bool, string) {
 	case isStandard(p):
 		return false, "it is not on the allowlist of pure standard packages (vet/imports.go)"
 	case p == modulePath || strings.HasPrefix(p, modulePath+"/"):
-		return false, "it is trusted kernel code, not the domain API (idl/..., kernel/rref, kernel/domain, kernel/faults) nor a package marked //rl:domain"
+		return false, "it is not a package marked //rl:domain, the domain API (idl, kernel/domain, kernel/rref, kernel/faults, kernel/hw) nor on the allowlist"
 	default:
 		return false, "third-party packages are not vetted for domain use; only the allowlist (vet/imports.go) and packages marked //rl:domain are"
 	}
@@ -219,6 +234,8 @@ func (c *domainCheck) checkBanned(id *ast.Ident) {
 		name := obj.Origin().FullName()
 		if why, ok := bannedFuncs[name]; ok {
 			c.report(id.Pos(), "banned", "domains may not use %s: %s", name, why)
+		} else if isGoMethod(obj) {
+			c.report(id.Pos(), "banned", "domains may not call a method Go(func()) through an interface or type parameter: it may be (*sync.WaitGroup).Go, which %s", strings.TrimPrefix(bannedFuncs["(*sync.WaitGroup).Go"], "it "))
 		}
 	case *types.Builtin:
 		if why, ok := bannedBuiltins[obj.Name()]; ok {

@@ -342,6 +342,9 @@ func (e *emitter) proxyMethod(n names, mt method) {
 		args = append(args, op.local)
 	}
 	e.p("\t%s = p.impl.%s(%s)", lhs(mt, ""), mt.name, strings.Join(args, ", "))
+	e.p("\tif err != nil {")
+	e.p("\t\terr = domain.PassError(err) // inside the crossing: see PassError")
+	e.p("\t}")
 	for _, r := range mt.results {
 		switch r.kind {
 		case rrefKind, dequeKind:

@@ -72,11 +72,11 @@ differ, 2 when a manifest cannot be read.`,
 func explainDiff(cmd *cobra.Command, a, b string) error {
 	ma, err := manifest.Load(a)
 	if err != nil {
-		return exitError{2, fmt.Errorf("A: %w", err)}
+		return exitError{2, fmt.Errorf("build A: %w", err)}
 	}
 	mb, err := manifest.Load(b)
 	if err != nil {
-		return exitError{2, fmt.Errorf("B: %w", err)}
+		return exitError{2, fmt.Errorf("build B: %w", err)}
 	}
 	c := manifest.Compare(ma, mb)
 	if err := c.Write(cmd.OutOrStdout(), a, b); err != nil {

@@ -39,7 +39,19 @@ Profiles per MAC, proxy or full DHCP, reloaded when the file changes:
   rlbuild netboot serve --config configs/lab.yaml
 
 Binding ports 67 and 69 needs root or CAP_NET_BIND_SERVICE (and
-CAP_NET_RAW for the interface binding on kernels before 5.7).`,
+CAP_NET_RAW for the interface binding on kernels before 5.7).
+
+The API calls that change what a machine boots (PUT and DELETE
+/api/machines/MAC/next-boot) and the one that reads results
+(GET /api/boots/ID/results) need the operator token:
+
+  curl -H "Authorization: Bearer $(cat netboot-state/operator-token)" \
+       -X PUT -d '{"profile":"qemu","once":true}' \
+       http://10.0.0.1:8080/api/machines/52-54-00-12-34-56/next-boot
+
+The token file is --operator-token-file (or server.operator_token_file);
+by default operator-token in the state directory, created on the first
+start. It must be readable by its owner only (chmod 600).`,
 		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
@@ -48,6 +60,7 @@ CAP_NET_RAW for the interface binding on kernels before 5.7).`,
 	artifacts := f.String("artifacts", "", "artifacts directory every machine boots (quick start)")
 	proxy := f.Bool("proxy", false, "quick start: proxyDHCP beside an existing DHCP server instead of full DHCP")
 	stateDir := f.String("state-dir", "", "leases and boot state (default: netboot-state, next to --config if given)")
+	tokenFile := f.String("operator-token-file", "", "file with the operator token for the API calls that change boots, mode 0600 (default: operator-token in the state directory, created if missing)")
 	httpPort := f.Int("http-port", 0, "HTTP port (default 8080; overrides server.http_port)")
 	logFormat := f.String("log-format", "text", "log format: text or json")
 	debug := f.Bool("debug", false, "log every DHCP packet, including those proxy mode ignores")
@@ -83,6 +96,9 @@ CAP_NET_RAW for the interface binding on kernels before 5.7).`,
 		}
 		if *httpPort != 0 {
 			lf.Server.HTTPPort = *httpPort
+		}
+		if *tokenFile != "" {
+			lf.Server.OperatorTokenFile = *tokenFile
 		}
 		opts := &slog.HandlerOptions{}
 		if *debug {

@@ -1,3 +1,5 @@
+//rl:domain
+
 // Package blockbench measures a block device: 4 KiB reads and writes,
 // sequential or random, in batches, with IOPS and per-batch latency
 // percentiles. It drives an idl.BlockDevice (a driver domain through the

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/rlgo/redleaf/bootparam"
 )
 
 // CmdlinePath is where Linux exposes the kernel command line.
@@ -147,8 +149,8 @@ func parseBool(v string) (val, ok bool) {
 }
 
 // Prefix is the prefix of the kernel command line keys the domain kernel
-// understands. Other keys are ignored.
-const Prefix = "rl."
+// understands (package bootparam names them all). Other keys are ignored.
+const Prefix = bootparam.Prefix
 
 // Config is the domain kernel's configuration from the command line.
 type Config struct {
@@ -204,25 +206,25 @@ func DefaultConfig() Config {
 func ParseConfig(c *Cmdline) (Config, []error) {
 	cfg := DefaultConfig()
 	var errs []error
-	if v, ok := c.Lookup(Prefix + "onfatal"); ok {
+	if v, ok := c.Lookup(bootparam.OnFatal); ok {
 		a, err := ParseAction(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%sonfatal: %w (using %s)", Prefix, err, cfg.OnFatal))
+			errs = append(errs, fmt.Errorf("%s: %w (using %s)", bootparam.OnFatal, err, cfg.OnFatal))
 		} else {
 			cfg.OnFatal = a
 		}
 	}
 	var err error
-	if cfg.Shell, err = c.Bool(Prefix+"shell", cfg.Shell); err != nil {
+	if cfg.Shell, err = c.Bool(bootparam.Shell, cfg.Shell); err != nil {
 		errs = append(errs, err)
 	}
-	if cfg.Debug, err = c.Bool(Prefix+"debug", cfg.Debug); err != nil {
+	if cfg.Debug, err = c.Bool(bootparam.Debug, cfg.Debug); err != nil {
 		errs = append(errs, err)
 	}
-	if v, ok := c.Lookup(Prefix + "root"); ok {
+	if v, ok := c.Lookup(bootparam.Root); ok {
 		r, err := ParseRoot(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%sroot: %w (using %s)", Prefix, err, cfg.Root))
+			errs = append(errs, fmt.Errorf("%s: %w (using %s)", bootparam.Root, err, cfg.Root))
 		} else {
 			cfg.Root = r
 		}

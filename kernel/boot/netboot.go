@@ -5,6 +5,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/rlgo/redleaf/bootparam"
 	"github.com/rlgo/redleaf/kernel/netup"
 	"github.com/rlgo/redleaf/version"
 	"golang.org/x/sys/unix"
@@ -20,17 +21,17 @@ const ReportTimeout = 3 * time.Minute
 // the console shell never waits for the network. Failures are printed;
 // success only with rl.debug (the line would land after the prompt).
 func (k *Kernel) startReport() {
-	url, ok := k.Cmdline.Lookup(Prefix + "report")
+	url, ok := k.Cmdline.Lookup(bootparam.Report)
 	if !ok || url == "" {
 		return
 	}
-	token, _ := k.Cmdline.Lookup(Prefix + "token")
-	bootID, _ := k.Cmdline.Lookup(Prefix + "boot")
+	token, _ := k.Cmdline.Lookup(bootparam.Token)
+	bootID, _ := k.Cmdline.Lookup(bootparam.Boot)
 	var mac net.HardwareAddr
-	if v, ok := k.Cmdline.Lookup(Prefix + "mac"); ok {
+	if v, ok := k.Cmdline.Lookup(bootparam.MAC); ok {
 		var err error
 		if mac, err = net.ParseMAC(v); err != nil {
-			k.Logf("netboot: rl.mac=%q: %v; using the first interface with carrier", v, err)
+			k.Logf("netboot: %s=%q: %v; using the first interface with carrier", bootparam.MAC, v, err)
 		}
 	}
 	release := "unknown"

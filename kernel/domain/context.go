@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"reflect"
 	"sync"
 	"time"
@@ -17,8 +18,9 @@ import (
 // the instance's private unwinding, which stops the calling thread (the
 // crossing or spawn wrapper it came through recovers it).
 type Context struct {
-	d   *Domain
-	cfg *createConfig
+	d    *Domain
+	cfg  *createConfig
+	heap *rref.Account // the instance's copy of its account
 
 	mu    sync.Mutex
 	rrefs map[string]any // the RRefs granted to this instance, moved to it; guarded by mu
@@ -34,7 +36,7 @@ func (c *Context) ID() ID { return c.d.id }
 // with.
 func (c *Context) Heap() *rref.Account {
 	c.d.check()
-	return c.d.acct
+	return c.heap
 }
 
 // Done is closed when the instance dies: its threads select on it.
@@ -66,9 +68,15 @@ func (c *Context) Spawn(name string, fn func()) {
 }
 
 // Logf writes a line to the kernel log, prefixed with the instance's name.
+// The line is formatted on the calling thread, before the kernel log sees
+// it: the String methods of args are the domain's code, and must not run
+// inside the kernel's log (where a blocking one would hold it for
+// everybody).
 func (c *Context) Logf(format string, args ...any) {
 	c.d.check()
-	c.d.mgr.logf("%s: "+format, append([]any{c.d.name}, args...)...)
+	line := fmt.Sprintf(format, args...)
+	c.d.check()
+	c.d.mgr.logf("%s: %s", c.d.name, line)
 }
 
 // Import binds a capability of IDL interface I to what the instance was

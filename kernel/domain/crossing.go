@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rlgo/redleaf/kernel/internal/registry"
 	"github.com/rlgo/redleaf/kernel/rref"
 )
 
@@ -58,6 +59,7 @@ func (x *Crossing) Enter() error {
 
 func (x *Crossing) enterSlow() error {
 	x.state.Add(^uint64(0)) // not a call
+	x.mustGenuine()
 	x.caller.check()
 	if x.revoked.Load() {
 		return ErrRevoked
@@ -91,10 +93,20 @@ func (x *Crossing) Leave(v any) bool {
 		return false
 	}
 	if !x.callee.Alive() {
-		x.callee.dead()
+		x.callee.waitDead()
 		return true
 	}
 	return v != nil || !x.caller.Alive()
+}
+
+// mustGenuine panics unless the kernel made x: a Crossing a domain declared
+// (&domain.Crossing{}) binds nobody to anything. Its fast paths (Enter and
+// Leave of a call that was never made) do nothing for it; everything else
+// refuses it here.
+func (x *Crossing) mustGenuine() {
+	if x == nil || x.callee == nil {
+		panic("domain: a Crossing the kernel did not make: refused")
+	}
 }
 
 // Fail ends a failed call: it fails the callee with panic value v (unless v
@@ -104,6 +116,7 @@ func (x *Crossing) Leave(v any) bool {
 // goes no further into dead code. For generated proxies, after Leave
 // reported a failed call.
 func (x *Crossing) Fail(v any) error {
+	x.mustGenuine()
 	var f *FailedError
 	if v != nil {
 		x.faults.Add(1)
@@ -133,6 +146,7 @@ func (x *Crossing) CalleeHeap() *rref.Account { return x.to }
 // (its counts stay in their totals): kernel code that connects to a domain
 // for a while should revoke the capability when it is done with it.
 func (x *Crossing) Revoke() {
+	x.mustGenuine()
 	if x.revoked.Swap(true) {
 		return
 	}
@@ -167,6 +181,7 @@ func (x *Crossing) counts(d *Domain) counts {
 // object the proxy calls (its exported implementation, or an object it
 // passed as a callback). For generated proxies.
 func (x *Crossing) Target(impl any) Provider {
+	x.mustGenuine()
 	return export{x.callee, impl}
 }
 
@@ -208,16 +223,44 @@ func Deadline(d time.Duration) BindOption {
 var proxies sync.Map // reflect.Type -> func(*Crossing, any) any
 
 // RegisterProxy registers the proxy constructor of IDL interface I. For
-// generated code (cmd/idlgen), from an init function.
+// generated code (cmd/idlgen), from the init function of the IDL package.
+//
+// A proxy receives the callee's object and the *Crossing (both sides' heap
+// accounts, Fail, Revoke), so RegisterProxy panics unless I is an interface
+// of the IDL package, the caller is that package's initialization, the
+// registries are not sealed (no domain has started), and I has no proxy
+// yet: no other package can put a proxy of its own in front of an
+// interface, or replace the generated one.
 func RegisterProxy[I any](newProxy func(x *Crossing, impl I) I) {
-	proxies.Store(reflect.TypeFor[I](), func(x *Crossing, impl any) any {
+	t := reflect.TypeFor[I]()
+	if err := registry.CheckIDL("proxy", t); err != nil {
+		panic("domain.RegisterProxy: " + err.Error())
+	}
+	f := func(x *Crossing, impl any) any {
 		i, _ := impl.(I) // nil for a broken binding to a dead domain that never started
 		return newProxy(x, i)
-	})
+	}
+	if _, dup := proxies.LoadOrStore(t, f); dup {
+		panic(fmt.Sprintf("domain.RegisterProxy: %v has a proxy already", t))
+	}
 }
 
-// Provide binds a proxy to d's exported implementation for holder.
+// HasProxy reports whether IDL interface t has a registered proxy.
+func HasProxy(t reflect.Type) bool {
+	_, ok := proxies.Load(t)
+	return ok
+}
+
+// Provide binds a proxy to d's exported implementation for holder. iface
+// must be the interface d's kind exports: its implementation may have the
+// methods of other IDL interfaces too, which are not what it exports.
 func (d *Domain) Provide(holder *Domain, iface reflect.Type, opts ...BindOption) (any, error) {
+	if !d.genuine() {
+		return nil, fmt.Errorf("domain: binding %v to a Domain the kernel did not make: refused", iface)
+	}
+	if d.kind != nil && iface != d.kind.iface {
+		return nil, fmt.Errorf("domain: %s exports %v, not %v", d.name, d.kind.iface, iface)
+	}
 	d.mu.Lock()
 	impl := d.impl
 	d.mu.Unlock()
@@ -241,9 +284,19 @@ func (e export) Provide(holder *Domain, iface reflect.Type, opts ...BindOption) 
 // bind makes a proxy of interface iface through which holder calls impl, an
 // object of target. If either side is dead the proxy is born broken: its
 // calls fail with the callee's failure, or unwind the caller.
+//
+// The holder and the target must be domains the kernel made, of one manager:
+// a *Domain a domain declared (&domain.Domain{}) would be a holder that
+// never dies and that no revocation reaches.
 func bind(holder, target *Domain, impl any, iface reflect.Type, opts []BindOption) (any, error) {
 	if holder == nil || target == nil {
 		return nil, fmt.Errorf("domain: binding %v: no holder or target", iface)
+	}
+	if !holder.genuine() || !target.genuine() {
+		return nil, fmt.Errorf("domain: binding %v: a Domain the kernel did not make: refused", iface)
+	}
+	if holder.mgr != target.mgr {
+		return nil, fmt.Errorf("domain: binding %v: the holder and the target belong to different managers", iface)
 	}
 	f, ok := proxies.Load(iface)
 	if !ok {
@@ -285,7 +338,13 @@ func bind(holder, target *Domain, impl any, iface reflect.Type, opts []BindOptio
 // domain.
 func Connect[I any](holder *Domain, p Provider, opts ...BindOption) (I, error) {
 	var zero I
-	if d, ok := p.(*Domain); ok && !d.Alive() {
+	if !holder.genuine() {
+		return zero, fmt.Errorf("domain: connecting %v: a holder the kernel did not make: refused", reflect.TypeFor[I]())
+	}
+	if p == nil {
+		return zero, fmt.Errorf("domain: connecting %v: no provider", reflect.TypeFor[I]())
+	}
+	if d, ok := p.(*Domain); ok && d.genuine() && !d.Alive() {
 		return zero, d.dead()
 	}
 	v, err := p.Provide(holder, reflect.TypeFor[I](), opts...)
@@ -299,11 +358,17 @@ func Connect[I any](holder *Domain, p Provider, opts ...BindOption) (I, error) {
 // callee. A generated proxy or shadow is rebound to its target; any other
 // value is an object of the caller, which the callee will call through a
 // proxy. For generated proxies.
-func PassIn[I any](x *Crossing, v I) I { return pass(x.caller, x.callee, v) }
+func PassIn[I any](x *Crossing, v I) I {
+	x.mustGenuine()
+	return pass(x.caller, x.callee, v)
+}
 
 // PassOut rebinds capability v, a result of the callee, for the caller. For
 // generated proxies.
-func PassOut[I any](x *Crossing, v I) I { return pass(x.callee, x.caller, v) }
+func PassOut[I any](x *Crossing, v I) I {
+	x.mustGenuine()
+	return pass(x.callee, x.caller, v)
+}
 
 func pass[I any](from, to *Domain, v I) I {
 	a := any(v)

@@ -77,6 +77,7 @@ const (
 	frameAbandoned // the caller gave up: the worker drops what it comes back with
 )
 
+//lint:ignore U1000 it implements Job for the frames generated proxies embed Frame in
 func (f *Frame) frame() *Frame { return f }
 
 // Dispatch runs j on a worker and waits for it or for the deadline. It returns
@@ -89,6 +90,7 @@ func (f *Frame) frame() *Frame { return f }
 // side during j (its unwinding, a misused RRef) is re-raised here, on the
 // caller's goroutine. For generated proxies.
 func (x *Crossing) Dispatch(j Job) error {
+	x.mustGenuine()
 	f := j.frame()
 	m := x.callee.mgr
 	if f.done == nil {

@@ -38,13 +38,17 @@
 // statements), so each is attributed to its domain and a panic on it fails
 // that domain. A thread is a Go goroutine, and Go cannot kill one: when a
 // domain dies, each of its threads stops at its next crossing or kernel
-// call, which panics with a private value (the domain's unwinding) that runs
-// its deferred calls and is recovered by the crossing the thread entered the
-// domain through (which returns the *FailedError to its caller) or by the
-// spawn wrapper. Threads waiting on something select on Context.Done. The
-// threads of a dead domain that have not stopped yet are counted
-// (Stats.Lingering). The same holds for a thread of another domain that is
-// inside the dead one when it dies.
+// call. A thread of its own (with no other domain's code on its stack) ends
+// there with runtime.Goexit, which runs its deferred calls and which no
+// recover can catch (fmt recovers the panics of the String methods it
+// calls; a domain could too). A thread of another domain inside the dead
+// one (or one of its own inside a call into another domain that called it
+// back) unwinds instead with a private panic value that the crossing it came
+// in through recovers, returning the *FailedError to the domain below, whose
+// code is not cut short; that value re-panics when fmt prints it, so fmt
+// does not swallow it either. Threads waiting on something select on
+// Context.Done. The threads of a dead domain that have not stopped yet are
+// counted (Stats.Lingering).
 //
 // # Deadlines
 //
@@ -88,14 +92,27 @@
 //     declared in (IsGenerated), which no domain can add types to: passing a
 //     value of the domain's own type that merely has the methods of a
 //     capability yields a proxy to that value, never the value.
+//   - The kernel's values cannot be forged, and it checks, not trusts: a
+//     *Domain holder or a *Crossing the kernel did not make is refused, so
+//     is a heap account the mint did not make (package rref); kinds,
+//     proxies and shadows are registered only during the initialization of
+//     the package that defines them (the IDL package, for proxies and
+//     shadows), and the first Create seals the registries; a kind name two
+//     packages register is nobody's. The stack tells who is calling, since
+//     Go has no thread-local storage: it is read in kernel code, off the
+//     per-call path.
+//   - Errors cross as values (PassError): a callee's error methods run
+//     inside the crossing, never later on the caller's thread.
 //
 // # Invariants
 //
 //   - Every interface value a domain gets from the kernel, and every
 //     capability it receives in a call, is of a generated type declared in
 //     the interface's IDL package (IsGenerated); a domain cannot forge one.
-//   - An instance dies once, and every observer of its death gets the same
-//     *FailedError. Dying closes Done, marks every crossing it is a side of
+//   - An instance dies once, and the kernel keeps one record of its death;
+//     every observer gets a copy (Domain.Failed recognizes one), and the
+//     record is described without running any code of a domain (a panic
+//     value of a domain's type is named by its type). Dying closes Done, marks every crossing it is a side of
 //     for the slow path, closes its heap account (reclaiming its RRefs),
 //     resets its granted devices and records the event, before it returns;
 //     and nobody gets the *FailedError (a caller, Kill, Restart, a thread

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,7 @@ func (s State) String() string {
 // the FailedError before all of that is done (see dead). Its threads stop at
 // their next crossing or kernel call (see the package doc).
 type Domain struct {
+	self     *Domain // itself: a Domain the kernel did not make (&Domain{}) is refused
 	id       ID
 	name     string
 	kind     *kind // nil for the kernel pseudo-domain
@@ -55,7 +57,7 @@ type Domain struct {
 	created  time.Time
 
 	state   atomic.Uint32
-	failure atomic.Pointer[FailedError]
+	failure atomic.Pointer[FailedError] // the kernel's record of its death; observers get copies
 	done    chan struct{}
 	gone    chan struct{} // closed when die has done everything dying does
 	unwind  *unwinding    // the panic value that unwinds its threads once it is dead
@@ -77,12 +79,20 @@ type counts struct {
 	in, out, faults uint64
 }
 
-// unwinding is the private panic value that stops a dead domain's thread at
-// its next crossing or kernel call; the crossing it came in through (or its
-// spawn wrapper) recovers it.
+// unwinding is the private panic value that stops a thread of another
+// domain running code of a dead one at its next crossing or kernel call;
+// the crossing it came in through recovers it. (A dead domain's own threads
+// stop with runtime.Goexit instead: see stopThread.)
 type unwinding struct{ d *Domain }
 
-func (u *unwinding) String() string { return "domain " + u.d.name + " is dead: unwinding" }
+// Error and String panic with the unwinding itself. fmt recovers a panic of
+// the String or Error method it calls, and prints what it recovered; a
+// panic while it prints that, it re-raises. So a thread unwinding out of a
+// String method of the dead domain (which made a kernel call) goes on
+// unwinding through fmt instead of being printed and swallowed. The kernel
+// never formats an unwinding (see describe).
+func (u *unwinding) Error() string  { panic(u) }
+func (u *unwinding) String() string { panic(u) }
 
 func newDomain(m *Manager, k *kind, name string, cfg *createConfig, owner string, restarts int) *Domain {
 	acct := mint.NewAccount(name)
@@ -90,9 +100,13 @@ func newDomain(m *Manager, k *kind, name string, cfg *createConfig, owner string
 		id: ID(acct.ID()), name: name, kind: k, mgr: m, acct: acct, cfg: cfg,
 		owner: owner, restarts: restarts, created: time.Now(), done: make(chan struct{}), gone: make(chan struct{}),
 	}
+	d.self = d
 	d.unwind = &unwinding{d}
 	return d
 }
+
+// genuine reports whether d was made by the kernel (newDomain).
+func (d *Domain) genuine() bool { return d != nil && d.self == d }
 
 // ID is the instance's id.
 func (d *Domain) ID() ID { return d.id }
@@ -125,12 +139,13 @@ func (d *Domain) Alive() bool { return d.state.Load() <= uint32(Running) }
 // Done is closed when the instance dies.
 func (d *Domain) Done() <-chan struct{} { return d.done }
 
-// Err is why the instance died, or nil while it is alive.
+// Err is why the instance died (a copy of the kernel's record, see
+// FailedError), or nil while it is alive.
 func (d *Domain) Err() *FailedError {
 	if d.Alive() {
 		return nil
 	}
-	return d.failure.Load()
+	return d.failure.Load().copyOf()
 }
 
 // Heap is the instance's account on the shared heap, for kernel code that
@@ -148,17 +163,42 @@ func (d *Domain) Imports() []any {
 	return append([]any(nil), d.imports...)
 }
 
-// check is every kernel call's first step: a dead domain's thread unwinds.
+// check is every kernel call's first step: a dead domain's thread stops.
 func (d *Domain) check() {
 	if !d.Alive() {
-		panic(d.unwind)
+		d.stopThread()
 	}
 }
 
+// stopThread stops the calling thread, which runs code of d, dead. A thread
+// of d's own (Context.Spawn, or its constructor on a kernel worker) that has
+// no other domain's code below it ends with runtime.Goexit: no recover, of
+// a domain or of the standard library (fmt recovers panics of String
+// methods), can catch that; deferred calls run. Any other thread (one that
+// came into d through a crossing, or one of d's whose call into another
+// domain called d back) unwinds with d's private panic, which the crossing
+// it came through recovers: the domain below gets an error, and its code is
+// not cut short.
+func (d *Domain) stopThread() {
+	if ownThread() {
+		runtime.Goexit()
+	}
+	panic(d.unwind)
+}
+
 // failWith makes panic value v, caught at where, the failure of d, unless it
-// is d's own unwinding or d is dead already; it returns d's failure.
+// is d's own unwinding or d is dead already; it returns (a copy of) d's
+// failure.
 func (d *Domain) failWith(v any, where string) *FailedError {
-	if u, ok := v.(*unwinding); ok && u.d == d || !d.Alive() {
+	if u, ok := v.(*unwinding); ok {
+		if u.d == d || !d.Alive() {
+			return d.dead()
+		}
+		// Another domain's unwinding, recovered and raised again by d's
+		// code: d's failure, not the dead domain's.
+		v = Error("domain " + d.name + " caught the unwinding of dead domain " + u.d.name)
+	}
+	if !d.Alive() {
 		return d.dead()
 	}
 	return d.die(Failed, &FailedError{Value: v, Where: where, Stack: debug.Stack()})
@@ -178,12 +218,16 @@ func (d *Domain) dead() *FailedError {
 		return &FailedError{Domain: d.name, ID: d.id, Value: "not running", Where: "kernel"}
 	}
 	<-d.gone
-	return d.failure.Load()
+	return d.failure.Load().copyOf()
 }
 
+// waitDead waits until the death of d, dead, is complete.
+func (d *Domain) waitDead() { <-d.gone }
+
 // die ends d with failure f (filling in its name and id) unless it is dead
-// already, and returns the failure that won, once the death is complete
-// (see dead).
+// already, and returns (a copy of) the failure that won, once the death is
+// complete (see dead). f becomes the kernel's record: nobody else may hold
+// it.
 func (d *Domain) die(st State, f *FailedError) *FailedError {
 	if d.kind == nil {
 		panic("domain: the kernel cannot die: " + f.Error())
@@ -207,7 +251,7 @@ func (d *Domain) die(st State, f *FailedError) *FailedError {
 	d.cfg.resetDevices(d.mgr.logf)
 	d.mgr.died(d, xs)
 	close(d.gone)
-	return f
+	return f.copyOf()
 }
 
 // retire removes crossing x from d's list once its other side died, keeping
@@ -254,10 +298,14 @@ func (d *Domain) counts() counts {
 func (d *Domain) spawn(name string, fn func()) {
 	d.threads.Add(1)
 	d.mgr.threads.Add(1)
-	go func() {
-		defer d.threadExit(name)
-		fn()
-	}()
+	go d.runThread(name, fn)
+}
+
+// runThread is the bottom of every domain thread's stack (ownThread looks
+// for it there).
+func (d *Domain) runThread(name string, fn func()) {
+	defer d.threadExit(name)
+	fn()
 }
 
 func (d *Domain) threadExit(name string) {

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/rlgo/redleaf/kernel/rref"
 )
@@ -21,6 +22,8 @@ type createConfig struct {
 	// and end are recorded but not logged, and it leaves the listing once
 	// it is dead.
 	transient bool
+	// startDeadline bounds the constructor (0: none).
+	startDeadline time.Duration
 }
 
 type grant struct {
@@ -42,6 +45,14 @@ func Name(name string) CreateOption {
 // do not pile up.
 func Transient() CreateOption {
 	return func(c *createConfig) { c.transient = true }
+}
+
+// StartDeadline bounds the instance's constructor, and its restarts': the
+// constructor runs on a kernel worker, and if it has not returned within d
+// the instance fails with a *DeadlineError (Create returns it dead). d <= 0
+// means no deadline (the constructor runs on the calling goroutine).
+func StartDeadline(d time.Duration) CreateOption {
+	return func(c *createConfig) { c.startDeadline = d }
 }
 
 // Grant lets the instance Import a capability, under name, to p: a *Domain
@@ -96,7 +107,7 @@ func (c *createConfig) resetDevices(logf func(string, ...any)) {
 			func() {
 				defer func() {
 					if v := recover(); v != nil {
-						logf("device %s: Reset panicked: %v", name, v)
+						logf("device %s: Reset panicked: %s", name, describe(v, 0))
 					}
 				}()
 				r.Reset()

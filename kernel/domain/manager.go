@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rlgo/redleaf/kernel/internal/registry"
 	"github.com/rlgo/redleaf/kernel/rref"
 )
 
@@ -52,8 +53,17 @@ func WithEvents(hook func(Event)) Option {
 	return func(m *Manager) { m.hook = hook }
 }
 
-// NewManager returns a manager with no domains but the kernel.
+// NewManager returns a manager with no domains but the kernel. It panics if
+// domain code is running on the calling goroutine (a domain's thread,
+// constructor or call, or a package's initialization): a Manager a domain
+// made for itself would give it a kernel pseudo-domain (a holder that never
+// dies) and a second heap account, with which it could bind capabilities
+// that outlive it and lend or move its cells outside the kernel's
+// accounting.
 func NewManager(opts ...Option) *Manager {
+	if where := domainCode(); where != "" {
+		panic("domain.NewManager under " + where + ": a Manager is the kernel's, and domain code cannot make one")
+	}
 	m := &Manager{
 		timers:  realTimers{},
 		jobs:    make(chan Job),
@@ -75,9 +85,15 @@ func NewManager(opts ...Option) *Manager {
 func (m *Manager) Kernel() *Domain { return m.kernel }
 
 // Create creates and starts an instance of the registered kind: it runs the
-// kind's constructor, on the calling goroutine, with a Context holding the
-// grants of opts. A panic or an error in the constructor fails the instance
-// and is returned as its *FailedError.
+// kind's constructor, on the calling goroutine (on a kernel worker, with
+// StartDeadline), with a Context holding the grants of opts. A panic or an
+// error in the constructor fails the instance and is returned as its
+// *FailedError.
+//
+// The first Create seals the registries of kinds and proxies: nothing
+// registers after the first domain started. Create fails during package
+// initialization, so that no package's init can seal them before the others
+// registered.
 func (m *Manager) Create(kind string, opts ...CreateOption) (*Domain, error) {
 	k, err := lookupKind(kind)
 	if err != nil {
@@ -87,19 +103,26 @@ func (m *Manager) Create(kind string, opts ...CreateOption) (*Domain, error) {
 	for _, o := range opts {
 		o(cfg)
 	}
-	d, err := m.start(k, cfg, "kernel", 0)
+	d, err := m.start(k, cfg, "kernel", 0, cfg.startDeadline)
 	if err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
-// start creates and constructs one instance. On a construction failure it
-// returns the dead instance with its failure.
-func (m *Manager) start(k *kind, cfg *createConfig, owner string, restarts int) (*Domain, error) {
+// start creates and constructs one instance, its constructor bounded by
+// limit if limit > 0. On a construction failure it returns the dead
+// instance with its failure.
+func (m *Manager) start(k *kind, cfg *createConfig, owner string, restarts int, limit time.Duration) (*Domain, error) {
 	name := cfg.name
 	if name == "" {
 		name = k.name
+	}
+	if !registry.Sealed() {
+		if pkg := registry.Initializing(); pkg != "" {
+			return nil, fmt.Errorf("domain: creating %s during the initialization of package %s: domains start once every package is initialized", name, pkg)
+		}
+		registry.Seal()
 	}
 	d := newDomain(m, k, name, cfg, owner, restarts)
 	m.mu.Lock()
@@ -120,11 +143,15 @@ func (m *Manager) start(k *kind, cfg *createConfig, owner string, restarts int) 
 	m.byName[name] = d
 	m.mu.Unlock()
 
-	ctx := &Context{d: d, cfg: cfg, rrefs: make(map[string]any)}
+	// The instance gets a copy of its account: the same account (id and
+	// closed flag), but overwriting it (*ctx.Heap() = rref.Account{}) only
+	// breaks the instance's own copy, not the kernel's.
+	heap := *d.acct
+	ctx := &Context{d: d, cfg: cfg, heap: &heap, rrefs: make(map[string]any)}
 	for n, take := range cfg.rrefs {
 		ctx.rrefs[n] = take(m.kernel.acct, d.acct)
 	}
-	impl, err := construct(ctx, k)
+	impl, err := m.constructWithin(d, ctx, k, limit)
 	if err == nil && impl == nil {
 		err = fmt.Errorf("constructor returned a nil %v", k.iface)
 	}
@@ -144,13 +171,71 @@ func (m *Manager) start(k *kind, cfg *createConfig, owner string, restarts int) 
 	return d, nil
 }
 
-func construct(ctx *Context, k *kind) (impl any, err error) {
+// construct runs k's constructor for d. It does not look at ctx after
+// handing it over: the constructor can overwrite it (*ctx = Context{}).
+func construct(d *Domain, ctx *Context, k *kind) (impl any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			impl, err = nil, ctx.d.failWith(v, "constructor")
+			impl, err = nil, d.failWith(v, "constructor")
 		}
 	}()
 	return k.new(ctx)
+}
+
+// constructWithin runs the constructor, on a kernel worker if limit > 0: if
+// it has not returned within limit, the instance fails with a
+// *DeadlineError and the worker is abandoned (counted in Stats.Stuck until
+// the constructor's next kernel call stops it).
+func (m *Manager) constructWithin(d *Domain, ctx *Context, k *kind, limit time.Duration) (any, error) {
+	if limit <= 0 {
+		return construct(d, ctx, k)
+	}
+	c := &construction{done: make(chan struct{})}
+	go m.runConstructor(c, d, ctx, k)
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
+		if c.state.CompareAndSwap(frameRunning, frameAbandoned) {
+			m.stuck.Add(1)
+			m.stuckTotal.Add(1)
+			return nil, d.die(Failed, &FailedError{
+				Value: &DeadlineError{Call: "constructor", After: limit},
+				Where: "deadline",
+			})
+		}
+		<-c.done
+	}
+	if !c.returned {
+		// The worker stopped without returning: the instance died (its
+		// thread stops with runtime.Goexit then).
+		return nil, d.dead()
+	}
+	return c.impl, c.err
+}
+
+// A construction is a constructor running on a kernel worker.
+type construction struct {
+	impl     any
+	err      error
+	returned bool         // the constructor returned (or panicked)
+	state    atomic.Int32 // frameRunning, frameFinished or frameAbandoned
+	done     chan struct{}
+}
+
+// runConstructor is the bottom of the stack of a constructor with a deadline
+// (ownThread looks for it there).
+func (m *Manager) runConstructor(c *construction, d *Domain, ctx *Context, k *kind) {
+	defer func() {
+		if c.state.CompareAndSwap(frameRunning, frameFinished) {
+			close(c.done)
+			return
+		}
+		m.stuck.Add(-1)
+	}()
+	c.impl, c.err = construct(d, ctx, k)
+	c.returned = true
 }
 
 // Kill terminates d: its callers get a *FailedError whose Value is
@@ -159,7 +244,7 @@ func construct(ctx *Context, k *kind) (impl any, err error) {
 // before its death is complete: when Kill returns, d's RRefs are reclaimed,
 // its devices reset and its death recorded, whoever failed it.
 func (m *Manager) Kill(d *Domain) {
-	if d == m.kernel {
+	if d == m.kernel || !d.genuine() || d.mgr != m {
 		return
 	}
 	d.die(Terminated, &FailedError{Value: ErrTerminated, Where: "kill"})
@@ -171,13 +256,24 @@ func (m *Manager) Kill(d *Domain) {
 // log. On a construction failure it returns the dead new instance with its
 // failure.
 func (m *Manager) Restart(d *Domain, by string) (*Domain, error) {
+	return m.RestartWithin(d, by, d.cfg.startDeadline)
+}
+
+// RestartWithin is Restart with a deadline on the new instance's
+// constructor (none if limit <= 0): a constructor that has not returned
+// within limit fails the new instance, which is returned dead with a
+// *FailedError whose Value is a *DeadlineError. Shadows restart this way.
+func (m *Manager) RestartWithin(d *Domain, by string, limit time.Duration) (*Domain, error) {
+	if !d.genuine() || d.mgr != m {
+		return nil, fmt.Errorf("domain: restarting a domain this manager did not make")
+	}
 	if d == m.kernel || d.kind == nil {
 		return nil, fmt.Errorf("domain: the kernel cannot be restarted")
 	}
 	m.Kill(d)
 	cfg := d.cfg.forRestart()
 	cfg.name = d.name
-	nd, err := m.start(d.kind, cfg, by, d.restarts+1)
+	nd, err := m.start(d.kind, cfg, by, d.restarts+1, limit)
 	m.record(Event{Kind: "restarted", Domain: d.name, ID: idOf(nd), By: by, Err: d.Err(), Restarts: d.restarts + 1, Failure: err}, false)
 	return nd, err
 }
@@ -233,7 +329,7 @@ func (m *Manager) died(d *Domain, xs []*Crossing) {
 		m.zombies[d] = struct{}{}
 	}
 	m.mu.Unlock()
-	f := d.failure.Load()
+	f := d.failure.Load() // record copies it
 	kind := "failed"
 	if d.State() == Terminated {
 		kind = "terminated"
@@ -304,9 +400,13 @@ func (e Event) String() string {
 
 const maxEvents = 256
 
+// record keeps e in the event log and tells the hook. The log keeps copies
+// of the failures, and hands out copies (Events, the hook): rewriting a
+// failure one got changes nobody's log.
 func (m *Manager) record(e Event, quiet bool) {
 	e.At = time.Now()
 	e.Transient = quiet
+	e = e.withCopies()
 	m.mu.Lock()
 	if len(m.events) < maxEvents {
 		m.events = append(m.events, e)
@@ -319,19 +419,34 @@ func (m *Manager) record(e Event, quiet bool) {
 		m.logf("%v", e)
 	}
 	if m.hook != nil {
-		m.hook(e)
+		m.hook(e.withCopies())
 	}
+}
+
+// withCopies is e with copies of its failures.
+func (e Event) withCopies() Event {
+	e.Err = e.Err.copyOf()
+	if f, ok := e.Failure.(*FailedError); ok {
+		e.Failure = f.copyOf()
+	}
+	return e
 }
 
 // Events returns the last events (at most 256), oldest first.
 func (m *Manager) Events() []Event {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var es []Event
 	if len(m.events) < maxEvents {
-		return slices.Clone(m.events)
+		es = slices.Clone(m.events)
+	} else {
+		i := m.nevents % maxEvents
+		es = append(slices.Clone(m.events[i:]), m.events[:i]...)
 	}
-	i := m.nevents % maxEvents
-	return append(slices.Clone(m.events[i:]), m.events[:i]...)
+	for i := range es {
+		es[i] = es[i].withCopies()
+	}
+	return es
 }
 
 // Info is one line of the domain listing.

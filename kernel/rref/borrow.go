@@ -8,27 +8,32 @@ package rref
 // Go has no read-only pointers: Get returns a *T, and that the callee only
 // reads through it is a rule of the IDL, not something the kernel enforces
 // (see docs/ARCHITECTURE.md).
+//
+// A Borrow is a struct type of its own, not an RRef under another name: its
+// fields are named differently, so Go does not convert one into the other
+// (rref.RRef[T](b) does not compile), and a borrower cannot turn the loan
+// into the owner's handle.
 type Borrow[T any] struct {
-	c   *cell[T]
-	tag uint64 // the owner's tag
+	lc  *cell[T] // the lent cell
+	own uint64   // the owner's tag
 }
 
 // Get returns the borrowed payload. It panics with a *UseError unless a loan
 // of b's cell is in flight and the cell still has the owner and generation b
 // was lent in.
 func (b Borrow[T]) Get() *T {
-	if b.c == nil {
-		refuse("borrowed Get", nil, b.tag, 0)
+	if b.lc == nil {
+		refuse("borrowed Get", nil, b.own, 0)
 	}
-	if w := b.c.word.Load(); !lent(w, b.tag) {
-		refuse("borrowed Get", &b.c.header, b.tag, w)
+	if w := b.lc.word.Load(); !lent(w, b.own) {
+		refuse("borrowed Get", &b.lc.header, b.own, w)
 	}
-	return &b.c.val
+	return &b.lc.val
 }
 
 // Valid reports whether Get would succeed.
 func (b Borrow[T]) Valid() bool {
-	return b.c != nil && lent(b.c.word.Load(), b.tag)
+	return b.lc != nil && lent(b.lc.word.Load(), b.own)
 }
 
 // lent reports whether cell word w has a loan in flight of the generation
@@ -46,17 +51,20 @@ func lent(w, tag uint64) bool {
 // flight. Every Lend must be paired with one Unlend. The zero Borrow lends
 // nothing. Needing two accounts, it is for the kernel and the proxies only.
 func Lend[T any](b Borrow[T], from, to *Account) Borrow[T] {
-	if b.c == nil {
+	if b.lc == nil {
 		return b
 	}
-	h := &b.c.header
-	if ownerOf(b.tag) != from.id || from == to {
-		refuse("lend", h, b.tag, h.word.Load())
+	if to.id == 0 || from.id == to.id {
+		refuseLoan("lend", from, to)
+	}
+	h := &b.lc.header
+	if ownerOf(b.own) != from.id {
+		refuse("lend", h, b.own, h.word.Load())
 	}
 	for {
 		w := h.word.Load()
-		if w&^borrowMask != b.tag || borrowsOf(w) == MaxBorrows {
-			refuse("lend", h, b.tag, w)
+		if w&^borrowMask != b.own || borrowsOf(w) == MaxBorrows {
+			refuse("lend", h, b.own, w)
 		}
 		if h.word.CompareAndSwap(w, w+1) {
 			return b
@@ -68,21 +76,24 @@ func Lend[T any](b Borrow[T], from, to *Account) Borrow[T] {
 // to inline: one compare-and-swap, when no other loan is in flight. If it
 // reports false nothing happened, and the proxy calls Lend.
 func TryLend[T any](b Borrow[T], from, to *Account) bool {
-	return b.c == nil || ownerOf(b.tag) == from.id && from != to && b.c.word.CompareAndSwap(b.tag, b.tag+1)
+	return b.lc == nil || ownerOf(b.own) == from.id && from.id != to.id && to.id != 0 && b.lc.word.CompareAndSwap(b.own, b.own+1)
 }
 
 // Unlend ends a loan started by Lend(b, from, to). If the owner died
 // meanwhile and this was the last loan, the cell is reclaimed now. It
 // panics with a *UseError if from and to are not the accounts of the loan.
 func Unlend[T any](b Borrow[T], from, to *Account) {
-	if b.c == nil {
+	if b.lc == nil {
 		return
 	}
-	if ownerOf(b.tag) != from.id || from == to {
-		refuse("unlend", &b.c.header, b.tag, b.c.word.Load())
+	if to.id == 0 || from.id == to.id {
+		refuseLoan("unlend", from, to)
 	}
-	if w := b.c.word.Add(^uint64(0)); ownerOf(w) == ownerReclaiming && borrowsOf(w) == 0 {
-		unlendLast(&b.c.header, w)
+	if ownerOf(b.own) != from.id {
+		refuse("unlend", &b.lc.header, b.own, b.lc.word.Load())
+	}
+	if w := b.lc.word.Add(^uint64(0)); ownerOf(w) == ownerReclaiming && borrowsOf(w) == 0 {
+		unlendLast(&b.lc.header, w)
 	}
 }
 
@@ -93,4 +104,16 @@ func unlendLast(h *header, w uint64) {
 	if h.word.CompareAndSwap(w, retag(w, ownerFree)) {
 		unregister(h)
 	}
+}
+
+// refuseLoan panics with the *UseError of a loan between from and to, one
+// of which is forged or both the same account. A loan is between two
+// domains, and a copy of an account is the same account. (The owner check
+// that follows refuses a forged from: a handle never has owner 0.)
+//
+//go:noinline
+func refuseLoan(op string, from, to *Account) {
+	mustAccount(op, from)
+	mustAccount(op, to)
+	panic(&UseError{Op: op, Reason: "lender and borrower are the same account " + from.String()})
 }

@@ -213,6 +213,7 @@ func (d Deque[T]) noteSent() {
 // move since was back to to (the callee returned it and was killed before
 // the proxy noticed), it gets orig's generation again.
 func RescueDeque[T any](moved, orig Deque[T], to *Account) bool {
+	mustAccount("rescue", to)
 	c := moved.r.c
 	if c == nil || c != orig.r.c || ownerOf(orig.r.tag) != to.id {
 		return false

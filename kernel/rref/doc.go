@@ -66,5 +66,10 @@
 // domain.Context). Move, Rescue, Lend and friends need the accounts of both
 // sides of a call, which only the kernel and the generated proxies hold: a
 // domain never sees another domain's *Account, so it cannot give a cell to,
-// or take one from, anybody but through a proxy.
+// or take one from, anybody but through a proxy. It cannot make one either:
+// every function that takes an account refuses one the kernel's Mint did
+// not make (&Account{}), a copy of an account is the same account (same
+// id, shared closed flag), and a loan is between two different accounts.
+// A Borrow is not convertible to an RRef (its fields differ), so a borrower
+// cannot turn its loan into the owner's handle.
 package rref

@@ -10,7 +10,18 @@ import (
 // buffers of a block driver. Get hands a cell out to an account; Drop, and
 // the reclaim of a dead owner, bring it back. Pools are kernel objects: a
 // domain gets one as a device grant.
+//
+// A Pool is a handle: its cells, free list and lock live behind it, where
+// the cells find their way home. A domain holding a *Pool can overwrite it
+// (*p = rref.Pool[T]{}, Go has no read-only pointers); that breaks that
+// handle only (its Gets are refused), never the pool's state, which the
+// kernel and the other handles keep using. Grant each domain a handle of
+// its own: a Pool value copies the handle.
 type Pool[T any] struct {
+	p *pool[T]
+}
+
+type pool[T any] struct {
 	name  string
 	cells []cell[T]
 	mu    sync.Mutex
@@ -21,19 +32,30 @@ type Pool[T any] struct {
 func NewPool[T any](name string, n int) *Pool[T] {
 	t := reflect.TypeFor[T]()
 	mustExchange(t)
-	p := &Pool[T]{name: name, cells: make([]cell[T], n), free: make([]int32, n)}
+	p := &pool[T]{name: name, cells: make([]cell[T], n), free: make([]int32, n)}
 	for i := range p.cells {
 		c := &p.cells[i]
 		c.typ, c.slot, c.home, c.idx = t, int32(i), p, -1
 		p.free[i] = int32(n - 1 - i)
 	}
-	return p
+	return &Pool[T]{p}
+}
+
+// pool returns the pool behind h, or panics with a *UseError if h was
+// overwritten (or is the zero Pool).
+func (h *Pool[T]) pool(op string) *pool[T] {
+	if h == nil || h.p == nil {
+		panic(&UseError{Op: op, Type: reflect.TypeFor[T](), Reason: "not a pool handle the kernel made (zero or overwritten)"})
+	}
+	return h.p
 }
 
 // Get hands out a free cell, owned by a, its payload zeroed so that nothing
 // of its previous owner shows through. It reports false if the pool is
 // empty.
-func (p *Pool[T]) Get(a *Account) (RRef[T], bool) {
+func (h *Pool[T]) Get(a *Account) (RRef[T], bool) {
+	mustAccount("allocate", a)
+	p := h.pool("pool Get")
 	p.mu.Lock()
 	if len(p.free) == 0 {
 		p.mu.Unlock()
@@ -55,14 +77,14 @@ func (p *Pool[T]) Get(a *Account) (RRef[T], bool) {
 	return RRef[T]{c, tag}, true
 }
 
-func (p *Pool[T]) recycle(slot int32) {
+func (p *pool[T]) recycle(slot int32) {
 	p.mu.Lock()
 	p.free = append(p.free, slot)
 	p.mu.Unlock()
 }
 
 // unrecycle takes slot out of the free cells, if it is there.
-func (p *Pool[T]) unrecycle(slot int32) bool {
+func (p *pool[T]) unrecycle(slot int32) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, s := range p.free {
@@ -75,15 +97,19 @@ func (p *Pool[T]) unrecycle(slot int32) bool {
 }
 
 // Free is the number of cells in the pool.
-func (p *Pool[T]) Free() int {
+func (h *Pool[T]) Free() int {
+	p := h.pool("pool Free")
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.free)
 }
 
 // Cap is the number of cells the pool was made with.
-func (p *Pool[T]) Cap() int { return len(p.cells) }
+func (h *Pool[T]) Cap() int { return len(h.pool("pool Cap").cells) }
 
-func (p *Pool[T]) String() string {
-	return fmt.Sprintf("pool %s: %d/%d free", p.name, p.Free(), p.Cap())
+func (h *Pool[T]) String() string {
+	if h == nil || h.p == nil {
+		return "pool (not a handle the kernel made)"
+	}
+	return fmt.Sprintf("pool %s: %d/%d free", h.p.name, h.Free(), h.Cap())
 }

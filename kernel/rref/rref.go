@@ -30,6 +30,7 @@ func New[T any](a *Account, v T) RRef[T] {
 
 // adopt registers a fresh cell as owned by a.
 func adopt[T any](c *cell[T], a *Account) RRef[T] {
+	mustAccount("allocate", a)
 	tag := uint64(a.id) << ownerShift
 	c.word.Store(tag)
 	if !register(&c.header, a) {
@@ -84,7 +85,7 @@ func Discard[T any](r RRef[T]) {
 // Borrow returns the immutable borrow of r to pass to a call that takes an
 // rref.Borrow[T]. It lends nothing by itself: the proxy lends it for the
 // duration of the call.
-func (r RRef[T]) Borrow() Borrow[T] { return Borrow[T](r) }
+func (r RRef[T]) Borrow() Borrow[T] { return Borrow[T]{lc: r.c, own: r.tag} }
 
 // Move gives r's cell, held by from, to to, and returns to's handle; r goes
 // stale. It panics with a *UseError if r is not from's valid handle or is
@@ -100,6 +101,8 @@ func Move[T any](r RRef[T], from, to *Account) RRef[T] {
 
 // move is Move's work, not generic.
 func move(h *header, tag uint64, from, to *Account) uint64 {
+	mustAccount("move", from)
+	mustAccount("move", to)
 	next := retag(tag, to.id)
 	if ownerOf(tag) != from.id || !h.word.CompareAndSwap(tag, next) {
 		refuse("move", h, tag, h.word.Load())
@@ -115,13 +118,13 @@ func move(h *header, tag uint64, from, to *Account) uint64 {
 // the proxy calls Move, which panics with the reason. Unlike Move it does
 // not check whether to was closed meanwhile: the proxy's Crossing.Leave
 // does, once per call, and the proxy gives the cell back if to died (see
-// the package doc).
+// the package doc). A forged account (id 0) is never a match: Move says why.
 func TryMove[T any](r RRef[T], from, to *Account) (RRef[T], bool) {
 	if r.c == nil {
 		return r, true
 	}
 	next := retag(r.tag, to.id)
-	if ownerOf(r.tag) != from.id || !r.c.word.CompareAndSwap(r.tag, next) {
+	if ownerOf(r.tag) != from.id || to.id == 0 || !r.c.word.CompareAndSwap(r.tag, next) {
 		return r, false
 	}
 	return RRef[T]{r.c, next}, true
@@ -133,6 +136,7 @@ func TryMove[T any](r RRef[T], from, to *Account) (RRef[T], bool) {
 // reports whether it did. Proxies rescue the RRefs a failed call had taken,
 // so that a caller (or a shadow retrying the call) still has them.
 func Rescue[T any](moved, orig RRef[T], to *Account) bool {
+	mustAccount("rescue", to)
 	if moved.c == nil || moved.c != orig.c || ownerOf(orig.tag) != to.id {
 		return false
 	}

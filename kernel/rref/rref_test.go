@@ -189,10 +189,8 @@ func TestDeque(t *testing.T) {
 	base := Live()
 	a, b := newAccount("a"), newAccount("b")
 	d := NewDeque[block](a, 3)
-	var rs []RRef[block]
 	for i := range 3 {
 		r := New(a, block{byte(i)})
-		rs = append(rs, r)
 		if !d.PushBack(r) {
 			t.Fatal("push failed")
 		}

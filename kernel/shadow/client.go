@@ -1,7 +1,6 @@
 package shadow
 
 import (
-	"errors"
 	"reflect"
 	"sync/atomic"
 
@@ -29,16 +28,17 @@ func (c *Client[I]) Current() *Binding[I] { return c.cur.Load() }
 
 // rebind binds c to the guard's current instance, unless it is bound to it
 // already, and returns the binding to use. A revoked client stays on its
-// revoked binding.
-func (c *Client[I]) rebind() *Binding[I] {
+// revoked binding. It fails only if the kernel refuses the binding (a holder
+// it did not make).
+func (c *Client[I]) rebind() (*Binding[I], error) {
 	d := c.g.Current()
 	cur := c.cur.Load()
 	if cur != nil && (cur.d == d || c.revoked.Load()) {
-		return cur
+		return cur, nil
 	}
 	v, err := d.Provide(c.holder, reflect.TypeFor[I](), c.opts...)
 	if err != nil {
-		panic(err) // no proxy for I: a build problem
+		return nil, err
 	}
 	nb := &Binding[I]{Impl: v.(I), d: d}
 	if c.revoked.Load() {
@@ -46,11 +46,11 @@ func (c *Client[I]) rebind() *Binding[I] {
 	}
 	if !c.cur.CompareAndSwap(cur, nb) {
 		revoke(nb)
-		return c.cur.Load()
+		return c.cur.Load(), nil
 	}
 	// The old binding is not revoked: other threads may be calling
 	// through it; they get its instance's failure and rebind too.
-	return nb
+	return nb, nil
 }
 
 func revoke[I any](b *Binding[I]) {
@@ -60,31 +60,27 @@ func revoke[I any](b *Binding[I]) {
 }
 
 // Recover decides what a failed call does next. err is what the call
-// through b returned and n how many retries it made. If err is the failure
-// of b's instance and the policy allows, Recover restarts the instance (or
-// finds it restarted) and returns the binding to retry through; otherwise it
-// returns nil and the call returns err.
+// through b returned and n how many retries it made. If err is the kernel's
+// report of the death of b's instance (domain.Domain.Failed: not an error
+// that only says so) and the policy allows, Recover restarts the instance
+// (or finds it restarted) and returns the binding to retry through;
+// otherwise it returns nil and the call returns err.
 func (c *Client[I]) Recover(b *Binding[I], err error, n int) *Binding[I] {
-	if n >= c.g.policy.Retries || c.revoked.Load() || !failureOf(err, b.d) {
+	if n >= c.g.policy.Retries || c.revoked.Load() || b.d == nil || !b.d.Failed(err) {
 		return nil
 	}
 	if _, rerr := c.g.recoverFrom(b.d); rerr != nil {
 		return nil
 	}
-	return c.rebind()
+	nb, rerr := c.rebind()
+	if rerr != nil {
+		return nil
+	}
+	return nb
 }
 
 // Recovered counts a call that succeeded on a retry.
 func (c *Client[I]) Recovered() { c.g.recovered.Add(1) }
-
-// failureOf reports whether err says that instance d died.
-func failureOf(err error, d *domain.Domain) bool {
-	f, ok := err.(*domain.FailedError)
-	if !ok && !errors.As(err, &f) {
-		return false
-	}
-	return d != nil && f.ID == d.ID()
-}
 
 // Record records a successful call of the //idl:init method named method,
 // to replay on the instances the guard creates from now on (the last call of
@@ -93,9 +89,9 @@ func (c *Client[I]) Record(method string, replay func(I) error) {
 	c.g.record(method, func(v any) error { return replay(v.(I)) })
 }
 
-// Target is the guard: passing a shadow to another domain gives it a shadow
-// of its own.
-func (c *Client[I]) Target() domain.Provider { return c.g }
+// Target is the guard, as a provider only: passing a shadow to another
+// domain gives it a shadow of its own.
+func (c *Client[I]) Target() domain.Provider { return provider{c.g} }
 
 // Revoke fails the shadow for good: its calls return domain.ErrRevoked.
 func (c *Client[I]) Revoke() {

@@ -32,9 +32,10 @@
 // # Invariants
 //
 //   - A call is retried only if it failed because the very instance it was
-//     bound to died (its *domain.FailedError names that instance), never on
-//     an error the domain returned, nor on the failure of a domain further
-//     down the chain that it reported.
+//     bound to died (the kernel's report of that death: domain.Domain.Failed,
+//     whatever the fields of the error say), never on an error the domain
+//     returned, nor on the failure of a domain further down the chain that
+//     it reported.
 //   - Each failed instance is restarted at most once, whatever number of
 //     callers saw it fail at the same time: the first restarts it, the others
 //     rebind to the new instance.
@@ -43,4 +44,11 @@
 //     on. A call that timed out lost them, and its error reaches the caller.
 //   - At most Policy.Retries retries per call and Policy.Restarts restarts per
 //     Policy.Window; beyond that the failure reaches the caller.
+//   - A restart runs outside the guard's lock, and every step of it that is
+//     the domain's code (its constructor, each replayed init call) has the
+//     deadline Policy.Start: the guard's listing always answers, and callers
+//     waiting for a restart wait at most that long per step.
+//   - Shadows are registered, like proxies, only by the IDL package at its
+//     initialization; a shadow's Target is the guard as a domain.Provider
+//     only, never the *Guard.
 package shadow

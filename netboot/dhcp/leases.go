@@ -1,19 +1,16 @@
 package dhcp
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/rlgo/redleaf/netboot/journal"
 )
 
 // Lease is an address bound to a client. An expired or released lease is
@@ -39,11 +36,12 @@ type record struct {
 }
 
 // Leases is the lease database: in memory, and journaled to a file when
-// opened with OpenLeases, so that a restarted server honours the leases
-// it gave. The journal is a file of JSON lines, one per change, appended
-// without fsync: the data survives the server's crash (it is in the
-// page cache), not the machine's. It is rewritten compactly when opened
-// and when it has grown to several times the live state.
+// opened with OpenLeases (package journal: one JSON line per change,
+// appended; a failed append is rolled back and the change refused; a
+// damaged last line is skipped with a warning), so that a restarted
+// server honours the leases it gave. The journal is rewritten compactly
+// when opened and when it has grown to several times the live state;
+// declines that have expired are dropped then.
 //
 // Leases is safe for concurrent use.
 type Leases struct {
@@ -51,9 +49,9 @@ type Leases struct {
 	byMAC    map[string]*Lease
 	byIP     map[netip.Addr]*Lease
 	declined map[netip.Addr]time.Time // address -> unusable until
-	path     string
-	f        *os.File // journal, nil for an in-memory database
-	records  int      // lines in the journal
+	j        *journal.Journal         // nil for an in-memory database
+	// Warning, set by OpenLeases, says what was skipped on open.
+	Warning string
 }
 
 // NewLeases returns an empty in-memory lease database.
@@ -67,27 +65,20 @@ func NewLeases() *Leases {
 
 // OpenLeases loads the journal at path (a missing file is an empty
 // database), rewrites it compactly and keeps it open for appending. A
-// line cut short by a crash at the end of the file is dropped; any other
-// malformed line is an error naming the file and line.
+// damaged last line (a write cut short) is dropped, and Warning says so;
+// a damaged line before the last is an error naming the file and line.
 func OpenLeases(path string) (*Leases, error) {
 	l := NewLeases()
-	l.path = path
-	f, err := os.Open(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("lease file: %w", err)
-	default:
-		err = l.replay(f, path)
-		f.Close()
-		if err != nil {
-			return nil, err
-		}
+	j, damage, err := journal.Open(path, l.replayLine)
+	if err != nil {
+		return nil, fmt.Errorf("lease file: %w: clients then get new addresses", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("lease file: %w", err)
+	l.j = j
+	if damage != nil {
+		l.Warning = fmt.Sprintf("%s: skipped a damaged last record (%v)", path, damage)
 	}
-	if err := l.compact(); err != nil {
+	if err := l.compact(time.Now()); err != nil {
+		j.Close()
 		return nil, err
 	}
 	return l, nil
@@ -97,39 +88,22 @@ func OpenLeases(path string) (*Leases, error) {
 // used in errors. It is OpenLeases without the file.
 func ParseJournal(r io.Reader, name string) (*Leases, error) {
 	l := NewLeases()
-	if err := l.replay(r, name); err != nil {
+	if _, _, _, err := journal.Read(r, name, l.replayLine); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-func (l *Leases) replay(r io.Reader, name string) error {
-	br := bufio.NewReader(r)
-	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		complete := len(b) > 0 && b[len(b)-1] == '\n'
-		if len(bytes.TrimSpace(b)) > 0 {
-			var rec record
-			if jerr := json.Unmarshal(b, &rec); jerr != nil || rec.check() != nil {
-				if !complete && err == io.EOF {
-					return nil // the last write was cut short
-				}
-				why := jerr
-				if why == nil {
-					why = rec.check()
-				}
-				return fmt.Errorf("%s:%d: not a lease record (%v): repair or delete the file (clients then get new addresses)", name, line, why)
-			}
-			l.apply(rec)
-			l.records++
-		}
-		if err == io.EOF {
-			return nil
-		}
+func (l *Leases) replayLine(b []byte, _ int64) error {
+	var rec record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return fmt.Errorf("not a lease record: %v", err)
 	}
+	if err := rec.check(); err != nil {
+		return fmt.Errorf("not a lease record: %v", err)
+	}
+	l.apply(rec)
+	return nil
 }
 
 func (r *record) check() error {
@@ -185,64 +159,55 @@ func (l *Leases) drop(mac string, ip netip.Addr) {
 	}
 }
 
-// write appends a record to the journal and applies it.
-func (l *Leases) write(r record) error {
+// write journals a record and then applies it: a record the journal
+// could not take is not applied, so memory never holds a change a
+// restart would forget. l.mu is held.
+func (l *Leases) write(r record, now time.Time) error {
+	if l.j != nil {
+		if _, _, err := l.j.Append(r); err != nil {
+			return fmt.Errorf("lease file: %w", err)
+		}
+	}
 	l.apply(r)
-	if l.f == nil {
-		return nil
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	if _, err := l.f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("lease file %s: %w", l.path, err)
-	}
-	l.records++
-	if l.records > 4*(len(l.byMAC)+len(l.declined))+1000 {
-		return l.compact()
+	if l.j != nil && l.j.Lines() > 4*(len(l.byMAC)+len(l.declined))+1000 {
+		// The record is written; a failed compaction only leaves the
+		// journal longer.
+		l.compact(now)
 	}
 	return nil
 }
 
 // compact rewrites the journal with one record per lease and declined
-// address, atomically, and reopens it for appending.
-func (l *Leases) compact() error {
-	tmp, err := os.CreateTemp(filepath.Dir(l.path), ".leases-*")
-	if err != nil {
+// address that has not expired, and forgets expired declines.
+func (l *Leases) compact(now time.Time) error {
+	l.expireDeclines(now)
+	if l.j == nil {
+		return nil
+	}
+	if err := l.j.Rewrite(func(write func([]byte) (int64, error)) error {
+		for _, r := range l.snapshot() {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if _, err := write(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
 		return fmt.Errorf("lease file: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriter(tmp)
-	n := 0
-	for _, r := range l.snapshot() {
-		b, _ := json.Marshal(r)
-		w.Write(append(b, '\n'))
-		n++
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("lease file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("lease file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("lease file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), l.path); err != nil {
-		return fmt.Errorf("lease file: %w", err)
-	}
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("lease file: %w", err)
-	}
-	if l.f != nil {
-		l.f.Close()
-	}
-	l.f, l.records = f, n
 	return nil
+}
+
+// expireDeclines forgets declines that have run out.
+func (l *Leases) expireDeclines(now time.Time) {
+	for ip, until := range l.declined {
+		if !now.Before(until) {
+			delete(l.declined, ip)
+		}
+	}
 }
 
 // snapshot returns the state as records, sorted by address.
@@ -258,16 +223,25 @@ func (l *Leases) snapshot() []record {
 	return rs
 }
 
+// Journal returns the journal's size in bytes and records (0, 0 in
+// memory).
+func (l *Leases) Journal() (size int64, records int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.j == nil {
+		return 0, 0
+	}
+	return l.j.Size(), l.j.Lines()
+}
+
 // Close closes the journal.
 func (l *Leases) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.f == nil {
+	if l.j == nil {
 		return nil
 	}
-	err := l.f.Close()
-	l.f = nil
-	return err
+	return l.j.Close()
 }
 
 // All returns a copy of every lease, active or not, sorted by address.

@@ -22,6 +22,10 @@ type Subnet struct {
 	DNS []netip.Addr
 	// DomainName, if set, is given as option 15.
 	DomainName string
+	// Agents, if set, are the addresses the relay agents of a relayed
+	// subnet send from; requests for the subnet from anywhere else are
+	// dropped.
+	Agents []netip.Addr
 }
 
 // Contains reports whether ip is in the dynamic pool.
@@ -196,8 +200,11 @@ func (l *Leases) bind(a *allocation, ip netip.Addr, d time.Duration, hostname st
 	if ip != a.reserved && !l.free(a, ip, offers, true) {
 		return fmt.Errorf("%v is in use by another client", ip)
 	}
+	if err := l.write(record{Op: "lease", MAC: a.mac, IP: ip, Expires: a.now.Add(d).UTC(), Hostname: hostname}, a.now); err != nil {
+		return err
+	}
 	delete(offers, ip)
-	return l.write(record{Op: "lease", MAC: a.mac, IP: ip, Expires: a.now.Add(d).UTC(), Hostname: hostname})
+	return nil
 }
 
 // release ends a client's lease early; the address stays its hint.
@@ -208,16 +215,35 @@ func (l *Leases) release(mac string, ip netip.Addr, now time.Time) error {
 	if lease == nil || lease.IP != ip {
 		return fmt.Errorf("%s holds no lease on %v", mac, ip)
 	}
-	return l.write(record{Op: "release", MAC: mac, IP: ip, Expires: now.UTC(), Hostname: lease.Hostname})
+	return l.write(record{Op: "release", MAC: mac, IP: ip, Expires: now.UTC(), Hostname: lease.Hostname}, now)
 }
 
 // decline marks an address as in use by someone we do not know (the
-// client found it taken) until the given time.
-func (l *Leases) decline(mac string, ip netip.Addr, until time.Time) error {
+// client found it taken) until the given time. Only the client the
+// address was offered or leased to may decline it (anyone else's
+// DECLINE would take addresses out of the pool at will), and at most a
+// quarter of a subnet's pool is out of use through declines at once.
+func (l *Leases) decline(a *allocation, ip netip.Addr, until time.Time, offers map[netip.Addr]offer) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if lease := l.byIP[ip]; lease != nil && lease.MAC != mac {
-		return fmt.Errorf("%v is leased to %s, not to %s", ip, lease.MAC, mac)
+	lease := l.byIP[ip]
+	o, offered := offers[ip]
+	switch {
+	case lease != nil && lease.MAC == a.mac && lease.Active(a.now):
+	case offered && o.mac == a.mac && a.now.Before(o.until):
+	default:
+		return fmt.Errorf("DECLINE of %v ignored: it was not offered or leased to %s", ip, a.mac)
 	}
-	return l.write(record{Op: "decline", IP: ip, Expires: until.UTC()})
+	l.expireDeclines(a.now)
+	n := 0
+	for d := range l.declined {
+		if a.subnet.Contains(d) {
+			n++
+		}
+	}
+	if limit := max(1, int(toU32(a.subnet.End)-toU32(a.subnet.Start)+1)/4); n >= limit {
+		return fmt.Errorf("DECLINE of %v ignored: %d addresses of the pool are declined already (the limit is a quarter of the pool); if clients keep finding addresses taken, another host uses the pool's addresses: move it or the pool", ip, n)
+	}
+	delete(offers, ip)
+	return l.write(record{Op: "decline", IP: ip, Expires: until.UTC()}, a.now)
 }

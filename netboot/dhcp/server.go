@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -266,6 +267,13 @@ func (s *Server) Handle(req *dhcpv4.DHCPv4, peer *net.UDPAddr, port int) (*dhcpv
 		return nil, nil, tx
 	}
 	c := ParseClient(req)
+	if c.Relay.IsValid() {
+		if why := s.untrustedRelay(c.Relay, peer); why != "" {
+			tx.Relay = c.Relay
+			tx.Note = why
+			return nil, nil, tx
+		}
+	}
 	tx.Firmware, tx.IPXE, tx.Class, tx.Relay = c.Firmware(), c.IPXE, c.Class, c.Relay
 	tx.ClientIP = addr(req.ClientIPAddr)
 	if c.HasArch {
@@ -439,7 +447,7 @@ func (s *Server) full(req *dhcpv4.DHCPv4, c *Client, boot Boot, now time.Time, t
 		}
 		until := now.Add(s.declineTime())
 		s.mu.Lock()
-		err := s.Leases.decline(mac, ip, until)
+		err := s.Leases.decline(a, ip, until, s.offers)
 		s.mu.Unlock()
 		if err != nil {
 			return nil, err
@@ -488,6 +496,33 @@ func (s *Server) declineTime() time.Duration {
 		return s.DeclineTime
 	}
 	return 10 * time.Minute
+}
+
+// untrustedRelay says why a request naming a relay agent (giaddr) is not
+// taken as relayed, or "" if it is. A relay agent sends from its own
+// address and the server port, 67 (RFC 1542, section 4.1); a client
+// sends from port 68, with no address or its own. So a packet with a
+// giaddr that came from port 68, or from no address, is a client on the
+// local link claiming a relay's subnet, and is dropped. Where the
+// subnet lists its relay agents (Subnet.Agents), the packet must come
+// from one of them: a host on the boot network that forges its source
+// port cannot pass that.
+func (s *Server) untrustedRelay(giaddr netip.Addr, peer *net.UDPAddr) string {
+	if peer == nil {
+		return "giaddr set on a packet of unknown origin: ignored"
+	}
+	src, ok := netip.AddrFromSlice(peer.IP)
+	src = src.Unmap()
+	if !ok || !src.Is4() || src.IsUnspecified() || src == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || peer.Port != ServerPort {
+		return fmt.Sprintf("giaddr %v on a packet from %v, which is not a relay agent (relays send from their address and port %d): a client on the local link may not choose a relayed subnet", giaddr, peer, ServerPort)
+	}
+	for i := range s.Subnets {
+		sub := &s.Subnets[i]
+		if sub.Prefix.Contains(giaddr) && len(sub.Agents) > 0 && !slices.Contains(sub.Agents, src) {
+			return fmt.Sprintf("giaddr %v on a packet from %v, which is not one of the subnet's relay agents %v", giaddr, src, sub.Agents)
+		}
+	}
+	return ""
 }
 
 // subnetFor picks the subnet of a request: the relay's, or ours.

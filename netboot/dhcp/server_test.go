@@ -14,6 +14,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/iana"
+
+	"github.com/rlgo/redleaf/netboot/journal"
 )
 
 // testPolicy boots PXE clients into iPXE by firmware and iPXE into a
@@ -417,8 +419,40 @@ func TestRelay(t *testing.T) {
 		t.Errorf("%+v", tx)
 	}
 	d = request(t, mac1, dhcpv4.MessageTypeDiscover, dhcpv4.WithGatewayIP(net.IPv4(172, 16, 0, 1)))
-	if resp, _, tx := s.Handle(d, nil, ServerPort); resp != nil || !strings.Contains(tx.Note, "no subnet") {
+	if resp, _, tx := s.Handle(d, &net.UDPAddr{IP: net.IPv4(172, 16, 0, 1), Port: ServerPort}, ServerPort); resp != nil || !strings.Contains(tx.Note, "no subnet") {
 		t.Errorf("unknown relay: %v %+v", resp, tx)
+	}
+}
+
+// TestRelayFromLocalLink: a client on our link that sets giaddr gets
+// nothing from the relayed subnet; only a packet from a relay agent's
+// address and port 67 (and, if listed, from one of the subnet's agents)
+// is relayed.
+func TestRelayFromLocalLink(t *testing.T) {
+	s, _ := newServer(t, Full, nil, nil)
+	relay := net.IPv4(10, 9, 0, 1)
+	d := request(t, mac1, dhcpv4.MessageTypeDiscover, append(pxe(iana.EFI_X86_64), dhcpv4.WithGatewayIP(relay))...)
+	for _, peer := range []*net.UDPAddr{
+		nil,
+		{IP: net.IPv4zero, Port: ClientPort},
+		{IP: net.IPv4(10, 0, 0, 150), Port: ClientPort},
+		{IP: net.IPv4bcast, Port: ServerPort},
+		{IP: net.IPv4zero, Port: ServerPort},
+	} {
+		if resp, _, tx := s.Handle(d, peer, ServerPort); resp != nil || !strings.Contains(tx.Note, "giaddr") {
+			t.Errorf("giaddr from %v: %v %+v", peer, resp, tx)
+		}
+	}
+	agent := &net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: ServerPort}
+	if resp, _, tx := s.Handle(d, agent, ServerPort); resp == nil {
+		t.Errorf("from a relay agent: %+v", tx)
+	}
+	s.Subnets[1].Agents = []netip.Addr{netip.MustParseAddr("10.0.0.3")}
+	if resp, _, tx := s.Handle(d, agent, ServerPort); resp != nil || !strings.Contains(tx.Note, "not one of the subnet's relay agents") {
+		t.Errorf("from an agent not listed: %v %+v", resp, tx)
+	}
+	if resp, _, tx := s.Handle(d, &net.UDPAddr{IP: net.IPv4(10, 0, 0, 3), Port: ServerPort}, ServerPort); resp == nil {
+		t.Errorf("from the listed agent: %+v", tx)
 	}
 }
 
@@ -496,15 +530,136 @@ func TestJournal(t *testing.T) {
 		t.Error("mac1 kept a lease on an address given to mac2")
 	}
 	for _, bad := range []string{
-		"{not json}\n" + good,
+		"{not json}\n",
 		`{"op":"lease","mac":"zz","ip":"10.0.0.5"}` + "\n",
 		`{"op":"lease","mac":"52:54:00:00:00:01","ip":"::1"}` + "\n",
 		`{"op":"explode","ip":"10.0.0.5"}` + "\n",
 	} {
-		_, err := ParseJournal(strings.NewReader(bad), "leases")
+		// Damaged in the middle: an error naming the line.
+		_, err := ParseJournal(strings.NewReader(bad+good), "leases")
 		if err == nil || !strings.Contains(err.Error(), "leases:1:") {
 			t.Errorf("%q: %v", bad, err)
 		}
+		// Damaged last line (a write cut short, even with its newline):
+		// skipped, never a refusal to serve.
+		l, err := ParseJournal(strings.NewReader(good+bad), "leases")
+		if err != nil || len(l.All()) != 1 {
+			t.Errorf("%q last: %v", bad, err)
+		}
+	}
+}
+
+// TestJournalDamagedLastLine: a server whose journal ends in a damaged
+// record starts, with a warning, and keeps the leases before it.
+func TestJournalDamagedLastLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases")
+	os.WriteFile(path, []byte(`{"op":"lease","mac":"52:54:00:00:00:01","ip":"10.0.0.5","expires":"2030-01-01T00:00:00Z"}`+"\n"+`{"op":"lea{"op":"lease"}`+"\n"), 0o600)
+	l, err := OpenLeases(path)
+	if err != nil {
+		t.Fatalf("refused to start: %v", err)
+	}
+	defer l.Close()
+	if _, ok := l.ByMAC(mac1); !ok || !strings.Contains(l.Warning, "line 2") {
+		t.Errorf("lease lost or no warning: %q", l.Warning)
+	}
+}
+
+// TestJournalWriteFails: a lease the journal could not record is not
+// given: the client gets a NAK, and memory holds no lease a restart
+// would forget.
+func TestJournalWriteFails(t *testing.T) {
+	l, err := OpenLeases(filepath.Join(t.TempDir(), "leases"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := newServer(t, Full, nil, l)
+	offer, _, _ := s.Handle(request(t, mac1, dhcpv4.MessageTypeDiscover), bcast, ServerPort)
+	l.j.Close() // every later append fails
+	req := request(t, mac1, dhcpv4.MessageTypeRequest,
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(offer.YourIPAddr)),
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(offer.ServerIdentifier())))
+	resp, _, tx := s.Handle(req, bcast, ServerPort)
+	if resp == nil || resp.MessageType() != dhcpv4.MessageTypeNak || !strings.Contains(tx.Note, "lease file") {
+		t.Errorf("REQUEST with a failing journal: %v %+v", resp, tx)
+	}
+	if _, ok := l.ByMAC(mac1); ok {
+		t.Error("a lease the journal did not take is in memory")
+	}
+}
+
+// TestDeclineOnlyOwnAddress: a DECLINE counts only for an address
+// offered or leased to the client that sends it, and declines cannot
+// take more than a quarter of the pool.
+func TestDeclineOnlyOwnAddress(t *testing.T) {
+	s, clk := newServer(t, Full, nil, nil)
+	ip := addr(exchange(t, s, mac1).YourIPAddr)
+	for _, tc := range []struct {
+		mac net.HardwareAddr
+		ip  netip.Addr
+	}{
+		{mac2, netip.MustParseAddr("8.8.8.8")},
+		{mac2, ip},                                // mac1's
+		{mac2, netip.MustParseAddr("10.0.0.150")}, // nobody's
+		{mac1, netip.MustParseAddr("10.0.0.151")}, // not mac1's
+	} {
+		decl := request(t, tc.mac, dhcpv4.MessageTypeDecline, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(tc.ip.AsSlice())))
+		s.Handle(decl, bcast, ServerPort)
+		if _, ok := s.Leases.Declined(tc.ip, clk.t); ok {
+			t.Errorf("%s declined %v", tc.mac, tc.ip)
+		}
+	}
+	if l, ok := s.Leases.ByMAC(mac1); !ok || !l.Active(clk.t) || l.IP != ip {
+		t.Errorf("mac1 lost its lease to another client's DECLINE")
+	}
+	// 100 clients each declining the address they were offered: the
+	// pool (100 addresses) keeps three quarters.
+	declined := 0
+	for i := range 100 {
+		mac := net.HardwareAddr{0x52, 0x54, 1, 0, 0, byte(i)}
+		offer, _, _ := s.Handle(request(t, mac, dhcpv4.MessageTypeDiscover), bcast, ServerPort)
+		if offer == nil {
+			t.Fatalf("client %d got no offer: pool starved", i)
+		}
+		decl := request(t, mac, dhcpv4.MessageTypeDecline, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(offer.YourIPAddr)))
+		if _, _, tx := s.Handle(decl, bcast, ServerPort); strings.Contains(tx.Note, "out of the pool") {
+			declined++
+		}
+		delete(s.offers, addr(offer.YourIPAddr)) // the client went away
+	}
+	if declined != 25 {
+		t.Errorf("%d of 100 declines honoured, want 25 (a quarter of the pool)", declined)
+	}
+}
+
+// TestDeclinesExpireFromJournal: expired declines are compacted away.
+func TestDeclinesExpireFromJournal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases")
+	l, err := OpenLeases(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, clk := newServer(t, Full, nil, l)
+	clk.t = time.Now()
+	ip := addr(exchange(t, s, mac1).YourIPAddr)
+	decl := request(t, mac1, dhcpv4.MessageTypeDecline, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(ip.AsSlice())))
+	s.Handle(decl, bcast, ServerPort)
+	if _, ok := l.Declined(ip, clk.t); !ok {
+		t.Fatal("not declined")
+	}
+	l.Close()
+	b, _ := os.ReadFile(path)
+	if !bytes.Contains(b, []byte(`"decline"`)) {
+		t.Fatalf("decline not journaled:\n%s", b)
+	}
+	// Reopened after the decline ran out: compaction drops it.
+	l.mu.Lock()
+	l.declined[ip] = clk.t.Add(-time.Second)
+	l.mu.Unlock()
+	l.j, _, _ = journal.Open(path, func([]byte, int64) error { return nil })
+	l.compact(time.Now())
+	l.Close()
+	if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(`"decline"`)) {
+		t.Errorf("expired decline still in the journal:\n%s", b)
 	}
 }
 

@@ -6,11 +6,16 @@
 // machine was last seen at, so that a TFTP transfer, which only knows an
 // address, is filed under the right machine.
 //
-// The log is in memory and bounded per machine; the server's structured
-// log is the durable record.
+// The log is in memory and bounded: per machine (PerMachine events) and
+// in machines. Anyone on the boot network can send DHCP packets with
+// made-up MACs, so machines that are not Known (in the lab file, or with
+// a next boot set) are kept up to MaxMachines, and the one whose last
+// event is oldest goes first. The server's structured log is the
+// durable record.
 package events
 
 import (
+	"container/list"
 	"context"
 	"net/netip"
 	"sort"
@@ -54,6 +59,11 @@ type Machine struct {
 type Log struct {
 	// PerMachine bounds the events kept per machine (default 500).
 	PerMachine int
+	// MaxMachines bounds the machines kept that Known does not claim
+	// (default 4096).
+	MaxMachines int
+	// Known, if set, says which machines are always kept.
+	Known func(mac string) bool
 
 	mu      sync.Mutex
 	byMAC   map[string][]Event
@@ -61,6 +71,11 @@ type Log struct {
 	macOf   map[netip.Addr]string
 	counts  map[string]int64
 	changed chan struct{} // closed and replaced on every Add
+	// lru orders the machines by their last event, oldest first; elem
+	// finds their entries.
+	lru     *list.List
+	elem    map[string]*list.Element
+	evicted int64
 }
 
 func (l *Log) init() {
@@ -70,6 +85,45 @@ func (l *Log) init() {
 		l.macOf = map[netip.Addr]string{}
 		l.counts = map[string]int64{}
 		l.changed = make(chan struct{})
+		l.lru = list.New()
+		l.elem = map[string]*list.Element{}
+	}
+}
+
+// touch marks mac as the machine seen last and pushes out the unknown
+// machines beyond MaxMachines, oldest first. Known machines are not in
+// the order at all. l.mu is held.
+func (l *Log) touch(mac string) {
+	if l.Known != nil && l.Known(mac) {
+		if e := l.elem[mac]; e != nil {
+			l.lru.Remove(e)
+			delete(l.elem, mac)
+		}
+		return
+	}
+	if e := l.elem[mac]; e != nil {
+		l.lru.MoveToBack(e)
+	} else {
+		l.elem[mac] = l.lru.PushBack(mac)
+	}
+	limit := l.MaxMachines
+	if limit <= 0 {
+		limit = 4096
+	}
+	for l.lru.Len() > limit {
+		old := l.lru.Remove(l.lru.Front()).(string)
+		delete(l.elem, old)
+		if l.Known != nil && l.Known(old) {
+			continue // known since it was last seen: kept
+		}
+		delete(l.byMAC, old)
+		if ip, ok := l.ipOf[old]; ok {
+			if l.macOf[ip] == old {
+				delete(l.macOf, ip)
+			}
+			delete(l.ipOf, old)
+		}
+		l.evicted++
 	}
 }
 
@@ -98,6 +152,7 @@ func (l *Log) Add(e Event) {
 		evs = append(evs[:0:0], evs[len(evs)-limit:]...)
 	}
 	l.byMAC[e.MAC] = evs
+	l.touch(e.MAC)
 	l.counts[e.Kind]++
 	close(l.changed)
 	l.changed = make(chan struct{})
@@ -108,8 +163,19 @@ func (l *Log) Seen(mac string, ip netip.Addr) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.init()
+	if old, ok := l.ipOf[mac]; ok && l.macOf[old] == mac {
+		delete(l.macOf, old)
+	}
 	l.ipOf[mac] = ip
 	l.macOf[ip] = mac
+	l.touch(mac)
+}
+
+// Evicted returns how many machines were pushed out by MaxMachines.
+func (l *Log) Evicted() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.evicted
 }
 
 // Who returns the machine last seen at ip.

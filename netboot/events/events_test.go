@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -58,5 +59,31 @@ func TestWait(t *testing.T) {
 	defer cancel2()
 	if _, err := l.Wait(short, "m", func(e Event) bool { return e.Kind == Results }); err == nil {
 		t.Error("Wait without a match returned")
+	}
+}
+
+// TestBoundedMachines: made-up MACs push out each other, oldest first,
+// never a known machine.
+func TestBoundedMachines(t *testing.T) {
+	l := &Log{MaxMachines: 100, Known: func(mac string) bool { return mac == "known" }}
+	l.Add(Event{MAC: "known", Kind: DHCP, IP: "10.0.0.5"})
+	for i := range 30000 {
+		l.Add(Event{MAC: fmt.Sprintf("m%d", i), Kind: DHCP, IP: fmt.Sprintf("10.1.%d.%d", i/256, i%256)})
+	}
+	ms := l.Machines()
+	if len(ms) != 101 {
+		t.Fatalf("%d machines kept", len(ms))
+	}
+	if len(l.For("known")) != 1 || len(l.For("m29999")) != 1 || len(l.For("m0")) != 0 || len(l.For("m29900")) != 1 || len(l.For("m29899")) != 0 {
+		t.Error("wrong machines pushed out")
+	}
+	if mac, ok := l.Who(netip.MustParseAddr("10.0.0.5")); !ok || mac != "known" {
+		t.Error("known machine's address forgotten")
+	}
+	if _, ok := l.Who(netip.MustParseAddr("10.1.0.0")); ok {
+		t.Error("pushed-out machine's address kept")
+	}
+	if l.Evicted() != 29900 {
+		t.Errorf("evicted %d", l.Evicted())
 	}
 }

@@ -1,12 +1,14 @@
 package httpboot
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +18,7 @@ import (
 	"github.com/rlgo/redleaf/images/manifest"
 	"github.com/rlgo/redleaf/netboot/events"
 	"github.com/rlgo/redleaf/netboot/files"
+	"github.com/rlgo/redleaf/netboot/operator"
 	"github.com/rlgo/redleaf/netboot/profile"
 )
 
@@ -66,11 +69,26 @@ func newServer(t *testing.T, content string) (*httptest.Server, *Server) {
 	ipxeDir := filepath.Join(dir, "ipxe")
 	os.MkdirAll(ipxeDir, 0o755)
 	os.WriteFile(filepath.Join(ipxeDir, "snponly.efi"), []byte("MZ efi"), 0o644)
-	s := &Server{Log: quiet(), Profiles: store, Events: &events.Log{}, BootFiles: files.Map{"snponly.efi": filepath.Join(ipxeDir, "snponly.efi")}, StateDir: filepath.Join(dir, "state")}
+	s := &Server{Log: quiet(), Profiles: store, Events: &events.Log{}, BootFiles: files.Map{"snponly.efi": filepath.Join(ipxeDir, "snponly.efi")}, StateDir: filepath.Join(dir, "state"),
+		Owns: loopbackOwns, Operator: opToken}
 	ts := httptest.NewServer(s)
 	s.BaseURL = ts.URL
 	t.Cleanup(func() { ts.Close(); s.Close() })
 	return ts, s
+}
+
+// opSecret is the operator token of the tests' servers.
+const opSecret = "operator-secret-0123456789"
+
+var opToken, _ = operator.New(opSecret)
+
+// op is the operator's Authorization header.
+var op = []string{"Authorization", "Bearer " + opSecret}
+
+// loopbackOwns says that every machine is at 127.0.0.1 (where the tests'
+// clients are), and none anywhere else.
+func loopbackOwns(_ net.HardwareAddr, ip netip.Addr) bool {
+	return ip == netip.MustParseAddr("127.0.0.1")
 }
 
 func get(t *testing.T, url string, hdr ...string) (*http.Response, string) {
@@ -189,11 +207,27 @@ func TestScriptAndImages(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &mi); err != nil {
 		t.Fatal(err)
 	}
-	if len(mi.Boots) != 1 || len(mi.Boots[0].Results) != 2 || mi.Boots[0].Booted.IsZero() || mi.Boots[0].Token != "" || mi.Next.Target != "qemu" {
+	if len(mi.Boots) != 1 || len(mi.Boots[0].Results) != 2 || mi.Boots[0].Booted.IsZero() || mi.Next.Target != "qemu" {
 		t.Errorf("machine: %s", body)
 	}
-	if string(mi.Boots[0].Results[1].Body) != `"plain text"` {
-		t.Errorf("text result %s", mi.Boots[0].Results[1].Body)
+	// The read view has no bodies and no token.
+	if strings.Contains(body, "plain text") || strings.Contains(body, `"tests"`) || strings.Contains(body, token) {
+		t.Errorf("machine view shows result bodies or the token: %s", body)
+	}
+	// The operator reads them.
+	if resp, _ := get(t, ts.URL+"/api/boots/"+mi.Boots[0].ID+"/results"); resp.StatusCode != 401 {
+		t.Errorf("results without the operator token: %d", resp.StatusCode)
+	}
+	_, body = get(t, ts.URL+"/api/boots/"+mi.Boots[0].ID+"/results", op...)
+	var rs []Result
+	err := json.Unmarshal([]byte(body), &rs)
+	if err == nil && len(rs) == 2 {
+		var c bytes.Buffer
+		json.Compact(&c, rs[0].Body)
+		rs[0].Body = c.Bytes()
+	}
+	if err != nil || len(rs) != 2 || string(rs[0].Body) != `{"tests":3,"failed":0}` || string(rs[1].Body) != `"plain text"` {
+		t.Errorf("results: %v %s", err, body)
 	}
 	_, body = get(t, ts.URL+"/metrics")
 	if !strings.Contains(body, `netboot_events_total{kind="handoff"} 1`) || !strings.Contains(body, `netboot_events_total{kind="results"} 2`) {
@@ -220,7 +254,13 @@ func TestLocalAndOnce(t *testing.T) {
 	}
 	// The API sets the next boot; once-only falls back after it.
 	api := ts.URL + "/api/machines/52:54:00:00:00:02/next-boot"
-	if resp, body := do(t, "PUT", api, `{"profile":"qemu","once":true}`); resp.StatusCode != 200 || !strings.Contains(body, `"source": "api"`) {
+	if resp, _ := do(t, "PUT", api, `{"profile":"qemu","once":true}`); resp.StatusCode != 401 {
+		t.Errorf("PUT without the operator token: %d", resp.StatusCode)
+	}
+	if resp, _ := do(t, "PUT", api, `{"profile":"qemu","once":true}`, "Authorization", "Bearer wrong-token-0123456789"); resp.StatusCode != 401 {
+		t.Errorf("PUT with a wrong token: %d", resp.StatusCode)
+	}
+	if resp, body := do(t, "PUT", api, `{"profile":"qemu","once":true}`, op...); resp.StatusCode != 200 || !strings.Contains(body, `"source": "api"`) {
 		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
 	}
 	if _, body := get(t, api); !strings.Contains(body, `"profile": "qemu"`) {
@@ -232,14 +272,17 @@ func TestLocalAndOnce(t *testing.T) {
 	if _, script := get(t, s.ScriptURL(once)); !strings.Contains(script, "exit") {
 		t.Errorf("after API once: %q", script)
 	}
-	if resp, body := do(t, "PUT", api, `{"profile":"nope"}`); resp.StatusCode != 400 || !strings.Contains(body, "no profile") {
+	if resp, body := do(t, "PUT", api, `{"profile":"nope"}`, op...); resp.StatusCode != 400 || !strings.Contains(body, "no profile") {
 		t.Errorf("PUT unknown: %d %s", resp.StatusCode, body)
 	}
-	if resp, _ := do(t, "PUT", api, `{"profile":"qemu","oops":1}`); resp.StatusCode != 400 {
+	if resp, _ := do(t, "PUT", api, `{"profile":"qemu","oops":1}`, op...); resp.StatusCode != 400 {
 		t.Errorf("PUT bad body: %d", resp.StatusCode)
 	}
-	do(t, "PUT", api, `{"profile":"qemu"}`)
-	if resp, body := do(t, "DELETE", api, ""); resp.StatusCode != 200 || !strings.Contains(body, `"source": "machine-then"`) {
+	do(t, "PUT", api, `{"profile":"qemu"}`, op...)
+	if resp, _ := do(t, "DELETE", api, ""); resp.StatusCode != 401 {
+		t.Errorf("DELETE without the operator token: %d", resp.StatusCode)
+	}
+	if resp, body := do(t, "DELETE", api, "", op...); resp.StatusCode != 200 || !strings.Contains(body, `"source": "machine-then"`) {
 		t.Errorf("DELETE: %d %s", resp.StatusCode, body)
 	}
 	if resp, _ := get(t, ts.URL+"/api/machines/zz/next-boot"); resp.StatusCode != 400 {
@@ -259,7 +302,8 @@ func TestTokensSurviveRestart(t *testing.T) {
 	mac, _ := net.ParseMAC("52:54:00:00:00:01")
 	_, script := get(t, s.ScriptURL(mac))
 	token := regexp.MustCompile(`rl\.token=([0-9a-f]+)`).FindStringSubmatch(script)[1]
-	s2 := &Server{Log: quiet(), Profiles: s.Profiles, Events: &events.Log{}, StateDir: s.StateDir, BaseURL: ts.URL}
+	s.Close()
+	s2 := &Server{Log: quiet(), Profiles: s.Profiles, Events: &events.Log{}, StateDir: s.StateDir, BaseURL: ts.URL, Owns: loopbackOwns}
 	ts2 := httptest.NewServer(s2)
 	defer ts2.Close()
 	if resp, body := do(t, "POST", ts2.URL+"/api/booted?token="+token, ""); resp.StatusCode != 200 {

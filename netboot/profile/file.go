@@ -14,6 +14,7 @@ package profile
 import (
 	"bytes"
 	"fmt"
+	"github.com/rlgo/redleaf/config"
 	"github.com/rlgo/redleaf/internal/suggest"
 	"net"
 	"net/netip"
@@ -27,6 +28,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rlgo/redleaf/images/manifest"
+	"github.com/rlgo/redleaf/netboot/ipxe"
 )
 
 // Local is the boot target that means "boot from local disk": no
@@ -44,6 +46,7 @@ server:
   state_dir: netboot-state  # leases and boot state
   ipxe_dir: /usr/lib/ipxe   # Debian's ipxe package
   ipv6_ra: true             # spare iPXE its 16 s IPv6 wait
+  operator_token_file: netboot-state/operator-token  # mode 0600; API calls that change boots need it
 dhcp:
   mode: full                # full, proxy (beside another DHCP server) or off
   pool: 10.0.0.100-10.0.0.199   # default: the upper half of the subnet
@@ -55,6 +58,7 @@ dhcp:
     - subnet: 10.9.0.0/24
       pool: 10.9.0.10-10.9.0.200
       router: 10.9.0.1
+      agents: [10.0.0.254]  # relay agents' addresses (default: any sender on port 67)
 default: qemu               # machines not listed: a profile or local
 deny_unknown: false         # true: ignore machines not listed
 profiles:
@@ -110,6 +114,11 @@ type Server struct {
 	// NoIPv6RA turns off the empty IPv6 router advertisements that
 	// spare iPXE a 16 s wait on networks without IPv6 (package ndp).
 	NoIPv6RA bool
+	// OperatorTokenFile holds the operator's token for the API calls
+	// that change what machines boot (package netboot/operator); it must
+	// be readable by its owner only. Default: operator-token in the
+	// state directory, created on the first start.
+	OperatorTokenFile string
 }
 
 // DHCP configures the DHCP server.
@@ -134,6 +143,9 @@ type Relay struct {
 	PoolStart, PoolEnd netip.Addr
 	Router             netip.Addr
 	DNS                []netip.Addr
+	// Agents, if set, are the addresses the subnet's relay agents send
+	// from; other senders may not claim the subnet.
+	Agents []netip.Addr
 }
 
 // Profile is a bootable image and how to boot it.
@@ -175,48 +187,13 @@ func (m *Machine) key() string {
 	return fmt.Sprintf("%s|%v|%s", m.Profile, m.Once, m.Then)
 }
 
-// Error is one problem in a lab file.
-type Error struct {
-	File string
-	Line int
-	Key  string
-	Msg  string
-	Fix  string
-}
+// Error is one problem in a lab file: the one error type of every
+// config-like input (the build config, lab files, the lab's inventory and
+// matrix), with the file and line as its Origin.
+type Error = config.Error
 
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			fmt.Fprintf(&b, ":%d", e.Line)
-		}
-		b.WriteString(": ")
-	}
-	if e.Key != "" {
-		b.WriteString(e.Key + ": ")
-	}
-	b.WriteString(e.Msg)
-	if e.Fix != "" {
-		b.WriteString("; " + e.Fix)
-	}
-	return b.String()
-}
-
-// Errors is every problem found in a file.
-type Errors []*Error
-
-func (es Errors) Error() string {
-	if len(es) == 1 {
-		return es[0].Error()
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d problems in the netboot configuration:", len(es))
-	for _, e := range es {
-		b.WriteString("\n  " + e.Error())
-	}
-	return b.String()
-}
+// Errors is every problem found in a file, in line order.
+type Errors = config.Errors
 
 // Load reads and checks a lab file. Relative paths in it are relative to
 // its directory. Every problem is reported, each with its line.
@@ -238,9 +215,9 @@ func Parse(b []byte, path string) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&doc); err != nil {
 		if err.Error() == "EOF" {
-			return nil, Errors{{File: path, Msg: "the file is empty", Fix: "see `rlbuild netboot serve --help` for an example"}}
+			return nil, Errors{{Origin: path, Msg: "the file is empty", Fix: "see `rlbuild netboot serve --help` for an example"}}
 		}
-		return nil, Errors{{File: path, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Fix: "fix the syntax"}}
+		return nil, Errors{{Origin: path, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Fix: "fix the syntax"}}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -249,13 +226,14 @@ func Parse(b []byte, path string) (*File, error) {
 	p.mapping(root, "", map[string]func(*yaml.Node, string){
 		"server": func(n *yaml.Node, key string) {
 			p.mapping(n, key, map[string]func(*yaml.Node, string){
-				"interface": func(n *yaml.Node, k string) { f.Server.Interface = p.str(n, k) },
-				"address":   func(n *yaml.Node, k string) { f.Server.Address = p.addr(n, k) },
-				"http_port": func(n *yaml.Node, k string) { f.Server.HTTPPort = p.port(n, k) },
-				"tftp":      func(n *yaml.Node, k string) { f.Server.TFTP = p.bool(n, k) },
-				"state_dir": func(n *yaml.Node, k string) { f.Server.StateDir = p.path(n, k) },
-				"ipxe_dir":  func(n *yaml.Node, k string) { f.Server.IPXEDir = p.path(n, k) },
-				"ipv6_ra":   func(n *yaml.Node, k string) { f.Server.NoIPv6RA = !p.bool(n, k) },
+				"interface":           func(n *yaml.Node, k string) { f.Server.Interface = p.str(n, k) },
+				"address":             func(n *yaml.Node, k string) { f.Server.Address = p.addr(n, k) },
+				"http_port":           func(n *yaml.Node, k string) { f.Server.HTTPPort = p.port(n, k) },
+				"tftp":                func(n *yaml.Node, k string) { f.Server.TFTP = p.bool(n, k) },
+				"state_dir":           func(n *yaml.Node, k string) { f.Server.StateDir = p.path(n, k) },
+				"ipxe_dir":            func(n *yaml.Node, k string) { f.Server.IPXEDir = p.path(n, k) },
+				"ipv6_ra":             func(n *yaml.Node, k string) { f.Server.NoIPv6RA = !p.bool(n, k) },
+				"operator_token_file": func(n *yaml.Node, k string) { f.Server.OperatorTokenFile = p.path(n, k) },
 			})
 		},
 		"dhcp": func(n *yaml.Node, key string) {
@@ -281,6 +259,7 @@ func Parse(b []byte, path string) (*File, error) {
 							"pool":   func(n *yaml.Node, k string) { r.PoolStart, r.PoolEnd = p.pool(n, k) },
 							"router": func(n *yaml.Node, k string) { r.Router = p.addr(n, k) },
 							"dns":    func(n *yaml.Node, k string) { r.DNS = p.addrs(n, k) },
+							"agents": func(n *yaml.Node, k string) { r.Agents = p.addrs(n, k) },
 						})
 						if !r.Subnet.IsValid() {
 							p.fail(item, ik+".subnet", "missing", "name the relayed subnet, e.g. 10.9.0.0/24")
@@ -303,6 +282,10 @@ func Parse(b []byte, path string) (*File, error) {
 					p.fail(kn, k, `"local" is the built-in target for booting from disk`, "rename the profile")
 					return
 				}
+				if err := ipxe.CheckName(name); err != nil {
+					p.fail(kn, key+"."+fmt.Sprintf("%q", name), err.Error(), "rename the profile")
+					return
+				}
 				pr := &Profile{Name: name}
 				p.mapping(vn, k, map[string]func(*yaml.Node, string){
 					"artifacts": func(n *yaml.Node, k string) {
@@ -315,10 +298,19 @@ func Parse(b []byte, path string) (*File, error) {
 							p.fail(n, k, err.Error(), "")
 							return
 						}
+						if err := checkBootable(m); err != nil {
+							p.fail(n, k, fmt.Sprintf("%s: %v", m.Path(manifest.FileName), err), "rebuild the image with a command line of plain words (kernel.cmdline)")
+							return
+						}
 						pr.Manifest = m
 					},
-					"cmdline": func(n *yaml.Node, k string) { pr.Cmdline = p.str(n, k) },
-					"ipxe":    func(n *yaml.Node, k string) { pr.IPXE = p.oneOf(n, k, "snponly", "ipxe") },
+					"cmdline": func(n *yaml.Node, k string) {
+						pr.Cmdline = p.str(n, k)
+						if err := ipxe.CheckCmdline(pr.Cmdline); err != nil {
+							p.fail(n, k, err.Error(), "write the extra kernel arguments as one line of plain words")
+						}
+					},
+					"ipxe": func(n *yaml.Node, k string) { pr.IPXE = p.oneOf(n, k, "snponly", "ipxe") },
 				})
 				if pr.Artifacts == "" && vn.Kind == yaml.MappingNode {
 					p.fail(vn, k+".artifacts", "missing", "name the artifacts directory `rlbuild image` wrote, e.g. ../out/qemu")
@@ -369,13 +361,28 @@ func Parse(b []byte, path string) (*File, error) {
 	}
 	p.checkReservations(f, root)
 	if len(p.errs) > 0 {
-		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
-		return nil, p.errs
+		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].line < p.errs[j].line })
+		errs := make(Errors, len(p.errs))
+		for i, e := range p.errs {
+			errs[i] = e.err
+		}
+		return nil, errs
 	}
 	if f.Server.StateDir == "" && path != "" {
 		f.Server.StateDir = filepath.Join(p.dir, "netboot-state")
 	}
 	return f, nil
+}
+
+// checkBootable checks what of a manifest goes into an iPXE script: the
+// kernel's and initrd's names and the command line.
+func checkBootable(m *manifest.Manifest) error {
+	for _, f := range []string{m.Kernel, m.Initrd} {
+		if err := ipxe.CheckWord(f); err != nil {
+			return fmt.Errorf("file name: %w", err)
+		}
+	}
+	return ipxe.CheckCmdline(m.Cmdline)
 }
 
 func (p *parser) defaultNode(root *yaml.Node) *yaml.Node {
@@ -403,8 +410,8 @@ func (p *parser) checkReservations(f *File, root *yaml.Node) {
 			continue
 		}
 		if other, ok := seen[m.IP]; ok {
-			p.errs = append(p.errs, &Error{File: p.file, Key: "machines." + mac + ".ip",
-				Msg: fmt.Sprintf("%v is also reserved for %s", m.IP, other), Fix: "give each machine its own address"})
+			p.errs = append(p.errs, lineError{0, &Error{Origin: p.file, Key: "machines." + mac + ".ip",
+				Msg: fmt.Sprintf("%v is also reserved for %s", m.IP, other), Fix: "give each machine its own address"}})
 		}
 		seen[m.IP] = mac
 	}
@@ -414,12 +421,22 @@ func (p *parser) checkReservations(f *File, root *yaml.Node) {
 type parser struct {
 	file  string
 	dir   string
-	errs  Errors
+	errs  []lineError
 	later []func()
 }
 
+// lineError is an error with its line, for sorting (0: no line).
+type lineError struct {
+	line int
+	err  *Error
+}
+
 func (p *parser) fail(n *yaml.Node, key, msg, fix string) {
-	p.errs = append(p.errs, &Error{File: p.file, Line: n.Line, Key: key, Msg: msg, Fix: fix})
+	origin := p.file
+	if n.Line > 0 {
+		origin = fmt.Sprintf("%s:%d", p.file, n.Line)
+	}
+	p.errs = append(p.errs, lineError{n.Line, &Error{Origin: origin, Key: key, Msg: msg, Fix: fix}})
 }
 
 // mapping walks a mapping node, calling the handler of each known key

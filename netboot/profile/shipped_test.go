@@ -70,6 +70,7 @@ func TestShippedLab(t *testing.T) {
 	// Only the file's own path and what is relative to it differ.
 	fs.Path, fe.Path = "", ""
 	fs.Server.StateDir, fe.Server.StateDir = "", ""
+	fs.Server.OperatorTokenFile, fe.Server.OperatorTokenFile = "", ""
 	if !reflect.DeepEqual(fs, fe) {
 		t.Errorf("configs/lab/lab.yaml loads to\n%+v\nExample to\n%+v", fs, fe)
 	}

@@ -96,11 +96,37 @@ func (s *Store) File() *File {
 	return s.file
 }
 
-// Replace installs a reloaded file.
+// Replace installs a reloaded file. Used-up once-only boots of machine
+// entries that are gone or changed are forgotten (a changed entry is
+// armed again anyway), so the state never outgrows the file.
 func (s *Store) Replace(f *File) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.file, s.reserved = f, byIP(f)
+	pruned := false
+	for mac, key := range s.st.Used {
+		if m := f.Machines[mac]; m == nil || m.key() != key {
+			delete(s.st.Used, mac)
+			pruned = true
+		}
+	}
+	if pruned {
+		s.save()
+	}
+}
+
+// MaxUnlisted bounds the next boots set through the API for machines
+// that the file does not list.
+const MaxUnlisted = 1024
+
+// Known reports whether mac is listed in the file or has a next boot
+// set through the API: the machines whose state is never pushed out by
+// others'.
+func (s *Store) Known(mac string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, next := s.st.Next[mac]
+	return s.file.Machines[mac] != nil || next
 }
 
 func byIP(f *File) map[netip.Addr]*Machine {
@@ -200,8 +226,29 @@ func (s *Store) SetNext(mac net.HardwareAddr, nb NextBoot) error {
 	if nb.Set.IsZero() {
 		nb.Set = time.Now().UTC()
 	}
-	s.st.Next[mac.String()] = nb
-	return s.save()
+	key := mac.String()
+	if _, ok := s.st.Next[key]; !ok && s.file.Machines[key] == nil {
+		n := 0
+		for m := range s.st.Next {
+			if s.file.Machines[m] == nil {
+				n++
+			}
+		}
+		if n >= MaxUnlisted {
+			return fmt.Errorf("%d machines that the lab file does not list have a next boot set already (the limit): list %s under machines: in the lab file, or clear next boots of machines done with (DELETE)", n, key)
+		}
+	}
+	old, had := s.st.Next[key]
+	s.st.Next[key] = nb
+	if err := s.save(); err != nil {
+		if had {
+			s.st.Next[key] = old
+		} else {
+			delete(s.st.Next, key)
+		}
+		return err
+	}
+	return nil
 }
 
 // ClearNext removes a machine's API next boot; the file decides again.

@@ -25,8 +25,11 @@ import (
 	"github.com/rlgo/redleaf/netboot/dhcp"
 	"github.com/rlgo/redleaf/netboot/events"
 	"github.com/rlgo/redleaf/netboot/files"
+	"github.com/rlgo/redleaf/netboot/guard"
 	"github.com/rlgo/redleaf/netboot/httpboot"
+	"github.com/rlgo/redleaf/netboot/logline"
 	"github.com/rlgo/redleaf/netboot/ndp"
+	"github.com/rlgo/redleaf/netboot/operator"
 	"github.com/rlgo/redleaf/netboot/profile"
 	"github.com/rlgo/redleaf/netboot/tftp"
 )
@@ -53,6 +56,18 @@ type Config struct {
 	// ReloadInterval is how often File.Path is checked for changes
 	// (default 1 s; negative: never).
 	ReloadInterval time.Duration
+	// OnReload, if set, is called after each reload of File.Path, with
+	// the error that kept a changed file from being installed.
+	OnReload func(error)
+	// OperatorToken, if valid, is the operator's credential, for a
+	// server run in-process by a caller that holds the secret; else it
+	// is read from server.operator_token_file (default: operator-token
+	// in the state directory, created on the first start).
+	OperatorToken operator.Token
+	// HTTPLimits bound the HTTP server's connections (package guard).
+	HTTPLimits guard.Limits
+	// Limits bound what the HTTP side keeps (package httpboot).
+	Limits httpboot.Limits
 }
 
 // Server is a netboot server.
@@ -73,8 +88,9 @@ type Server struct {
 	running  *profile.File // the file the server settings came from
 	dhcpConn dhcp.Conns
 	tftpConn net.PacketConn
-	httpLn   net.Listener
+	httpLn   *guard.Listener
 	ra       *ndp.Responder
+	operator string // where the operator token came from
 	ifindex  int
 }
 
@@ -118,10 +134,12 @@ func New(cfg Config) (*Server, error) {
 	if f == nil {
 		return nil, errors.New("netboot: no configuration")
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, iface: f.Server.Interface, running: f, events: &events.Log{}}
+	s := &Server{cfg: cfg, log: cfg.Log, iface: f.Server.Interface, running: f}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	// Every line the server logs is bounded, whatever a client sent.
+	s.log = slog.New(logline.Bound(s.log.Handler()))
 	if s.iface == "" {
 		return nil, errors.New("netboot: no interface: set server.interface in the configuration or pass --iface")
 	}
@@ -159,6 +177,25 @@ func New(cfg Config) (*Server, error) {
 	if s.store, err = profile.NewStore(f, stateDir); err != nil {
 		return nil, err
 	}
+	s.events = &events.Log{Known: s.store.Known}
+	tok := cfg.OperatorToken
+	s.operator = "the caller (in-process)"
+	if !tok.Valid() {
+		path := f.Server.OperatorTokenFile
+		if path == "" {
+			path = filepath.Join(stateDir, "operator-token")
+			var created bool
+			if tok, created, err = operator.Ensure(path); err != nil {
+				return nil, fmt.Errorf("netboot: %w", err)
+			}
+			if created {
+				s.log.Info("netboot: created the operator token file: API calls that change boots need its content as Authorization: Bearer TOKEN", "file", path)
+			}
+		} else if tok, err = operator.Load(path); err != nil {
+			return nil, fmt.Errorf("netboot: server.operator_token_file: %w", err)
+		}
+		s.operator = path
+	}
 	port := f.Server.HTTPPort
 	if port == 0 {
 		port = 8080
@@ -171,6 +208,10 @@ func New(cfg Config) (*Server, error) {
 		BaseURL:   s.baseURL,
 		StateDir:  stateDir,
 		Log:       s.log,
+		Owns:      s.owns,
+		Known:     s.store.Known,
+		Operator:  tok,
+		Limits:    cfg.Limits,
 	}
 	if f.Server.TFTP {
 		s.tftp = &tftp.Server{Files: s.bootMap, Log: s.log, OnTransfer: s.tftpEvent}
@@ -204,11 +245,31 @@ func New(cfg Config) (*Server, error) {
 		if err := s.dhcp.Check(); err != nil {
 			return nil, err
 		}
+		if s.leases != nil && s.leases.Warning != "" {
+			s.log.Warn("netboot: lease file: " + s.leases.Warning)
+		}
 	case "off":
 	default:
 		return nil, fmt.Errorf("netboot: dhcp mode %q: use full, proxy or off", f.DHCP.Mode)
 	}
+	if err := s.http.Open(); err != nil {
+		return nil, fmt.Errorf("netboot: %w: repair or delete it (boots and results are forgotten)", err)
+	}
 	return s, nil
+}
+
+// owns reports whether ip is the address of the machine with mac on the
+// boot network: in full DHCP mode, the address of its active lease; in
+// proxy mode (and with DHCP off), where another server gave the address,
+// the kernel's neighbour (ARP) table of the boot interface, which holds
+// the MAC that the TCP connection from ip came from.
+func (s *Server) owns(mac net.HardwareAddr, ip netip.Addr) bool {
+	if s.leases != nil {
+		l, ok := s.leases.ByMAC(mac)
+		return ok && l.IP == ip && l.Active(time.Now())
+	}
+	who, ok := s.neighbor(ip)
+	return ok && who == mac.String()
 }
 
 func (s *Server) do(f func() error) error {
@@ -275,7 +336,7 @@ func (s *Server) subnets(f *profile.File) ([]dhcp.Subnet, error) {
 	}
 	subs := []dhcp.Subnet{local}
 	for _, r := range f.DHCP.Relays {
-		subs = append(subs, dhcp.Subnet{Prefix: r.Subnet, Start: r.PoolStart, End: r.PoolEnd, Router: r.Router, DNS: r.DNS})
+		subs = append(subs, dhcp.Subnet{Prefix: r.Subnet, Start: r.PoolStart, End: r.PoolEnd, Router: r.Router, DNS: r.DNS, Agents: r.Agents})
 	}
 	for i := range subs {
 		if err := subs[i].Check(); err != nil {
@@ -347,7 +408,7 @@ func (s *Server) Listen() error {
 		if err != nil {
 			return dhcp.PortError("http", s.iface, netip.AddrPortFrom(s.addr, uint16(port)), err)
 		}
-		s.httpLn = ln
+		s.httpLn = guard.Listen(ln, s.cfg.HTTPLimits, s.log)
 		if !s.running.Server.NoIPv6RA {
 			ra, err := ndp.Listen(s.iface, s.log)
 			if err != nil {
@@ -403,7 +464,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.ra != nil {
 		run("ndp", func() error { return s.ra.Serve(ctx) })
 	}
-	hs := &http.Server{Handler: s.http, ReadHeaderTimeout: 30 * time.Second}
+	hs := guard.HTTPServer(s.http, s.httpLn, s.log)
 	run("http", func() error {
 		if err := hs.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
 			return err
@@ -418,12 +479,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	f := s.running
 	s.log.Info("netboot serving", "interface", s.iface, "address", s.addr.String(), "dhcp", dhcpMode(f),
-		"tftp", s.tftp != nil, "http", s.baseURL, "profiles", len(f.Profiles), "machines", len(f.Machines), "default", f.Default)
+		"tftp", s.tftp != nil, "http", s.baseURL, "profiles", len(f.Profiles), "machines", len(f.Machines), "default", f.Default,
+		"operator_token", s.operator)
 	<-ctx.Done()
 	shut, done := context.WithTimeout(context.Background(), 5*time.Second)
 	hs.Shutdown(shut)
 	done()
 	wg.Wait()
+	hs.Close()
 	s.http.Close()
 	if s.leases != nil {
 		s.leases.Close()
@@ -449,11 +512,13 @@ func (s *Server) Run(ctx context.Context) error {
 
 // reload installs a changed configuration file's boot assignments.
 func (s *Server) reload(f *profile.File, err error) {
-	if err != nil {
-		s.log.Error("netboot: configuration not reloaded, still serving the previous one", "err", err)
-		return
+	if err == nil {
+		err = s.checkReservations(f)
 	}
-	if err := s.checkReservations(f); err != nil {
+	if s.cfg.OnReload != nil {
+		defer func() { s.cfg.OnReload(err) }()
+	}
+	if err != nil {
 		s.log.Error("netboot: configuration not reloaded, still serving the previous one", "err", err)
 		return
 	}
@@ -477,8 +542,21 @@ func (s *Server) Events() *events.Log { return s.events }
 // Leases is the lease database (nil unless in full DHCP mode).
 func (s *Server) Leases() *dhcp.Leases { return s.leases }
 
-// Profiles is the boot state.
+// Profiles is the boot state. Its SetNext and ClearNext are the
+// in-process form of the operator's API calls.
 func (s *Server) Profiles() *profile.Store { return s.store }
+
+// HTTP is the HTTP side: its Boots and Results are the in-process form
+// of the API's boot views and the operator's results call.
+func (s *Server) HTTP() *httpboot.Server { return s.http }
+
+// HTTPStats counts the HTTP server's connections.
+func (s *Server) HTTPStats() guard.Stats {
+	if s.httpLn == nil {
+		return guard.Stats{}
+	}
+	return s.httpLn.Stats()
+}
 
 // dhcpEvent files a DHCP transaction under its machine.
 func (s *Server) dhcpEvent(tx dhcp.Transaction) {

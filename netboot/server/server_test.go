@@ -143,12 +143,18 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// TestServeAndReload runs the server, fetches a script over HTTP from
-// the namespace and checks that an edited file takes effect.
+// TestServeAndReload runs the server, fetches a script over HTTP from a
+// machine that holds a lease, and checks that an edited file takes
+// effect and a broken edit does not (observed through OnReload, not a
+// sleep). A client at another address gets no boot.
 func TestServeAndReload(t *testing.T) {
 	ns, f, path := lab(t, labFile)
 	f.Server.StateDir = t.TempDir()
-	s, err := New(Config{File: f, Log: quiet(), NS: ns, ReloadInterval: 20 * time.Millisecond})
+	// The machine's lease, as a DHCP exchange would have left it.
+	os.WriteFile(filepath.Join(f.Server.StateDir, "leases.jsonl"),
+		[]byte(`{"op":"lease","mac":"52:54:00:00:00:01","ip":"10.66.0.50","expires":"2099-01-01T00:00:00Z"}`+"\n"), 0o600)
+	reloads := make(chan error, 10)
+	s, err := New(Config{File: f, Log: quiet(), NS: ns, ReloadInterval: 20 * time.Millisecond, OnReload: func(err error) { reloads <- err }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,33 +170,95 @@ func TestServeAndReload(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return ns.Dial(network, addr)
-	}}}
-	script := func() string {
+	machine := peer(t, ns, "veth1", "10.66.0.50/24")
+	stranger := peer(t, ns, "veth2", "10.66.0.60/24")
+	script := func(from *privnet.NS) (int, string) {
+		client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return from.Dial(network, addr)
+		}}}
 		resp, err := client.Get(s.BaseURL() + "/ipxe/52-54-00-00-00-01")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return string(b)
+		return resp.StatusCode, string(b)
 	}
-	if got := script(); !strings.Contains(got, "rl.profile=other") {
+	if code, got := script(stranger); code != 403 || strings.Contains(got, "rl.token") {
+		t.Errorf("script for 52:54:00:00:00:01 served to another address: %d\n%s", code, got)
+	}
+	if _, got := script(machine); !strings.Contains(got, "rl.profile=other") {
 		t.Fatalf("script:\n%s", got)
 	}
-	os.WriteFile(path, []byte(strings.Replace(labFile, "profile: other", "profile: main", 1)), 0o644)
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(script(), "rl.profile=main") {
-		if time.Now().After(deadline) {
-			t.Fatal("the edited file did not take effect")
+	wait := func(what string) error {
+		select {
+		case err := <-reloads:
+			return err
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no reload after %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
 	}
-	// A broken edit keeps the last good configuration.
-	os.WriteFile(path, []byte("default: nope\n"), 0o644)
-	time.Sleep(100 * time.Millisecond)
-	if got := script(); !strings.Contains(got, "rl.profile=main") {
+	// Edits replace the file, as editors do, so that no poll sees half
+	// of one.
+	edit := func(content string) {
+		os.WriteFile(path+".tmp", []byte(content), 0o644)
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit(strings.Replace(labFile, "profile: other", "profile: main", 1))
+	if err := wait("an edit"); err != nil {
+		t.Fatalf("edit not installed: %v", err)
+	}
+	if _, got := script(machine); !strings.Contains(got, "rl.profile=main") {
+		t.Errorf("after the edit:\n%s", got)
+	}
+	// A broken edit is seen, refused, and the last good one kept.
+	edit("default: nope\n")
+	if err := wait("a broken edit"); err == nil || !strings.Contains(err.Error(), `no profile "nope"`) {
+		t.Errorf("broken edit: %v", err)
+	}
+	if _, got := script(machine); !strings.Contains(got, "rl.profile=main") {
 		t.Errorf("after a broken edit:\n%s", got)
+	}
+}
+
+// peer makes a namespace joined to ns's br0 with eth0 at addr.
+func peer(t *testing.T, ns *privnet.NS, name, addr string) *privnet.NS {
+	t.Helper()
+	p, err := privnet.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := ns.AddVeth(name, "br0", netip.Prefix{}, p, "eth0", netip.MustParsePrefix(addr)); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestOperatorTokenFile: a token file others can read keeps the server
+// from starting, with the fix in the error.
+func TestOperatorTokenFile(t *testing.T) {
+	ns, f, _ := lab(t, labFile)
+	f.Server.StateDir = t.TempDir()
+	f.Server.OperatorTokenFile = filepath.Join(t.TempDir(), "token")
+	os.WriteFile(f.Server.OperatorTokenFile, []byte("0123456789abcdef0123456789\n"), 0o644)
+	_, err := New(Config{File: f, Log: quiet(), NS: ns})
+	if err == nil || !strings.Contains(err.Error(), "chmod 600 "+f.Server.OperatorTokenFile) {
+		t.Errorf("world-readable token file: %v", err)
+	}
+	os.Chmod(f.Server.OperatorTokenFile, 0o600)
+	if _, err := New(Config{File: f, Log: quiet(), NS: ns}); err != nil {
+		t.Errorf("private token file: %v", err)
+	}
+	// Without a file named, one is made in the state directory.
+	f.Server.OperatorTokenFile = ""
+	if _, err := New(Config{File: f, Log: quiet(), NS: ns}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(f.Server.StateDir, "operator-token")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("made token file: %v %v", st, err)
 	}
 }

@@ -22,6 +22,10 @@ type testClient struct {
 	// abortAfter sends an ERROR after this many blocks (0: never).
 	abortAfter int
 	timeout    time.Duration
+	// ackDelay waits before each ACK.
+	ackDelay time.Duration
+	// local is the client's address (default 127.0.0.1).
+	local net.IP
 }
 
 type getResult struct {
@@ -34,7 +38,11 @@ type getResult struct {
 }
 
 func (c *testClient) get(name, mode string, opts ...Option) (*getResult, error) {
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	local := c.local
+	if local == nil {
+		local = net.IPv4(127, 0, 0, 1)
+	}
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: local})
 	if err != nil {
 		return nil, err
 	}
@@ -56,6 +64,7 @@ func (c *testClient) get(name, mode string, opts ...Option) (*getResult, error) 
 		buf      = make([]byte, 70000)
 	)
 	ack := func(b uint16) {
+		time.Sleep(c.ackDelay)
 		p := binary.BigEndian.AppendUint16(nil, opACK)
 		p = binary.BigEndian.AppendUint16(p, b)
 		conn.WriteToUDP(p, res.tid)

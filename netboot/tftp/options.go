@@ -10,7 +10,7 @@ const (
 	defaultBlockSize = 512   // RFC 1350
 	minBlockSize     = 8     // RFC 2348
 	maxBlockSize     = 65464 // RFC 2348
-	maxTimeout       = 255   // seconds, RFC 2349
+	maxTimeoutOption = 255   // seconds, RFC 2349
 	maxWindowSize    = 65535 // RFC 7440
 )
 
@@ -27,11 +27,12 @@ type params struct {
 // options and returns the options to acknowledge in an OACK (none: no
 // OACK, data starts at once). size is the file's size, -1 if unknown
 // (netascii), which leaves tsize unanswered. maxBlock is the largest block
-// that fits the path MTU; maxWindow caps windowsize. Options that are
+// that fits the path MTU; maxWindow caps windowsize; a timeout above
+// maxTimeout is not acknowledged. Options that are
 // unknown or out of range are left out of the OACK, which RFC 2347 lets a
 // server do; an oversized blksize or windowsize is answered with the
 // largest value allowed, as RFC 2348 and 7440 describe.
-func negotiate(req *Request, size int64, maxBlock, maxWindow int) ([]Option, params) {
+func negotiate(req *Request, size int64, maxBlock, maxWindow int, maxTimeout time.Duration) ([]Option, params) {
 	p := params{blockSize: defaultBlockSize, window: 1}
 	var oack []Option
 	for _, o := range req.Options {
@@ -50,8 +51,8 @@ func negotiate(req *Request, size int64, maxBlock, maxWindow int) ([]Option, par
 			}
 			oack = append(oack, Option{o.Name, strconv.FormatInt(size, 10)})
 		case "timeout":
-			if !valid || n < 1 || n > maxTimeout {
-				continue
+			if !valid || n < 1 || n > maxTimeoutOption || time.Duration(n)*time.Second > maxTimeout {
+				continue // not acknowledged: the server's own timeout applies
 			}
 			p.timeout = time.Duration(n) * time.Second
 			oack = append(oack, Option{o.Name, strconv.FormatInt(n, 10)})

@@ -9,6 +9,13 @@
 // packets from anyone else. Unanswered packets are retransmitted with
 // exponential backoff; duplicate ACKs never trigger a retransmission, so
 // the Sorcerer's Apprentice cannot happen.
+//
+// Clients are not trusted to end what they start: every transfer ends
+// by its TransferTimeout whatever the client sends, the wait for an
+// answer is fixed when a packet is sent (stray or duplicate ACKs do not
+// extend it), a client's timeout option is honoured only up to
+// MaxClientTimeout, and one client address holds at most MaxPerClient of
+// the MaxTransfers transfer slots.
 package tftp
 
 import (
@@ -22,6 +29,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -56,15 +64,30 @@ type Server struct {
 	// MaxTransfers bounds concurrent transfers (default 512); requests
 	// beyond it get a "server busy" error.
 	MaxTransfers int
+	// MaxPerClient bounds the concurrent transfers to one client address
+	// (default 8).
+	MaxPerClient int
+	// TransferTimeout bounds a whole transfer (default 2 min).
+	TransferTimeout time.Duration
+	// MaxClientTimeout is the largest timeout option honoured (default
+	// 5 s); a larger one is left out of the OACK and the server's own
+	// timeout is used.
+	MaxClientTimeout time.Duration
 
 	// OnTransfer, if set, is called when a transfer ends, successful or
 	// not, from the transfer's goroutine.
 	OnTransfer func(Transfer)
 
 	mu     sync.Mutex
-	active map[string]bool // client address -> transfer running
+	active map[string]bool    // client address and port -> transfer running
+	perIP  map[netip.Addr]int // client address -> transfers running
 	wg     sync.WaitGroup
+	// Running counts the transfers in progress, for tests and metrics.
+	running atomic.Int64
 }
+
+// Running returns the number of transfers in progress.
+func (s *Server) Running() int { return int(s.running.Load()) }
 
 // Transfer describes one finished read request.
 type Transfer struct {
@@ -132,13 +155,17 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 			continue
 		}
 		key := client.String()
+		ip := client.AddrPort().Addr().Unmap()
 		s.mu.Lock()
 		if s.active == nil {
 			s.active = make(map[string]bool)
+			s.perIP = make(map[netip.Addr]int)
 		}
 		dup := s.active[key]
-		if !dup {
+		full := !dup && s.perIP[ip] >= s.maxPerClient()
+		if !dup && !full {
 			s.active[key] = true
+			s.perIP[ip]++
 		}
 		s.mu.Unlock()
 		if dup {
@@ -146,27 +173,58 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 			// arrived: one transfer is enough.
 			continue
 		}
+		if full {
+			s.log().Debug("tftp: too many transfers to one client", "client", key)
+			conn.WriteTo(errorPacket(errUndefined, "too many transfers from your address, try again"), peer)
+			continue
+		}
 		select {
 		case slots <- struct{}{}:
 		default:
-			s.done(key)
+			s.done(key, ip)
 			conn.WriteTo(errorPacket(errUndefined, "server busy, try again"), peer)
 			continue
 		}
 		s.wg.Add(1)
+		s.running.Add(1)
 		go func() {
 			defer s.wg.Done()
 			defer func() { <-slots }()
-			defer s.done(key)
+			defer s.done(key, ip)
+			defer s.running.Add(-1)
 			s.serveRead(ctx, localAddr(conn), client, req)
 		}()
 	}
 }
 
-func (s *Server) done(key string) {
+func (s *Server) done(key string, ip netip.Addr) {
 	s.mu.Lock()
 	delete(s.active, key)
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
 	s.mu.Unlock()
+}
+
+func (s *Server) maxPerClient() int {
+	if s.MaxPerClient > 0 {
+		return s.MaxPerClient
+	}
+	return 8
+}
+
+func (s *Server) transferTimeout() time.Duration {
+	if s.TransferTimeout > 0 {
+		return s.TransferTimeout
+	}
+	return 2 * time.Minute
+}
+
+func (s *Server) maxClientTimeout() time.Duration {
+	if s.MaxClientTimeout > 0 {
+		return s.MaxClientTimeout
+	}
+	return 5 * time.Second
 }
 
 // localAddr returns the address to bind transfer sockets to: the
@@ -240,7 +298,7 @@ func (s *Server) read(ctx context.Context, laddr, client *net.UDPAddr, req *Requ
 	defer src.Close()
 	t.Size = size
 
-	oack, p := negotiate(req, size, maxBlockFor(c), s.maxWindow())
+	oack, p := negotiate(req, size, maxBlockFor(c), s.maxWindow(), s.maxClientTimeout())
 	t.BlockSize, t.WindowSize = p.blockSize, p.window
 	io, err := newRawIO(c)
 	if err != nil {
@@ -253,9 +311,12 @@ func (s *Server) read(ctx context.Context, laddr, client *net.UDPAddr, req *Requ
 		timeout: s.timeout(),
 		retries: s.retries(),
 		t:       t,
+		end:     time.Now().Add(s.transferTimeout()),
+		limit:   s.transferTimeout(),
 	}
 	if p.timeout > 0 {
-		x.timeout = p.timeout
+		// The client's own timeout, as it asked: no backoff on top.
+		x.timeout, x.fixed = p.timeout, true
 	}
 	if len(oack) > 0 {
 		if err := x.oack(oack); err != nil {
@@ -363,9 +424,27 @@ type sender struct {
 	c       *net.UDPConn // for deadlines
 	io      *rawIO       // for packets
 	timeout time.Duration
+	fixed   bool // timeout is the client's: no backoff
 	retries int
 	t       *Transfer
+	end     time.Time // the whole transfer's deadline
+	limit   time.Duration
 	rbuf    [maxRequest]byte
+}
+
+// deadline is when to give up waiting for an answer to what was just
+// sent (the try-th retransmission): fixed now, so that packets that are
+// not the answer do not extend it, and never after the transfer's end.
+func (x *sender) deadline(try int) time.Time {
+	wait := x.timeout
+	if !x.fixed {
+		wait <<= min(try, 3)
+	}
+	d := time.Now().Add(wait)
+	if d.After(x.end) {
+		d = x.end
+	}
+	return d
 }
 
 // oack sends the option acknowledgement and waits for its ACK (block 0).
@@ -375,10 +454,11 @@ func (x *sender) oack(opts []Option) error {
 		if _, err := x.io.Write(pkt); err != nil {
 			return fmt.Errorf("sending OACK: %w", err)
 		}
+		dl := x.deadline(try)
 		for {
-			r, err := x.recv(try)
+			r, err := x.recv(dl)
 			if err != nil {
-				if isTimeout(err) && try < x.retries && x.ctx.Err() == nil {
+				if isTimeout(err) && try < x.retries && x.ctx.Err() == nil && time.Now().Before(x.end) {
 					x.t.Retransmits++
 					break
 				}
@@ -431,10 +511,11 @@ func (x *sender) data(src io.Reader, blockSize, window int) error {
 				return fmt.Errorf("sending block %d: %w", acked+k, err)
 			}
 		}
+		dl := x.deadline(try)
 		for {
-			r, err := x.recv(try)
+			r, err := x.recv(dl)
 			if err != nil {
-				if isTimeout(err) && try < x.retries && x.ctx.Err() == nil {
+				if isTimeout(err) && try < x.retries && x.ctx.Err() == nil && time.Now().Before(x.end) {
 					try++
 					x.t.Retransmits += int(loaded)
 					break // send the window again
@@ -460,10 +541,12 @@ func (x *sender) data(src io.Reader, blockSize, window int) error {
 	}
 }
 
-// recv waits for the client's next packet; the wait grows with try.
-func (x *sender) recv(try int) (reply, error) {
-	wait := x.timeout << min(try, 3)
-	if err := x.c.SetReadDeadline(time.Now().Add(wait)); err != nil {
+// recv waits for the client's next packet until deadline.
+func (x *sender) recv(deadline time.Time) (reply, error) {
+	if x.ctx.Err() != nil {
+		return reply{}, x.ctx.Err()
+	}
+	if err := x.c.SetReadDeadline(deadline); err != nil {
 		return reply{}, err
 	}
 	for {
@@ -489,6 +572,9 @@ func (x *sender) recvError(err error, waitingFor string) error {
 	var ce *clientError
 	if errors.As(err, &ce) {
 		return err
+	}
+	if isTimeout(err) && !time.Now().Before(x.end) {
+		return fmt.Errorf("transfer not done within %v (the limit per transfer), waiting for the ACK of %s", x.limit, waitingFor)
 	}
 	if isTimeout(err) {
 		return fmt.Errorf("no ACK for %s after %d retransmissions", waitingFor, x.retries)

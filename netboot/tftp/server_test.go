@@ -66,6 +66,20 @@ func serve(t *testing.T, dir string, tweak func(*Server)) (*net.UDPAddr, func() 
 	}
 }
 
+// waitTransfers waits until n transfers were reported and returns them:
+// a client has its last block before the server hears the last ACK.
+func waitTransfers(t *testing.T, transfers func() []Transfer, n int) []Transfer {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(transfers()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d transfers reported, want %d", len(transfers()), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return transfers()
+}
+
 func randomFile(t *testing.T, dir, name string, size int) []byte {
 	t.Helper()
 	b := make([]byte, size)
@@ -129,8 +143,8 @@ func TestRead(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(50 * time.Millisecond)
-	for _, tr := range transfers() {
+	trs := waitTransfers(t, transfers, 13)
+	for _, tr := range trs {
 		if tr.Err != nil {
 			t.Errorf("transfer %s: %v", tr.File, tr.Err)
 		}
@@ -265,9 +279,8 @@ func TestRetransmit(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(50 * time.Millisecond)
 	var retrans int
-	for _, tr := range transfers() {
+	for _, tr := range waitTransfers(t, transfers, 7) {
 		retrans += tr.Retransmits
 	}
 	if retrans == 0 {
@@ -330,7 +343,9 @@ func TestConcurrent(t *testing.T) {
 			if i%2 == 0 {
 				opts = append(opts, Option{"windowsize", "16"})
 			}
-			res, err := (&testClient{server: addr}).get("f", "octet", opts...)
+			// 64 machines: one address each (one address may hold only
+			// MaxPerClient transfers).
+			res, err := (&testClient{server: addr, local: net.IPv4(127, 0, 1, byte(i+1))}).get("f", "octet", opts...)
 			if err != nil {
 				t.Error(err)
 				return
@@ -341,9 +356,10 @@ func TestConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	time.Sleep(50 * time.Millisecond)
-	if n := len(transfers()); n != 64 {
-		t.Errorf("%d transfers, want 64", n)
+	for _, tr := range waitTransfers(t, transfers, 64) {
+		if tr.Err != nil {
+			t.Errorf("transfer to %v: %v", tr.Client, tr.Err)
+		}
 	}
 }
 
@@ -413,33 +429,170 @@ func TestProbe(t *testing.T) {
 
 func TestNegotiateClampsToMTU(t *testing.T) {
 	req := &Request{Mode: "octet", Options: []Option{{"blksize", "9000"}, {"windowsize", "0"}, {"timeout", "256"}, {"tsize", "x"}}}
-	oack, p := negotiate(req, 5, 1468, 64)
+	oack, p := negotiate(req, 5, 1468, 64, 5*time.Second)
 	if len(oack) != 1 || oack[0] != (Option{"blksize", "1468"}) || p.blockSize != 1468 || p.window != 1 || p.timeout != 0 {
 		t.Errorf("negotiate = %v %+v", oack, p)
 	}
 }
 
+// TestStop checks that stopping the server ends a transfer in flight:
+// the transfer is seen running (its first block arrived), and after the
+// cancel it is reported ended by the stop.
 func TestStop(t *testing.T) {
 	dir := t.TempDir()
 	randomFile(t, dir, "f", 10*512)
 	d, _ := files.OpenDir(dir)
 	defer d.Close()
-	s := &Server{Files: d, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Timeout: time.Hour}
+	ended := make(chan Transfer, 1)
+	s := &Server{Files: d, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Timeout: time.Hour, OnTransfer: func(tr Transfer) { ended <- tr }}
 	conn, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Serve(ctx, conn) }()
 	// A client that never acknowledges: the transfer waits for an hour
 	// unless the server stops it.
-	go (&testClient{server: conn.LocalAddr().(*net.UDPAddr), drop: func(uint16, int) bool { return true }, timeout: time.Hour}).get("f", "octet")
-	time.Sleep(100 * time.Millisecond)
+	client, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	defer client.Close()
+	client.WriteToUDP((&Request{Filename: "f", Mode: "octet"}).marshal(), conn.LocalAddr().(*net.UDPAddr))
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 600)
+	if n, _, err := client.ReadFromUDP(buf); err != nil || n < 4 || buf[1] != opDATA {
+		t.Fatalf("no first block: %v", err)
+	}
+	if s.Running() != 1 {
+		t.Fatalf("%d transfers running, want 1", s.Running())
+	}
 	cancel()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Error(err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after cancel")
+	}
+	select {
+	case tr := <-ended:
+		if tr.Err == nil || !strings.Contains(tr.Err.Error(), "server stopped") {
+			t.Errorf("transfer ended with %v, want the stop", tr.Err)
+		}
+	default:
+		t.Error("Serve returned before the transfer was reported ended")
+	}
+	if s.Running() != 0 {
+		t.Errorf("%d transfers still running", s.Running())
+	}
+}
+
+// TestStrayACKsDoNotExtend: a client that keeps sending ACKs that
+// acknowledge nothing does not keep the transfer alive: it ends after
+// the retries, as if the client were silent.
+func TestStrayACKsDoNotExtend(t *testing.T) {
+	dir := t.TempDir()
+	randomFile(t, dir, "f", 10*512)
+	ended := make(chan Transfer, 1)
+	addr, _ := serve(t, dir, func(s *Server) {
+		s.Timeout, s.Retries = 100*time.Millisecond, 2
+		s.OnTransfer = func(tr Transfer) { ended <- tr }
+	})
+	client, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	defer client.Close()
+	client.WriteToUDP((&Request{Filename: "f", Mode: "octet"}).marshal(), addr)
+	buf := make([]byte, 600)
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, tid, err := client.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray := []byte{0, opACK, 0, 0} // block 0: acknowledges nothing
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	start := time.Now()
+	for {
+		select {
+		case tr := <-ended:
+			if tr.Err == nil || !strings.Contains(tr.Err.Error(), "no ACK for block 1") {
+				t.Errorf("transfer ended with %v", tr.Err)
+			}
+			t.Logf("ended after %v of stray ACKs: %v", time.Since(start).Round(time.Millisecond), tr.Err)
+			return
+		case <-tick.C:
+			client.WriteToUDP(stray, tid)
+			if time.Since(start) > 20*time.Second {
+				t.Fatal("stray ACKs kept the transfer alive for 20 s (the retries end it in 0.7 s)")
+			}
+		}
+	}
+}
+
+// TestTransferDeadline: a client that acknowledges every block, but
+// slowly, is cut off at the transfer's deadline.
+func TestTransferDeadline(t *testing.T) {
+	dir := t.TempDir()
+	randomFile(t, dir, "f", 1000*512)
+	ended := make(chan Transfer, 1)
+	addr, _ := serve(t, dir, func(s *Server) {
+		s.Timeout, s.TransferTimeout = time.Second, 300*time.Millisecond
+		s.OnTransfer = func(tr Transfer) { ended <- tr }
+	})
+	go (&testClient{server: addr, ackDelay: 20 * time.Millisecond, timeout: 2 * time.Second}).get("f", "octet")
+	select {
+	case tr := <-ended:
+		if tr.Err == nil || !strings.Contains(tr.Err.Error(), "not done within 300ms") || tr.Bytes >= 1000*512 {
+			t.Errorf("transfer ended with %v after %d bytes", tr.Err, tr.Bytes)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("slow transfer not cut off")
+	}
+}
+
+// TestClientTimeoutCapped: a timeout option above MaxClientTimeout is
+// not acknowledged (the server keeps its own, with its backoff).
+func TestClientTimeoutCapped(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+	}{{"5", 5 * time.Second}, {"6", 0}, {"255", 0}} {
+		oack, p := negotiate(&Request{Options: []Option{{"timeout", tc.v}}}, 1, 1468, 64, 5*time.Second)
+		if p.timeout != tc.want || (tc.want == 0) != (len(oack) == 0) {
+			t.Errorf("timeout %s: %v %v", tc.v, oack, p.timeout)
+		}
+	}
+}
+
+// TestPerClientCap: one address cannot take every transfer slot.
+func TestPerClientCap(t *testing.T) {
+	dir := t.TempDir()
+	randomFile(t, dir, "f", 10*512)
+	var srv *Server
+	addr, _ := serve(t, dir, func(s *Server) { s.Timeout, s.MaxPerClient, srv = time.Hour, 3, s })
+	var conns []*net.UDPConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	busy := 0
+	for range 10 {
+		c, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		conns = append(conns, c)
+		c.WriteToUDP((&Request{Filename: "f", Mode: "octet"}).marshal(), addr)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 600)
+		n, _, err := c.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if buf[1] == opERROR && strings.Contains(string(buf[4:n]), "too many transfers from your address") {
+			busy++
+		}
+	}
+	if busy != 7 || srv.Running() != 3 {
+		t.Errorf("%d of 10 refused, %d running; want 7 and 3", busy, srv.Running())
+	}
+	// Another address still gets a transfer.
+	res, err := (&testClient{server: addr, local: net.IPv4(127, 0, 0, 2)}).get("f", "octet")
+	if err != nil || len(res.data) != 10*512 {
+		t.Errorf("another client: %v", err)
 	}
 }

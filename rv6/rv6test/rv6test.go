@@ -4,7 +4,12 @@
 // (kernel/loader), a console the test types into and reads, and a small
 // monitor (system/monitor with lspci, kill and domains). The file system is
 // formatted at boot. Tests then run programs as the kernel runs init
-// (idl.Rv6.Run): one process on the console, its output captured.
+// (idl.Rv6.Run): one process on the console, its output captured, holding
+// the capabilities of System.Caps (none unless a test sets them).
+//
+// Rv6 is granted the harness monitor's read-only views as "monitor", the
+// whole monitor as the capability admin, and the capabilities of
+// Options.Grants.
 //
 // It is test-support code, not a domain. The programs a test runs must be
 // registered in its binary: import them (rv6/progs/all for every one).
@@ -34,11 +39,11 @@ import (
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/loader"
 	"github.com/rlgo/redleaf/kernel/rref"
-	"github.com/rlgo/redleaf/rv6/sh"
 	"github.com/rlgo/redleaf/rv6/sys"
 	"github.com/rlgo/redleaf/rv6/ulib"
 	"github.com/rlgo/redleaf/system"
 	"github.com/rlgo/redleaf/system/monitor"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
 // DefaultDiskSize is the RAM disk's size unless Options say otherwise.
@@ -54,8 +59,18 @@ type Options struct {
 	// Monitor adds commands to the monitor's registry (lspci, kill,
 	// domains); nil adds none.
 	Monitor func(r *sh.Registry)
-	// NoMonitor boots without a monitor: Sys.Monitor fails.
+	// NoMonitor boots without a monitor: Sys.Monitor fails, and there is
+	// no admin capability.
 	NoMonitor bool
+	// Grants are more capabilities Rv6 may hand out, by name
+	// ("blk:ramdisk", "nic:x"): what each is bound to.
+	Grants map[string]domain.Provider
+	// GrantDisk lets Rv6 hand out its own RAM disk as blk:ramdisk.
+	GrantDisk bool
+	// Manager is the Manager to boot in, for Grants bound to another
+	// system's domains (a capability binds domains of one manager only).
+	// nil: a new one, closed when the test ends.
+	Manager *domain.Manager
 }
 
 // A System is a booted Rv6.
@@ -65,6 +80,10 @@ type System struct {
 	Disk *system.Memory
 	// FS is what Mount returned.
 	FS idl.FSStat
+	// Caps are the capabilities the processes Run starts hold (names Rv6
+	// was granted: admin unless NoMonitor, and Options.Grants'). Default:
+	// none.
+	Caps []string
 
 	env  []string
 	cons *testConsole
@@ -90,19 +109,25 @@ func Boot(t testing.TB, opts ...Options) *System {
 	if s.env == nil {
 		s.env = []string{"HOME=/"}
 	}
-	s.M = domain.NewManager(domain.WithLog(s.logf))
+	s.M = o.Manager
+	diskName := "ramdisk"
+	if s.M != nil {
+		diskName = "rv6test-ramdisk" // the other system has its own "ramdisk"
+	} else {
+		s.M = domain.NewManager(domain.WithLog(s.logf))
+		t.Cleanup(s.M.Close)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("kernel log:\n%s", s.Log())
 		}
 	})
-	t.Cleanup(s.M.Close)
 	mem, err := system.NewMemory(o.DiskSize)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Disk = mem
-	disk, err := s.M.Create(ramdisk.Kind, domain.Name("ramdisk"), domain.GrantDevice(ramdisk.GrantMemory, mem))
+	disk, err := s.M.Create(ramdisk.Kind, domain.Name(diskName), domain.GrantDevice(ramdisk.GrantMemory, mem))
 	if err != nil {
 		t.Fatalf("rv6test: starting the RAM disk: %v", err)
 	}
@@ -114,14 +139,26 @@ func Boot(t testing.TB, opts ...Options) *System {
 		domain.Grant(sys.GrantLoader, s.M.Export(idl.Loader(loader.New(s.M)))),
 		domain.Grant(sys.GrantConsole, s.M.Export(idl.Console(s.cons))),
 	}
+	var caps []string
 	if !o.NoMonitor {
 		reg := sh.NewRegistry()
 		s.registerMonitor(reg)
 		if o.Monitor != nil {
 			o.Monitor(reg)
 		}
-		grants = append(grants, domain.Grant(sys.GrantMonitor, s.M.Export(idl.Monitor(monitor.New(reg, nil)))))
+		grants = append(grants, domain.Grant(sys.GrantMonitor, s.M.Export(idl.Monitor(monitor.Views(reg)))),
+			domain.Grant(sys.GrantCapPrefix+idl.CapAdmin, s.M.Export(idl.Monitor(monitor.Admin(reg)))))
+		caps = append(caps, idl.CapAdmin)
 	}
+	if o.GrantDisk {
+		grants = append(grants, domain.Grant(sys.GrantCapPrefix+"blk:ramdisk", disk))
+		caps = append(caps, "blk:ramdisk")
+	}
+	for name, p := range o.Grants {
+		grants = append(grants, domain.Grant(sys.GrantCapPrefix+name, p))
+		caps = append(caps, name)
+	}
+	grants = append(grants, domain.GrantDevice(sys.GrantCaps, caps))
 	d, err := s.M.Create(sys.Kind, grants...)
 	if err != nil {
 		t.Fatalf("rv6test: starting Rv6: %v", err)
@@ -186,7 +223,7 @@ func (s *System) run(t testing.TB, input []byte, prog string, args ...string) (s
 		}
 		s.cons.type_(nil)
 	}
-	st, err := s.Rv6.Run(idl.SpawnReq{Prog: prog, Argv: ulib.JoinNul(append([]string{prog}, args...)), Env: ulib.JoinNul(s.env)})
+	st, err := s.Rv6.Run(idl.SpawnReq{Prog: prog, Argv: ulib.JoinNul(append([]string{prog}, args...)), Env: ulib.JoinNul(s.env), Caps: ulib.JoinNul(s.Caps)})
 	out := s.cons.take()
 	if err != nil {
 		t.Fatalf("rv6test: run %s %q: %v\n%s", prog, args, err, out)
@@ -279,10 +316,11 @@ func init() {
 	})
 }
 
-// registerMonitor adds the harness monitor's commands: lspci (a fixed
-// listing), kill NAME (terminates a domain) and domains (lists them).
+// registerMonitor adds the harness monitor's commands: the views lspci (a
+// fixed listing) and domains (lists them), and kill NAME (terminates a
+// domain), for admin only.
 func (s *System) registerMonitor(reg *sh.Registry) {
-	reg.Register("lspci", "list the PCI devices (a fixed test listing)", sh.Func(func(_ context.Context, p *sh.Proc) int {
+	reg.RegisterView("lspci", "list the PCI devices (a fixed test listing)", sh.Func(func(_ context.Context, p *sh.Proc) int {
 		p.Printf("%s", LspciOutput)
 		return 0
 	}))
@@ -300,7 +338,7 @@ func (s *System) registerMonitor(reg *sh.Registry) {
 		p.Printf("killed %s\n", p.Args[1])
 		return 0
 	}))
-	reg.Register("domains", "list the domains", sh.Func(func(_ context.Context, p *sh.Proc) int {
+	reg.RegisterView("domains", "list the domains", sh.Func(func(_ context.Context, p *sh.Proc) int {
 		for _, in := range s.M.List() {
 			p.Printf("%s %d %s %s\n", in.Name, in.ID, in.Kind, in.State)
 		}
@@ -414,7 +452,7 @@ func (s *System) Start(t testing.TB, input, prog string, args ...string) *Proc {
 		s.cons.type_([]byte(input))
 	}
 	p := &Proc{s: s, done: make(chan struct{})}
-	req := idl.SpawnReq{Prog: prog, Argv: ulib.JoinNul(append([]string{prog}, args...)), Env: ulib.JoinNul(s.env)}
+	req := idl.SpawnReq{Prog: prog, Argv: ulib.JoinNul(append([]string{prog}, args...)), Env: ulib.JoinNul(s.env), Caps: ulib.JoinNul(s.Caps)}
 	go func() {
 		defer close(p.done)
 		p.st, p.err = s.Rv6.Run(req)

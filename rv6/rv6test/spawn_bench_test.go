@@ -38,8 +38,11 @@ func BenchmarkSpawn(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			h, _, err := l.Load("sleep", "sleep", c)
+			h, err := l.Prepare("sleep", "sleep")
 			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.Start(h, c); err != nil {
 				b.Fatal(err)
 			}
 			if err := l.Unload(h); err != nil {

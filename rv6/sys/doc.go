@@ -10,8 +10,20 @@
 // The constructor imports "disk" (idl.BlockDevice: the file system's
 // device, through rv6/fs/blockdev/idldev), "loader" (idl.Loader: makes
 // program instances into domains), "console" (idl.Console) and, optionally,
-// "monitor" (idl.Monitor: the domain kernel's command monitor, for
-// Sys.Monitor).
+// "monitor" (idl.Monitor: the read-only views of the domain kernel's
+// command monitor, for Sys.Monitor) and the capabilities it may hand to
+// processes: the device "caps" lists their names, each granted as
+// "cap:NAME" (see caps.go and idl.CapAdmin).
+//
+// # Capabilities
+//
+// A process holds the capabilities its spawner named in SpawnReq.Caps,
+// each one the spawner held (the kernel's Run may name any Rv6 was
+// granted); a spawn naming one the spawner lacks fails with EPERM. The
+// process's domain is granted exactly those, under their names, besides
+// "sys": Rv6 imports its own capability at its first use and passes it to
+// the loader, which rebinds it for the new domain. Children inherit
+// nothing. ProcStart.Caps tells the program what it holds.
 //
 // # Processes
 //

@@ -33,8 +33,9 @@ type process struct {
 	prog  string
 	argv  string
 	env   string
-	args  string // argv, space-separated, for the listing
-	start int64  // ns of uptime
+	args  string   // argv, space-separated, for the listing
+	start int64    // ns of uptime
+	caps  []string // the capabilities its domain was granted (see caps.go)
 
 	stop chan struct{} // closed when the process starts ending: wakes its blocked calls
 	done chan struct{} // closed when it is a zombie (its status set)
@@ -87,7 +88,11 @@ func (r *Rv6) spawn(parent *process, req idl.SpawnReq, fds []*ofile, cwd *fs.Cwd
 	if !ok {
 		return fail(&errno.PathError{Op: "spawn", Path: req.Prog, Err: errno.ENOENT})
 	}
-	p := &process{rv: r, prog: req.Prog, argv: req.Argv, env: req.Env, args: joinArgs(req.Argv),
+	caps, err := r.checkCaps(parent, req)
+	if err != nil {
+		return fail(err)
+	}
+	p := &process{rv: r, prog: req.Prog, argv: req.Argv, env: req.Env, args: joinArgs(req.Argv), caps: caps,
 		start: r.uptime(), stop: make(chan struct{}), done: make(chan struct{}),
 		fds: fds, cwd: cwd, children: make(chan struct{})}
 	r.mu.Lock()
@@ -109,7 +114,7 @@ func (r *Rv6) spawn(parent *process, req idl.SpawnReq, fds []*ofile, cwd *fs.Cwd
 	r.procs[p.pid] = p
 	r.mu.Unlock()
 
-	h, prog, err := r.loader.Load(req.Prog, fmt.Sprintf("proc.%d.%s", p.pid, req.Prog), p)
+	h, prog, err := r.load(p)
 	if err != nil {
 		// Unless a Kill got there first, the process never was: forget it.
 		r.mu.Lock()
@@ -146,7 +151,7 @@ func (r *Rv6) spawn(parent *process, req idl.SpawnReq, fds []*ofile, cwd *fs.Cwd
 // runMain is the thread of process p: it runs the program and ends the
 // process when Main returns or fails.
 func (r *Rv6) runMain(p *process, prog idl.Program) {
-	st, err := prog.Main(idl.ProcStart{Pid: p.pid, Argv: p.argv, Env: p.env})
+	st, err := prog.Main(idl.ProcStart{Pid: p.pid, Argv: p.argv, Env: p.env, Caps: joinNul(p.caps)})
 	var ws idl.WaitStatus
 	var fe *domain.FailedError
 	switch {
@@ -266,6 +271,16 @@ func (r *Rv6) uptime() int64 { return time.Since(r.start).Nanoseconds() }
 // joinArgs turns NUL-ended arguments into a space-separated line.
 func joinArgs(argv string) string {
 	return strings.Join(splitNul(argv), " ")
+}
+
+// joinNul makes a list of NUL-ended strings.
+func joinNul(xs []string) string {
+	var b strings.Builder
+	for _, x := range xs {
+		b.WriteString(x)
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 // splitNul splits NUL-ended strings (a last one without its NUL counts).
@@ -441,8 +456,8 @@ func (p *process) Procs(after int32) (idl.ProcBatch, error) {
 	return b, nil
 }
 
-// Monitor runs a command of the kernel's monitor, writing its output to
-// descriptor out.
+// Monitor runs a read-only view of the kernel's monitor (what the monitor
+// granted as "monitor" runs), writing its output to descriptor out.
 func (p *process) Monitor(argv string, out int32) (int32, error) {
 	if p.rv.monitor == nil {
 		return -1, fmt.Errorf("monitor: no monitor granted to rv6: %w", errno.ENOSYS)

@@ -25,7 +25,12 @@ const (
 	GrantDisk    = "disk"
 	GrantLoader  = "loader"
 	GrantConsole = "console"
-	GrantMonitor = "monitor" // optional
+	GrantMonitor = "monitor" // optional: the read-only views, for Sys.Monitor
+	// GrantCaps is a device: the names ([]string) of the capabilities
+	// Rv6 may hand to processes, each granted under GrantCapPrefix and its
+	// name ("cap:admin", "cap:nic:ixgbe0"). Optional.
+	GrantCaps      = "caps"
+	GrantCapPrefix = "cap:"
 )
 
 func init() {
@@ -40,6 +45,12 @@ type Rv6 struct {
 	monitor idl.Monitor // nil when not granted
 	cons    *console
 	start   time.Time
+
+	// capMu guards caps, the capabilities Rv6 may hand out: by name, nil
+	// until the first process that gets one is spawned (importing starts
+	// what some of them stand for, such as a NIC's driver).
+	capMu sync.Mutex
+	caps  map[string]any
 
 	// mu guards the file system's mount state, the process table and,
 	// of every process, ppid, ending, zombie, status and children.
@@ -72,8 +83,18 @@ func New(ctx *domain.Context) (idl.Rv6, error) {
 	if err != nil && !errors.Is(err, domain.ErrNoGrant) {
 		return nil, err
 	}
+	names, err := domain.Device[[]string](ctx, GrantCaps)
+	if err != nil && !errors.Is(err, domain.ErrNoGrant) {
+		return nil, err
+	}
 	r := &Rv6{ctx: ctx, disk: disk, loader: loader, monitor: mon, start: time.Now(),
-		procs: make(map[int32]*process), nextPid: 1}
+		procs: make(map[int32]*process), nextPid: 1, caps: map[string]any{}}
+	for _, n := range names {
+		if _, err := kindOf(n); err != nil {
+			return nil, fmt.Errorf("rv6: grant %q: %w", GrantCaps, err)
+		}
+		r.caps[n] = nil
+	}
 	r.cons = newConsole(ctx, con)
 	return r, nil
 }

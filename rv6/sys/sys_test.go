@@ -380,6 +380,7 @@ func TestPanicIsReported(t *testing.T) {
 	s.mustRun(func(p *tproc) int32 {
 		pid, _ := p.spawn(func(c *tproc) int32 {
 			var m map[string]int
+			//lint:ignore SA5000 the panic is the point
 			m["boom"]++ // a nil map: a runtime panic in the program
 			return 0
 		})

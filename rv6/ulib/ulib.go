@@ -15,6 +15,14 @@
 //
 // A Proc is not safe for concurrent use: a program with threads of its own
 // (Proc.Go) gives each one its own Proc (Proc.Fork).
+//
+// # Capabilities
+//
+// A process holds only the capabilities its spawner passed it
+// (SpawnOptions.Caps; idl.CapAdmin and friends): Caps lists them, Cap
+// imports one into the program's domain, and Spawn passes some on, when the
+// program names them. A program that needs one it was not given says so
+// (ErrNoCap), and how to give it (the shell's grant).
 package ulib
 
 import (
@@ -72,6 +80,7 @@ func (pr *program) Main(start idl.ProcStart) (int32, error) {
 		Pid:  int(start.Pid),
 		Args: SplitNul(start.Argv),
 		env:  SplitNul(start.Env),
+		caps: SplitNul(start.Caps),
 	}
 	p.Stdin, p.Stdout, p.Stderr = p.NewFile(0, "stdin"), p.NewFile(1, "stdout"), p.NewFile(2, "stderr")
 	status := pr.main(p)
@@ -106,6 +115,7 @@ type Proc struct {
 	Pid  int
 	Args []string // Args[0] is the program's name
 	env  []string
+	caps []string
 
 	Stdin, Stdout, Stderr *File
 }
@@ -141,6 +151,10 @@ func (p *Proc) Fork() *Proc {
 	q.Stdin, q.Stdout, q.Stderr = q.NewFile(0, "stdin"), q.NewFile(1, "stdout"), q.NewFile(2, "stderr")
 	return &q
 }
+
+// Heap is the program domain's account on the shared heap, for the RRefs
+// it moves through the capabilities it holds (packets, block requests).
+func (p *Proc) Heap() *rref.Account { return p.ctx.Heap() }
 
 // Go runs fn on a new thread of the program's domain (Context.Spawn);
 // give it its own Proc (Fork).
@@ -307,12 +321,15 @@ type SpawnOptions struct {
 	Env []string
 	// Dir is the child's working directory; "": the caller's.
 	Dir string
+	// Caps names the capabilities of the caller the child gets (none
+	// unless named; each must be one the caller holds).
+	Caps []string
 }
 
 // Spawn starts program prog with args (args[0] is its name, usually prog)
 // and returns its pid.
 func (p *Proc) Spawn(prog string, args []string, opts SpawnOptions) (int, error) {
-	req := idl.SpawnReq{Prog: prog, Argv: JoinNul(args), Cwd: opts.Dir}
+	req := idl.SpawnReq{Prog: prog, Argv: JoinNul(args), Cwd: opts.Dir, Caps: JoinNul(opts.Caps)}
 	env := opts.Env
 	if env == nil {
 		env = p.env
@@ -377,11 +394,59 @@ func (p *Proc) Procs() ([]idl.ProcInfo, error) {
 	}
 }
 
-// Monitor runs a command of the domain kernel's monitor, its output going
-// to standard output, and returns its status.
+// Monitor runs a read-only view of the domain kernel's monitor (domains,
+// lspci, ifconfig), its output going to standard output, and returns its
+// status. The commands that change the system need the admin capability
+// (Admin).
 func (p *Proc) Monitor(args []string) (int, error) {
 	st, err := p.sys.Monitor(JoinNul(args), 1)
 	return int(st), err
+}
+
+// CapAdmin is the name of the admin capability (idl.CapAdmin).
+const CapAdmin = idl.CapAdmin
+
+// ErrNoCap is what Cap wraps for a capability the process was not given.
+var ErrNoCap = errors.New("capability not granted")
+
+// Caps lists the capabilities the process holds.
+func (p *Proc) Caps() []string { return append([]string(nil), p.caps...) }
+
+// Holds reports whether the process holds the capability name.
+func (p *Proc) Holds(name string) bool {
+	for _, c := range p.caps {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Cap imports the capability name, of IDL interface I, into the program's
+// domain. Each call binds a new one: import once. A capability the
+// process was not given is an error wrapping ErrNoCap that says how to
+// give it.
+func Cap[I any](p *Proc, name string) (I, error) {
+	var zero I
+	if !p.Holds(name) {
+		return zero, fmt.Errorf("%w: %s (the shell passes it with grant %s %s ...)", ErrNoCap, name, name, p.Name())
+	}
+	return domain.Import[I](p.ctx, name)
+}
+
+// Admin runs argv on the kernel's monitor through the admin capability,
+// whatever the command, its output going to standard output, and returns
+// its status. admin is the capability (Cap[idl.Monitor](p, CapAdmin)).
+func (p *Proc) Admin(admin idl.Monitor, args []string) (int, error) {
+	res, err := admin.Run(JoinNul(args))
+	if err != nil {
+		return 0, err
+	}
+	n := min(max(int(res.N), 0), len(res.Out))
+	if _, err := p.Stdout.Write(res.Out[:n]); err != nil {
+		return 0, err
+	}
+	return int(res.Status), nil
 }
 
 // A File is an open descriptor of the process.

@@ -1,85 +1,118 @@
 // Package monitor is the kernel's command monitor as a service
 // (idl.Monitor): the commands of the kernel's console shell (the
-// registry that system fills: domains, kill, restart, inject, blk,
-// nvme, lspci, call; and the power commands) run on behalf of the Rv6
-// domain, whose shell falls back to them for names no program has.
+// registry that system fills: domains, kill, restart, inject, blk, nvme,
+// lspci, call; and the power commands) run on behalf of Rv6's processes.
 //
-// It is trusted kernel code: the commands reach the domain manager, the
-// PCI bus and the power switch. A command runs in a shell of its own
-// (package rv6/sh) with no input, its output and errors captured together
-// and cut at idl.MonitorOutput bytes.
+// The kernel makes two: one with the read-only views only (Views: domains,
+// lspci, ifconfig), granted to Rv6 for Sys.Monitor, which any process may
+// call; and one with every command (Admin), the admin capability, which Rv6
+// hands to a process only when its spawner passes it (the console's login
+// shell holds it). Neither runs anything but the registry's commands: no
+// host binary is reachable from Rv6.
+//
+// It is composition-root code: the commands reach the domain manager, the
+// PCI bus and the power switch. A command runs on a goroutine of the
+// kernel's (so a panic in it, which is reported as status 2, never
+// unwinds through the caller's thread, and the caller's domain's unwinding
+// never meets a recover of the monitor's), with no input, its output and
+// errors captured together and cut at idl.MonitorOutput bytes.
 package monitor
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/rlgo/redleaf/idl"
-	"github.com/rlgo/redleaf/rv6/sh"
+	"github.com/rlgo/redleaf/system/sh"
 )
 
-// StatusUnknown is Run's status for a command the monitor does not have.
-const StatusUnknown = 127
+// Statuses of Run besides the command's own.
+const (
+	StatusUnknown = 127 // no command of the name
+	StatusDenied  = 126 // a command that changes the system, asked of Views
+	StatusPanic   = 2   // the command panicked
+)
 
-// A Monitor runs the commands of one registry.
+// A Monitor runs the commands of one registry: all of them, or only the
+// read-only views.
 type Monitor struct {
-	reg      *sh.Registry
-	fallback func(string) (sh.Command, bool)
+	reg   *sh.Registry
+	admin bool
 }
 
-// New returns a monitor running reg's commands and, for names reg does not
-// have, the ones fallback finds (nil: none), such as the initramfs's
-// programs.
-func New(reg *sh.Registry, fallback func(string) (sh.Command, bool)) *Monitor {
-	return &Monitor{reg: reg, fallback: fallback}
-}
+// Admin returns a monitor running every command of reg.
+func Admin(reg *sh.Registry) *Monitor { return &Monitor{reg: reg, admin: true} }
+
+// Views returns a monitor running only reg's read-only views
+// (sh.Registry.RegisterView); the others get StatusDenied and a message
+// saying what would allow them.
+func Views(reg *sh.Registry) *Monitor { return &Monitor{reg: reg} }
 
 // capped keeps the first idl.MonitorOutput bytes written to it.
 type capped struct {
+	mu  sync.Mutex
 	res *idl.MonitorResult
 }
 
 func (c *capped) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	n := copy(c.res.Out[c.res.N:], p)
 	c.res.N += int32(n)
 	return len(p), nil
 }
 
 // Run implements idl.Monitor. argv is NUL-separated, argv[0] the command.
-func (m *Monitor) Run(argv string) (res idl.MonitorResult, err error) {
+// Commands run concurrently: an inject typed while a background fwd runs
+// must not wait for it (the system's commands guard their own state).
+func (m *Monitor) Run(argv string) (idl.MonitorResult, error) {
+	var res idl.MonitorResult
 	args := strings.Split(strings.TrimSuffix(argv, "\x00"), "\x00")
 	if len(args) == 0 || args[0] == "" {
 		res.Status = StatusUnknown
 		return res, nil
 	}
-	// The command is looked up once: a fallback's search (files in
-	// /bbin) is not repeated when the shell runs it.
-	var fallback func(string) (sh.Command, bool)
-	if _, ok := m.reg.Lookup(args[0]); !ok {
-		var cmd sh.Command
-		if m.fallback != nil {
-			cmd, ok = m.fallback(args[0])
-		}
-		if !ok {
-			res.Status = StatusUnknown
-			return res, nil
-		}
-		fallback = func(name string) (sh.Command, bool) { return cmd, name == args[0] }
+	e, ok := m.reg.Lookup(args[0])
+	if !ok {
+		res.Status = StatusUnknown
+		return res, nil
 	}
-	// Commands run concurrently, each in a shell of its own: an inject
-	// typed while a background fwd or benchfs runs must not wait for it.
-	// The system's commands guard their own state.
 	out := &capped{res: &res}
-	s := sh.New(sh.Options{Stdout: out, Stderr: out, Registry: m.reg, Name: "monitor", Fallback: fallback})
-	res.Status = int32(s.Eval(context.Background(), Quote(args)))
+	if !m.admin && !e.View {
+		fmt.Fprintf(out, "%s: permission denied: it changes the system, which needs the admin capability: "+
+			"only the console's login shell holds it, and passes it with `grant admin PROGRAM` "+
+			"(views for everyone: %s)\n", args[0], strings.Join(m.views(), ", "))
+		res.Status = StatusDenied
+		return res, nil
+	}
+	status := make(chan int32, 1)
+	go func() {
+		st := int32(StatusPanic)
+		defer func() {
+			if v := recover(); v != nil {
+				fmt.Fprintf(out, "%s: panic: %v\n", args[0], v)
+			}
+			status <- st
+		}()
+		p := &sh.Proc{Args: args, Stdin: strings.NewReader(""), Stdout: out, Stderr: out}
+		st = int32(e.Command.Run(context.Background(), p) & 0xff)
+	}()
+	st := <-status
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	res.Status = st
 	return res, nil
 }
 
-// Quote makes a shell line that runs args as they are.
-func Quote(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+// views lists the registry's read-only views.
+func (m *Monitor) views() []string {
+	var names []string
+	for _, e := range m.reg.Entries() {
+		if e.View {
+			names = append(names, e.Name)
+		}
 	}
-	return strings.Join(q, " ")
+	return names
 }

@@ -1,10 +1,13 @@
 //rl:domain
 
 // Package init is the init program, the first process: the kernel runs it
-// on the console (idl.Rv6.Run). It runs `sh /etc/rc` if that file exists,
-// then a shell on the console, which it starts again whenever it exits; and
-// it reaps the processes whose parents ended before them, which Rv6
-// reparents to it.
+// on the console (idl.Rv6.Run), with the capabilities the kernel lets Rv6
+// hand out (admin, the NICs, the block devices). It runs `sh /etc/rc` if
+// that file exists (with no capability), then the console's login shell,
+// which it starts again whenever it exits and passes every capability it
+// holds: the person at the console administers the system, and passes on
+// what a program needs with the shell's grant. It also reaps the processes
+// whose parents ended before them, which Rv6 reparents to it.
 //
 // A shell that exits at once over and over (a console at the end of its
 // input, a broken shell) is restarted after a growing pause, up to
@@ -49,7 +52,7 @@ func main(p *ulib.Proc) int {
 	backoff := time.Duration(0)
 	for {
 		started := p.Uptime()
-		pid, err := p.Spawn(shell, []string{shell}, ulib.SpawnOptions{})
+		pid, err := p.Spawn(shell, []string{shell}, ulib.SpawnOptions{Caps: p.Caps()})
 		if err != nil {
 			p.Errorf("starting %s: %s", shell, cli.Text(err))
 			backoff = next(backoff)

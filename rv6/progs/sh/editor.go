@@ -2,43 +2,16 @@ package sh
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/rlgo/redleaf/shell"
 )
 
 // errInterrupt is readLine's error for Ctrl-C: the line is discarded.
-var errInterrupt = errors.New("interrupt")
-
-// maxHistory is how many lines the history keeps.
-const maxHistory = 500
-
-// history is the lines the shell has read, oldest first.
-type history struct {
-	lines []string
-}
-
-// add records line, unless it is blank or repeats the last one.
-func (h *history) add(line string) {
-	if isBlankLine(line) || (len(h.lines) > 0 && h.lines[len(h.lines)-1] == line) {
-		return
-	}
-	if len(h.lines) == maxHistory {
-		h.lines = append(h.lines[:0], h.lines[1:]...)
-	}
-	h.lines = append(h.lines, line)
-}
-
-func isBlankLine(s string) bool {
-	for _, r := range s {
-		if !unicode.IsSpace(r) {
-			return false
-		}
-	}
-	return true
-}
+var errInterrupt = shell.ErrInterrupt
 
 // An editor reads lines from a terminal in raw mode: it gets every byte as
 // typed, echoes and edits the line itself, and recalls the history. It is
@@ -54,7 +27,7 @@ func isBlankLine(s string) bool {
 type editor struct {
 	in   io.ByteReader
 	out  io.Writer
-	hist *history
+	hist *shell.History
 
 	skipLF bool // the last line ended with CR: a LF right after it belongs to it
 
@@ -66,14 +39,14 @@ type editor struct {
 	hpos   int // the history line shown; len(hist.lines): the draft
 }
 
-func newEditor(in io.ByteReader, out io.Writer, hist *history) *editor {
+func newEditor(in io.ByteReader, out io.Writer, hist *shell.History) *editor {
 	return &editor{in: in, out: out, hist: hist}
 }
 
 // readLine prints prompt and returns the line typed, without its end. At
 // the end of input it returns what was typed, if anything, then io.EOF.
 func (e *editor) readLine(prompt string) (string, error) {
-	e.prompt, e.buf, e.pos, e.draft, e.hpos = prompt, nil, 0, nil, len(e.hist.lines)
+	e.prompt, e.buf, e.pos, e.draft, e.hpos = prompt, nil, 0, nil, len(e.hist.Lines)
 	io.WriteString(e.out, prompt)
 	for {
 		c, err := e.in.ReadByte()
@@ -282,17 +255,17 @@ func (e *editor) moveTo(pos int) {
 // keeping the line being typed as the draft after the newest.
 func (e *editor) recall(d int) {
 	n := e.hpos + d
-	if n < 0 || n > len(e.hist.lines) {
+	if n < 0 || n > len(e.hist.Lines) {
 		return
 	}
-	if e.hpos == len(e.hist.lines) {
+	if e.hpos == len(e.hist.Lines) {
 		e.draft = append(e.draft[:0], e.buf...)
 	}
 	e.hpos = n
-	if n == len(e.hist.lines) {
+	if n == len(e.hist.Lines) {
 		e.buf = append([]rune(nil), e.draft...)
 	} else {
-		e.buf = []rune(e.hist.lines[n])
+		e.buf = []rune(e.hist.Lines[n])
 	}
 	e.pos = len(e.buf)
 	e.refresh()

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/rlgo/redleaf/shell"
 )
 
 // edit feeds keys to a new editor with history hist and returns the lines
@@ -14,7 +16,7 @@ import (
 // ended it.
 func edit(keys string, hist ...string) ([]string, string, error) {
 	var out bytes.Buffer
-	h := &history{lines: hist}
+	h := &shell.History{Lines: hist}
 	e := newEditor(bufio.NewReader(strings.NewReader(keys)), &out, h)
 	var lines []string
 	for {
@@ -122,22 +124,6 @@ func TestEditorEcho(t *testing.T) {
 	_, out, _ = edit("x\x03")
 	if out != "$ x^C\r\n$ " {
 		t.Errorf("^C: output %q", out)
-	}
-}
-
-func TestHistory(t *testing.T) {
-	var h history
-	for _, l := range []string{"a", "a", "  ", "", "b", "a"} {
-		h.add(l)
-	}
-	if strings.Join(h.lines, ",") != "a,b,a" {
-		t.Errorf("history %q", h.lines)
-	}
-	for i := range maxHistory + 10 {
-		h.add(strings.Repeat("x", i%7+1) + string(rune('a'+i%26)))
-	}
-	if len(h.lines) != maxHistory {
-		t.Errorf("history holds %d lines, want %d", len(h.lines), maxHistory)
 	}
 }
 

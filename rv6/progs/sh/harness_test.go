@@ -7,8 +7,8 @@ import (
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/rv6/rv6test"
-	oldsh "github.com/rlgo/redleaf/rv6/sh"
 	"github.com/rlgo/redleaf/rv6/ulib"
+	oldsh "github.com/rlgo/redleaf/system/sh"
 
 	// The programs the tests run.
 	_ "github.com/rlgo/redleaf/rv6/progs/cat"
@@ -39,8 +39,9 @@ func init() {
 	})
 }
 
-// system is a booted Rv6 (rv6test) whose monitor also has "fails", a
-// command that exits with status 5.
+// system is a booted Rv6 (rv6test) whose monitor also has "fails", a view
+// that exits with status 5, and "change", a command for admin only that
+// prints "changed".
 type system struct {
 	t *testing.T
 	*rv6test.System
@@ -49,7 +50,8 @@ type system struct {
 func newSystem(t *testing.T) *system {
 	t.Helper()
 	return &system{t, rv6test.Boot(t, rv6test.Options{DiskSize: 8 << 20, Monitor: func(r *oldsh.Registry) {
-		r.Register("fails", "exit with status 5", oldsh.Func(func(context.Context, *oldsh.Proc) int { return 5 }))
+		r.RegisterView("fails", "exit with status 5", oldsh.Func(func(context.Context, *oldsh.Proc) int { return 5 }))
+		r.Register("change", "print changed", oldsh.Func(func(_ context.Context, p *oldsh.Proc) int { p.Printf("changed\n"); return 0 }))
 	}})}
 }
 

@@ -1,7 +1,8 @@
 //rl:domain
 
 // Package sh is Rv6's shell, a program like any other (ulib.Register
-// "sh"): every command it runs is a process of its own, spawned with its
+// "sh"): the interpreter of package shell over the process's syscalls.
+// Every command it runs is a process of its own, spawned with its
 // descriptors wired to files and pipes, and a command that crashes is
 // reported while the shell goes on.
 //
@@ -14,52 +15,50 @@
 //	sh -c CMD [NAME [ARG...]]
 //	                    run CMD, with $0 NAME and $1... ARGs
 //
-// The language is rv6/sh/syntax's: pipelines, redirections (<, >, >>,
-// n>&m, n>&-), lists with ;, &&, || and & (background jobs), quoting,
-// parameters ($?, $$, $!, $#, $0-$9, $@, $VAR, ${VAR}), assignments and
-// comments. A command name is looked up as a builtin (help lists them),
-// then as a program, then as a command of the kernel's monitor (domains,
-// inject, ...: idl.Sys.Monitor); none of them: "sh: NAME: command not
-// found", status 127.
+// The language is shell/syntax's; the builtins and the rules are package
+// shell's. A command name is looked up as a builtin (help lists them), then
+// as a program, then as a command of the kernel's monitor: its read-only
+// views (domains, lspci, ifconfig) for any shell, every command (inject,
+// kill, restart, poweroff, ...) for a shell holding the admin capability,
+// which only the console's login shell does (init passes it). A name with
+// a / is refused: Rv6 runs programs by name and has no executable files.
 //
-// Builtins run in the shell itself; in a pipeline they run after the
-// programs of the pipeline have been started, so that their output has a
-// reader. Programs in the background are jobs: jobs lists them, wait and fg
-// wait for them, and an interactive shell reports those that ended before
-// each prompt ("[1] Done  CMD").
+// A program gets only the capabilities the shell passes it explicitly:
+// `grant admin kill null`, `grant nic fwd -t 3s`, `grant blk:nvme benchnvme`
+// (see package shell); `caps` lists what the shell holds.
 package sh
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
+	"github.com/rlgo/redleaf/idl"
+	"github.com/rlgo/redleaf/kernel/domain"
+	"github.com/rlgo/redleaf/rv6/fs/errno"
 	"github.com/rlgo/redleaf/rv6/progs/internal/cli"
-	"github.com/rlgo/redleaf/rv6/sh/syntax"
 	"github.com/rlgo/redleaf/rv6/ulib"
+	"github.com/rlgo/redleaf/shell"
 )
 
 func init() { ulib.Register("sh", Main) }
 
-// Prompts of an interactive shell: the first line of a command, and the
-// lines that continue it (after an unterminated quote, a trailing |, ...).
+// Prompts of an interactive shell (package shell's).
 const (
-	Prompt     = "$ "
-	ContPrompt = "> "
+	Prompt     = shell.Prompt
+	ContPrompt = shell.ContPrompt
 )
 
-// Statuses the shell gives.
-const (
-	statusSyntax    = 2   // a syntax error or bad usage of a builtin
-	statusNotFound  = 127 // no builtin, program or monitor command of the name
-	statusInterrupt = 130 // a line discarded with ^C (128+SIGINT)
-)
+const usage = "sh [-c CMD [NAME [ARG...]] | FILE [ARG...]]"
 
 // Main runs the shell on p; see the package documentation for its usage.
 func Main(p *ulib.Proc) int {
-	s := newShell(p)
+	h, err := newHost(p)
+	if err != nil {
+		p.Errorf("%s", cli.Text(err))
+		return ulib.StatusError
+	}
+	s := shell.New(h, shell.Options{Name: "sh", Env: p.Environ()})
 	args := p.Args
 	if len(args) > 0 {
 		args = args[1:]
@@ -67,199 +66,58 @@ func Main(p *ulib.Proc) int {
 	switch {
 	case len(args) > 0 && args[0] == "-c":
 		if len(args) < 2 {
-			return cli.Usage(p, "sh [-c CMD [NAME [ARG...]] | FILE [ARG...]]")
+			return cli.Usage(p, usage)
 		}
 		if len(args) > 2 {
-			s.name, s.args = args[2], args[3:]
+			s = shell.New(h, shell.Options{Name: args[2], Args: args[3:], Env: p.Environ()})
 		}
-		return s.runSource(args[1], "")
+		return s.RunSource(args[1], "")
 	case len(args) > 0 && args[0] == "--":
 		args = args[1:]
 		if len(args) == 0 {
-			return s.runInput()
+			return runInput(p, s)
 		}
-		return s.runScript(args[0], args[1:])
+		return s.RunScript(args[0], args[1:])
 	case len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-":
 		p.Errorf("unknown option %s", args[0])
-		return cli.Usage(p, "sh [-c CMD [NAME [ARG...]] | FILE [ARG...]]")
+		return cli.Usage(p, usage)
 	case len(args) > 0 && args[0] != "-":
-		return s.runScript(args[0], args[1:])
+		return s.RunScript(args[0], args[1:])
 	}
-	return s.runInput()
+	return runInput(p, s)
 }
 
-// shell is the state of one shell process. It is not safe for concurrent
-// use: the shell has one thread.
-type shell struct {
-	p    *ulib.Proc
-	name string   // $0
-	args []string // $1...
-
-	vars     map[string]string
-	exported map[string]bool // names of vars passed to the programs
-	status   int             // $?
-	lastBg   int             // $!: the pid of the last background job
-
-	exited   bool // exit ran: stop running commands
-	exitCode int
-
-	interactive bool
-	jobs        jobTable
-	hist        history
-}
-
-func newShell(p *ulib.Proc) *shell {
-	s := &shell{p: p, name: "sh", vars: map[string]string{}, exported: map[string]bool{}}
-	for _, kv := range p.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok && syntax.IsName(k) {
-			s.vars[k] = v
-			s.exported[k] = true
-		}
-	}
-	return s
-}
-
-// errorf reports a message of the shell on its standard error: "sh: ...".
-func (s *shell) errorf(format string, args ...any) {
-	fmt.Fprintf(s.p.Stderr, "sh: %s\n", fmt.Sprintf(format, args...))
-}
-
-// runScript runs the file path with $0 path and $1... args.
-func (s *shell) runScript(path string, args []string) int {
-	src, err := s.p.ReadFile(path)
-	if err != nil {
-		s.errorf("%s: %s", path, cli.Text(err))
-		return statusNotFound
-	}
-	s.name, s.args = path, args
-	return s.runSource(string(src), path)
-}
-
-// runSource parses and runs src, a whole script (or the -c command); what
-// is the script's name for messages ("" for -c). A syntax error runs
-// nothing.
-func (s *shell) runSource(src, what string) int {
-	l, err := syntax.Parse(src)
-	if err != nil {
-		s.syntaxError(err, what)
-		return statusSyntax
-	}
-	s.execList(l)
-	return s.finish()
-}
-
-func (s *shell) syntaxError(err error, what string) {
-	if what != "" {
-		s.errorf("%s: %v", what, err)
-	} else {
-		s.errorf("%v", err)
-	}
-	s.status = statusSyntax
-}
-
-// finish is the shell's exit status: exit's, or the last command's.
-func (s *shell) finish() int {
-	if s.exited {
-		return s.exitCode
-	}
-	return s.status
-}
-
-// lineReader reads one line of commands; prompt is the prompt to show
-// (interactive shells only).
-type lineReader func(prompt string) (string, error)
-
-// runInput reads and runs commands from standard input until it ends or
-// exit runs. On the console it is interactive: a prompt, the line editor
-// (in raw mode), and the job notices. Otherwise it reads plain lines, one
-// byte at a time, so as to leave the rest of the input to the commands.
-func (s *shell) runInput() int {
-	in := &byteReader{f: s.p.Stdin}
-	s.interactive = s.p.Stdin.Isatty()
-	var read lineReader
+// runInput runs commands from standard input until it ends or exit runs.
+// On the console it is interactive: a prompt, the line editor (in raw
+// mode), the history and the job notices. Otherwise it reads plain lines,
+// one byte at a time, so as to leave the rest of the input to the
+// commands.
+func runInput(p *ulib.Proc, s *shell.Shell) int {
+	in := &byteReader{f: p.Stdin}
+	interactive := p.Stdin.Isatty()
+	var read shell.LineReader
 	switch {
-	case s.interactive && s.p.Stdin.SetRaw(false) == nil:
-		ed := newEditor(in, s.p.Stdout, &s.hist)
+	case interactive && p.Stdin.SetRaw(false) == nil:
+		ed := newEditor(in, p.Stdout, &s.History)
 		read = func(prompt string) (string, error) {
-			if err := s.p.Stdin.SetRaw(true); err != nil {
+			if err := p.Stdin.SetRaw(true); err != nil {
 				// No raw mode after all: the console edits lines.
-				s.p.Stdout.WriteString(prompt)
+				p.Stdout.WriteString(prompt)
 				return readPlainLine(in)
 			}
 			line, err := ed.readLine(prompt)
-			s.p.Stdin.SetRaw(false)
+			p.Stdin.SetRaw(false)
 			return line, err
 		}
-	case s.interactive:
+	case interactive:
 		read = func(prompt string) (string, error) {
-			s.p.Stdout.WriteString(prompt)
+			p.Stdout.WriteString(prompt)
 			return readPlainLine(in)
 		}
 	default:
 		read = func(string) (string, error) { return readPlainLine(in) }
 	}
-	for !s.exited {
-		if s.interactive {
-			s.jobs.notify(s)
-		}
-		src, l, parseErr, err := s.readCommand(read)
-		if errors.Is(err, errInterrupt) {
-			s.status = statusInterrupt
-			continue
-		}
-		if err != nil {
-			if err != io.EOF {
-				s.errorf("reading input: %s", cli.Text(err))
-				return 1
-			}
-			break
-		}
-		if s.interactive {
-			s.hist.add(strings.TrimRight(src, "\n"))
-		}
-		if parseErr != nil {
-			s.syntaxError(parseErr, "")
-			if !s.interactive {
-				break // a script with bad syntax stops, as in POSIX shells
-			}
-			continue
-		}
-		s.execList(l)
-	}
-	return s.finish()
-}
-
-// readCommand reads lines until they make a complete command, or a syntax
-// error that more lines would not fix, and returns them, parsed (or the
-// syntax error). err is an error reading (io.EOF, errInterrupt).
-func (s *shell) readCommand(read lineReader) (src string, l *syntax.List, parseErr, err error) {
-	prompt := s.prompt()
-	for {
-		line, err := read(prompt)
-		if err != nil {
-			if err == io.EOF && src != "" {
-				// The parser says what is missing.
-				_, perr := syntax.Parse(src)
-				return src, nil, perr, nil
-			}
-			return "", nil, nil, err
-		}
-		src += line + "\n"
-		l, perr := syntax.Parse(src)
-		var se *syntax.SyntaxError
-		if perr == nil || !errors.As(perr, &se) || !se.Incomplete {
-			return src, l, perr, nil
-		}
-		prompt = ContPrompt
-	}
-}
-
-// prompt is $PS1 if set, else Prompt.
-func (s *shell) prompt() string {
-	if ps1, ok := s.vars["PS1"]; ok {
-		return ps1
-	}
-	return Prompt
+	return s.RunInput(read, interactive)
 }
 
 // readPlainLine reads a line (to "\n", or to the end of the input) without
@@ -300,64 +158,130 @@ func (r *byteReader) ReadByte() (byte, error) {
 	return 0, err
 }
 
-// lookup is the value of parameter name, for expansion.
-func (s *shell) lookup(name string) string {
-	switch name {
-	case "?":
-		return strconv.Itoa(s.status)
-	case "$":
-		return strconv.Itoa(s.p.Pid)
-	case "!":
-		if s.lastBg == 0 {
-			return ""
-		}
-		return strconv.Itoa(s.lastBg)
-	case "#":
-		return strconv.Itoa(len(s.args))
-	case "0":
-		return s.name
-	case "@", "*":
-		return strings.Join(s.args, " ")
-	case "-":
-		if s.interactive {
-			return "i"
-		}
-		return ""
-	}
-	if name != "" && strings.Trim(name, "0123456789") == "" {
-		n, err := strconv.Atoi(name)
-		if err != nil || n < 1 || n > len(s.args) {
-			return ""
-		}
-		return s.args[n-1]
-	}
-	return s.vars[name]
+// host is the shell's Host: the process's syscalls, and the monitor
+// through the admin capability when the shell holds it.
+type host struct {
+	p     *ulib.Proc
+	admin idl.Monitor // nil: not held
 }
 
-// environ is the environment of a program: the exported variables, then
-// the command's own assignments.
-func (s *shell) environ(assigns []nameValue) []string {
-	var env []string
-	assigned := func(name string) bool {
-		for _, a := range assigns {
-			if a.name == name {
-				return true
-			}
+func newHost(p *ulib.Proc) (*host, error) {
+	h := &host{p: p}
+	if p.Holds(ulib.CapAdmin) {
+		adm, err := ulib.Cap[idl.Monitor](p, ulib.CapAdmin)
+		if err != nil {
+			return nil, err
 		}
-		return false
+		h.admin = adm
 	}
-	for _, k := range sortedKeys(s.vars) {
-		if s.exported[k] && !assigned(k) {
-			env = append(env, k+"="+s.vars[k])
-		}
-	}
-	for _, a := range assigns {
-		env = append(env, a.name+"="+a.value)
-	}
-	return env
+	return h, nil
 }
 
-type nameValue struct{ name, value string }
+// errPath is Spawn's answer to a name with a /.
+var errPath = errors.New("not a program name: Rv6 runs programs by name and has no executable files (help lists the programs)")
 
-// setVar sets a shell variable (exported if it already was).
-func (s *shell) setVar(name, value string) { s.vars[name] = value }
+func (h *host) Spawn(req shell.Spawn) (int, error) {
+	if strings.Contains(req.Args[0], "/") {
+		return 0, errPath
+	}
+	pid, err := h.p.Spawn(req.Args[0], req.Args, ulib.SpawnOptions{Fds: req.Fds, Env: req.Env, Caps: req.Caps})
+	if errors.Is(err, errno.ENOENT) {
+		return 0, shell.ErrNotFound
+	}
+	return pid, err
+}
+
+func (h *host) Wait(pid int) (idl.WaitStatus, error) { return h.p.Wait(pid) }
+
+func (h *host) Running() (map[int]bool, error) {
+	procs, err := h.p.Procs()
+	if err != nil {
+		return nil, err
+	}
+	running := map[int]bool{}
+	for _, pi := range procs {
+		if pi.State != "zombie" {
+			running[int(pi.Pid)] = true
+		}
+	}
+	return running, nil
+}
+
+func (h *host) Pipe() (int, int, error) {
+	r, w, err := h.p.Sys().Pipe()
+	return int(r), int(w), err
+}
+
+func (h *host) Open(path string, flags int32) (int, error) {
+	fd, err := h.p.Sys().Open(path, flags)
+	return int(fd), bare(err)
+}
+
+// bare is the errno behind an error from Rv6, which names the path itself:
+// the shell names it in its own message ("sh: /x: no such file or
+// directory"). Errors cross domains as values (domain.CalleeError), which
+// keep the errno for errors.As but unwrap to nothing.
+func bare(err error) error {
+	var e errno.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return err
+}
+
+func (h *host) Close(fd int) error    { return h.p.Sys().Close(int32(fd)) }
+func (h *host) File(fd int) io.Writer { return h.p.NewFile(int32(fd), "fd") }
+func (h *host) ReadFile(path string) ([]byte, error) {
+	b, err := h.p.ReadFile(path)
+	return b, bare(err)
+}
+func (h *host) Getwd() (string, error) { return h.p.Getwd() }
+func (h *host) Chdir(dir string) error { return bare(h.p.Chdir(dir)) }
+func (h *host) Pid() int               { return h.p.Pid }
+func (h *host) Caps() []string         { return h.p.Caps() }
+
+// Command runs args on the kernel's monitor: every command through the
+// admin capability, the read-only views through Sys.Monitor otherwise.
+func (h *host) Command(args []string, fds []int) (int, error) {
+	out := -1
+	if len(fds) > 1 {
+		out = fds[1]
+	}
+	if h.admin == nil {
+		st, err := h.p.Sys().Monitor(ulib.JoinNul(args), int32(out))
+		if err == nil && st == statusUnknown {
+			err = shell.ErrNotFound
+		}
+		return int(st), err
+	}
+	res, err := h.admin.Run(ulib.JoinNul(args))
+	if err != nil {
+		return 0, err
+	}
+	if res.Status == statusUnknown {
+		return 0, shell.ErrNotFound
+	}
+	n := min(max(int(res.N), 0), len(res.Out))
+	if _, err := h.p.NewFile(int32(out), "stdout").Write(res.Out[:n]); err != nil {
+		return 1, err
+	}
+	return int(res.Status), nil
+}
+
+// statusUnknown is the monitor's status for a name it has no command of
+// (system/monitor.StatusUnknown).
+const statusUnknown = 127
+
+// Programs lists the programs compiled into the system: the domain kinds
+// that ulib.Register registered. (idl.Sys has no call that lists them; the
+// kinds are fixed when the image is built, so reading them is no
+// authority.)
+func (h *host) Programs() []string {
+	var out []string
+	for _, k := range domain.Kinds() {
+		if name, ok := strings.CutPrefix(k, ulib.KindPrefix); ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}

@@ -18,7 +18,7 @@ import (
 
 	_ "example.com/domains/plain"           // want `^import: domains may not import "example.com/domains/plain": third-party`
 	_ "example.com/thirdparty"              // want `^import: domains may not import "example.com/thirdparty": third-party packages are not vetted`
-	_ "github.com/rlgo/redleaf/kernel/boot" // want `^import: domains may not import "github.com/rlgo/redleaf/kernel/boot": it is trusted kernel code`
+	_ "github.com/rlgo/redleaf/kernel/boot" // want `^import: domains may not import "github.com/rlgo/redleaf/kernel/boot": it is kernel-only`
 
 	// Allowed: pure standard packages, the kernel's domain API, other domains.
 	_ "bufio"

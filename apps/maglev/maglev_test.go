@@ -1,0 +1,230 @@
+package maglev
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+func backends(n int) []Backend {
+	bs := make([]Backend, n)
+	for i := range bs {
+		bs[i] = Backend{Name: fmt.Sprintf("backend-%d", i), MAC: [6]byte{2, 0, 0, 0, byte(i >> 8), byte(i)}}
+	}
+	return bs
+}
+
+func TestTableErrors(t *testing.T) {
+	if _, err := NewTable(65536, backends(3)); err == nil {
+		t.Error("a size that is not prime was accepted")
+	}
+	if _, err := NewTable(0, nil); err != ErrNoBackends {
+		t.Errorf("no backends: %v", err)
+	}
+	if _, err := NewTable(7, backends(8)); err == nil {
+		t.Error("more backends than entries accepted")
+	}
+	bs := backends(2)
+	bs[1].Name = bs[0].Name
+	if _, err := NewTable(0, bs); err == nil {
+		t.Error("duplicate names accepted")
+	}
+}
+
+// TestBalance: the paper's population gives every backend floor(M/N) or
+// ceil(M/N) entries (each takes one entry per round), so max/avg is at
+// most 1 + N/M.
+func TestBalance(t *testing.T) {
+	for _, n := range []int{3, 10, 100, 1000} {
+		tb, err := NewTable(0, backends(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lo, hi := DefaultSize, 0
+		for _, c := range tb.Counts() {
+			lo, hi = min(lo, c), max(hi, c)
+		}
+		avg := float64(DefaultSize) / float64(n)
+		if hi-lo > 1 {
+			t.Errorf("N=%d: entries per backend from %d to %d", n, lo, hi)
+		}
+		t.Logf("N=%d: max/avg %.5f", n, float64(hi)/avg)
+	}
+}
+
+func TestWeights(t *testing.T) {
+	bs := backends(3)
+	bs[0].Weight, bs[1].Weight, bs[2].Weight = 1, 2, 4
+	tb, err := NewTable(0, bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tb.Counts()
+	for i, w := range []float64{1, 2, 4} {
+		share := float64(c[i]) / DefaultSize
+		if want := w / 7; share < want*0.99 || share > want*1.01 {
+			t.Errorf("backend of weight %v has %.4f of the table, want %.4f", w, share, want)
+		}
+	}
+}
+
+// TestDisruption: removing one of N backends moves its own entries (1/N
+// of the table, unavoidable) and only a few others: the paper reports
+// Maglev is not perfectly minimal but close.
+func TestDisruption(t *testing.T) {
+	for _, n := range []int{10, 100, 1000} {
+		bs := backends(n)
+		tb, _ := NewTable(0, bs)
+		before := make([]string, DefaultSize)
+		for j, e := range tb.entry {
+			before[j] = bs[e].Name
+		}
+		removed := bs[n/2].Name
+		rest := append(append([]Backend(nil), bs[:n/2]...), bs[n/2+1:]...)
+		tb.Populate(rest)
+		moved, own := 0, 0
+		for j, e := range tb.entry {
+			switch {
+			case before[j] == removed:
+				own++
+			case rest[e].Name != before[j]:
+				moved++
+			}
+		}
+		frac := float64(moved) / DefaultSize
+		t.Logf("N=%d: removing one backend moves its %d entries and %.3f%% of the others' (%d)", n, own, 100*frac, moved)
+		if frac > 2.0/float64(n)+0.005 {
+			t.Errorf("N=%d: %.3f%% of the table moved besides the removed backend's", n, 100*frac)
+		}
+	}
+}
+
+func frame(src [4]byte, sport uint16) []byte {
+	f := make([]byte, 60)
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	ip := f[14:]
+	ip[0], ip[9] = 0x45, 6
+	binary.BigEndian.PutUint16(ip[2:], 40)
+	copy(ip[12:], src[:])
+	copy(ip[16:], []byte{10, 0, 0, 100})
+	binary.BigEndian.PutUint16(ip[20:], sport)
+	binary.BigEndian.PutUint16(ip[22:], 80)
+	return f
+}
+
+// TestConnTracking: with the tracker, flows keep their backend when
+// another backend is removed; without it, some move.
+func TestConnTracking(t *testing.T) {
+	bs := backends(20)
+	tb, _ := NewTable(0, bs)
+	lb := NewBalancer(tb, NewTracker(1<<16, time.Minute), [6]byte{2, 0, 0, 0, 0, 0xff})
+	bare, _ := NewTable(0, bs)
+	r := rand.New(rand.NewPCG(1, 2))
+	flows := make([]Flow, 5000)
+	first := make([]string, len(flows))
+	for i := range flows {
+		f, _ := ParseFlow(frame([4]byte{byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32()), 1}, uint16(r.Uint32())))
+		flows[i] = f
+		first[i] = bs[lb.Pick(f, time.Second)].Name
+	}
+	rest := append(append([]Backend(nil), bs[:7]...), bs[8:]...)
+	lb.SetBackends(rest)
+	bare.Populate(rest)
+	kept, bareMoved := 0, 0
+	for i, f := range flows {
+		now := lb.table.backends[lb.Pick(f, 2*time.Second)].Name
+		if first[i] == bs[7].Name {
+			if now == bs[7].Name {
+				t.Fatal("a flow stayed on the removed backend")
+			}
+			continue
+		}
+		if now == first[i] {
+			kept++
+		}
+		if rest[bare.Lookup(f.Hash())].Name != first[i] {
+			bareMoved++
+		}
+		if now != first[i] {
+			t.Errorf("flow %d moved from %s to %s", i, first[i], now)
+		}
+	}
+	t.Logf("kept %d flows; without tracking %d would have moved", kept, bareMoved)
+	// Idle flows are forgotten after the timeout.
+	lb.tracker.Hits, lb.tracker.Misses = 0, 0
+	lb.Pick(flows[0], time.Hour)
+	if lb.tracker.Misses != 1 {
+		t.Fatal("an idle flow was not forgotten")
+	}
+}
+
+// memLink is a Link in memory: a fixed batch received again and again
+// (the frames are rewritten in place, which changes nothing the balancer
+// reads), and a transmit counter.
+type memLink struct {
+	batch [][]byte
+	sent  int
+	last  [][]byte
+}
+
+func (l *memLink) HardwareAddr() [6]byte            { return [6]byte{2, 0, 0, 0, 0, 0xff} }
+func (l *memLink) Receive() ([][]byte, error)       { return l.batch, nil }
+func (l *memLink) Transmit(f [][]byte) (int, error) { l.sent += len(f); l.last = f; return len(f), nil }
+
+func newMemLink(n int) *memLink {
+	r := rand.New(rand.NewPCG(3, 4))
+	l := &memLink{}
+	for range n {
+		l.batch = append(l.batch, frame([4]byte{byte(r.Uint32()), byte(r.Uint32()), 1, 1}, uint16(r.Uint32())))
+	}
+	arp := make([]byte, 60)
+	binary.BigEndian.PutUint16(arp[12:], 0x0806)
+	l.batch = append(l.batch, arp)
+	return l
+}
+
+func TestForward(t *testing.T) {
+	bs := backends(4)
+	tb, _ := NewTable(0, bs)
+	lb := NewBalancer(tb, NewTracker(1024, time.Minute), [6]byte{2, 0, 0, 0, 0, 0xff})
+	l := newMemLink(31)
+	n, err := lb.Poll(l, time.Second)
+	if err != nil || n != 31 || lb.Dropped != 1 {
+		t.Fatalf("forwarded %d, %v, dropped %d", n, err, lb.Dropped)
+	}
+	for _, f := range l.last {
+		fl, _ := ParseFlow(f)
+		want := bs[tb.Lookup(fl.Hash())].MAC
+		if [6]byte(f[0:6]) != want || [6]byte(f[6:12]) != lb.mac {
+			t.Fatalf("frame to % x from % x, want to % x", f[0:6], f[6:12], want)
+		}
+	}
+}
+
+// BenchmarkForward is the lookup-and-forward loop's packets per second
+// over an in-memory link: batches of 32, conntrack on, 100 backends.
+func BenchmarkForward(b *testing.B) {
+	tb, _ := NewTable(0, backends(100))
+	lb := NewBalancer(tb, NewTracker(1<<16, time.Minute), [6]byte{2, 0, 0, 0, 0, 0xff})
+	l := newMemLink(32)
+	l.batch = l.batch[:32]
+	now := time.Second
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		lb.Poll(l, now)
+	}
+	b.ReportMetric(float64(b.N)*32/b.Elapsed().Seconds(), "pkt/s")
+	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N*32), "ns/pkt")
+}
+
+func TestForwardAllocs(t *testing.T) {
+	tb, _ := NewTable(0, backends(10))
+	lb := NewBalancer(tb, NewTracker(1<<12, time.Minute), [6]byte{})
+	l := newMemLink(32)
+	if a := testing.AllocsPerRun(100, func() { lb.Poll(l, time.Second) }); a != 0 {
+		t.Fatalf("%v allocations per batch", a)
+	}
+}
