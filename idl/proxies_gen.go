@@ -116,6 +116,7 @@ func (p *benchProxy) Echo(a0 rref.RRef[Block]) (r0 rref.RRef[Block], err error) 
 		f.c.p = p.inner
 		f.c.a0 = a0
 		if err = p.x.Dispatch(f); err != nil {
+			rref.Forfeit(a0, p.x.CallerHeap(), p.x.CalleeHeap())
 			return
 		}
 		r0, err = f.c.r0, f.c.err
@@ -427,6 +428,7 @@ func (p *blockDeviceProxy) Read(a0 rref.Deque[BlockReq]) (r0 rref.Deque[BlockReq
 		f.c.p = p.inner
 		f.c.a0 = a0
 		if err = p.x.Dispatch(f); err != nil {
+			rref.ForfeitDeque(a0, p.x.CallerHeap(), p.x.CalleeHeap())
 			return
 		}
 		r0, err = f.c.r0, f.c.err
@@ -493,6 +495,7 @@ func (p *blockDeviceProxy) Write(a0 rref.Deque[BlockReq]) (r0 rref.Deque[BlockRe
 		f.c.p = p.inner
 		f.c.a0 = a0
 		if err = p.x.Dispatch(f); err != nil {
+			rref.ForfeitDeque(a0, p.x.CallerHeap(), p.x.CalleeHeap())
 			return
 		}
 		r0, err = f.c.r0, f.c.err
@@ -824,6 +827,7 @@ func (p *netProxy) RxBatch(a0 uint16, a1 rref.Deque[Packet]) (r0 rref.Deque[Pack
 		f.c.a0 = a0
 		f.c.a1 = a1
 		if err = p.x.Dispatch(f); err != nil {
+			rref.ForfeitDeque(a1, p.x.CallerHeap(), p.x.CalleeHeap())
 			return
 		}
 		r0, r1, err = f.c.r0, f.c.r1, f.c.err
@@ -894,6 +898,7 @@ func (p *netProxy) TxBatch(a0 uint16, a1 rref.Deque[Packet]) (r0 rref.Deque[Pack
 		f.c.a0 = a0
 		f.c.a1 = a1
 		if err = p.x.Dispatch(f); err != nil {
+			rref.ForfeitDeque(a1, p.x.CallerHeap(), p.x.CalleeHeap())
 			return
 		}
 		r0, r1, err = f.c.r0, f.c.r1, f.c.err
@@ -1582,6 +1587,7 @@ func (p *sysProxy) Read(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[I
 		f.c.a1 = a1
 		f.c.a2 = a2
 		if err = p.x.Dispatch(f); err != nil {
+			rref.Forfeit(a1, p.x.CallerHeap(), p.x.CalleeHeap())
 			return
 		}
 		r0, r1, err = f.c.r0, f.c.r1, f.c.err
@@ -4570,6 +4576,7 @@ func (p *consoleProxy) Read(a0 rref.RRef[IOBuf], a1 int32) (r0 rref.RRef[IOBuf],
 		f.c.a0 = a0
 		f.c.a1 = a1
 		if err = p.x.Dispatch(f); err != nil {
+			rref.Forfeit(a0, p.x.CallerHeap(), p.x.CalleeHeap())
 			return
 		}
 		r0, r1, err = f.c.r0, f.c.r1, f.c.err

@@ -155,6 +155,9 @@ func Start(opts Options) (*System, error) {
 	if opts.Policy.Window <= 0 {
 		opts.Policy.Window = DefaultPolicy.Window
 	}
+	if opts.Policy.Logf == nil {
+		opts.Policy.Logf = opts.Logf // a spent restart budget is logged
+	}
 	if opts.NVMeDeadline <= 0 {
 		opts.NVMeDeadline = DefaultNVMeDeadline
 	}
@@ -495,10 +498,14 @@ func (s *System) blockIO(d *blockDev, lba uint64, write bool, fill func(*idl.Blo
 		out, err = d.dev.Read(batch)
 	}
 	if err != nil {
-		// The proxy gave the batch back if it could; a call that missed
-		// its deadline lost it with the driver's heap.
+		// The proxy gave the batch back if it could (a call that missed
+		// its deadline too, if its worker came back within the grace);
+		// otherwise it went with the driver's heap, or was forfeited
+		// (rref.ForfeitDeque). A driver may also return a batch with its
+		// error: both are dropped, so a failing driver leaks nothing here.
 		lost := !batch.Valid()
 		rref.DiscardDeque(batch)
+		rref.DiscardDeque(out)
 		if lost && isDeadline(err) {
 			return fmt.Errorf("%w (the request was lost with the driver: run the command again)", err)
 		}

@@ -291,13 +291,16 @@ func TestLoopDeadline(t *testing.T) {
 	if !strings.Contains(out, "ramdisk: 256 blocks of 4096 bytes (1 MiB)") || strings.Contains(out, "blk:") {
 		t.Errorf("blk info:\n%s", out)
 	}
-	// One that moved the batch in usually lost it with the driver's heap:
-	// the error reaches the shell, and the next command works. (If the
-	// spinning thread unwound before the driver's heap was reclaimed, the
-	// proxy gave the batch back and the shadow retried: no error.)
+	// One that moved the batch in gets it back: the spinning thread
+	// unwinds at the driver's death, within the grace the caller waits
+	// after the deadline, and the shadow retries on a fresh instance (issue
+	// 16). Only a machine stalled past the grace abandons the worker: then
+	// the call forfeits the batch, the error reaches the shell, and the
+	// next command works.
+	m := s.Manager()
 	out = shell(t, s, "inject ramdisk loop\nblk read 3\nblk read 3\n")
 	lost := strings.Contains(out, "did not return within") && strings.Contains(out, "run the command again")
-	if strings.Count(out, "hello") != 2 && !(lost && strings.Count(out, "hello") == 1) {
+	if strings.Count(out, "hello") != 2 && !(lost && m.Stats().StuckTotal > 0 && strings.Count(out, "hello") == 1) {
 		t.Errorf("blk read:\n%s", out)
 	}
 	t.Logf("the batch was lost: %v", lost)
@@ -305,7 +308,6 @@ func TestLoopDeadline(t *testing.T) {
 		t.Errorf("restarts %d", s.Guard().Restarts())
 	}
 	// The spinning threads stopped at their kernel checks.
-	m := s.Manager()
 	end := time.Now().Add(10 * time.Second)
 	for m.Stats().Stuck != 0 {
 		if time.Now().After(end) {
@@ -313,9 +315,8 @@ func TestLoopDeadline(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if st := m.Stats(); st.StuckTotal != 3 {
-		t.Errorf("stats %+v", st)
-	}
+	// Each came back within its grace, unless the machine stalled.
+	t.Logf("stats %+v", m.Stats())
 }
 
 // The shadow's restart limit: beyond it, the failure reaches the shell.

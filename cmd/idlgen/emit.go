@@ -248,6 +248,13 @@ func (e *emitter) proxyMethod(n names, mt method) {
 		e.p("\t\tf.c.%s = %s", v.name, v.name)
 	}
 	e.p("\t\tif err = p.x.Dispatch(f); err != nil {")
+	for _, v := range mt.params {
+		// Abandoned: what the call moved never comes back to the
+		// caller's handles (see rref.Forfeit).
+		if fn, ok := moveFn[v.kind]; ok {
+			e.p("\t\t\trref.Forfeit%s(%s, p.x.CallerHeap(), p.x.CalleeHeap())", fn, v.name)
+		}
+	}
 	e.p("\t\t\treturn")
 	e.p("\t\t}")
 	e.p("\t\t%s = %s", lhs(mt, ""), lhs(mt, "f.c."))

@@ -15,6 +15,18 @@ import (
 // it spins without making one. Such calls cost two goroutine switches; the
 // generated proxies keep the call frames in pools, so they allocate nothing
 // in the steady state.
+//
+// What such a call moved into the callee comes back to the caller if the
+// worker does: once the callee is failed, the caller waits one more
+// deadline (the grace) for the worker, which a dead callee's next crossing
+// or kernel call unwinds; the proxy's rescue then gives the RRefs back, and
+// the caller (a shadow retrying on a fresh instance) has them again. A
+// worker still out after the grace is abandoned, and the call forfeits what
+// it moved: the generated proxy calls rref.Forfeit (ForfeitDeque) on its
+// arguments, so that a later rescue cannot bring them back to handles the
+// caller has given up on, and the worker drops them, with the call's
+// results, whenever it comes back. Before this, such a batch came back
+// long after its caller had returned, to a handle nobody held (issue 16).
 
 // A Job is one call through a capability with a deadline: a frame the
 // generated proxy fills with the arguments, runs on a worker, and reads the
@@ -59,18 +71,22 @@ type realTimer struct{ *time.Timer }
 func (t realTimer) Chan() <-chan time.Time { return t.C }
 
 const (
-	frameRunning = iota
-	frameFinished
-	frameAbandoned
+	frameRunning   = iota
+	frameOverdue   // the deadline passed: the callee is failed, the caller waits out the grace
+	frameFinished  // the worker came back in time: the results are in the frame
+	frameAbandoned // the caller gave up: the worker drops what it comes back with
 )
 
 //lint:ignore U1000 it implements Job for the frames generated proxies embed Frame in
 func (f *Frame) frame() *Frame { return f }
 
 // Dispatch runs j on a worker and waits for it or for the deadline. It returns
-// nil when j ran (its results are in the frame), or the callee's
-// *FailedError if the deadline passed first: the callee is failed and the
-// frame belongs to the stuck worker from then on. A panic of the caller's
+// nil when j ran (its results are in the frame). If the deadline passes
+// first, the callee is failed and Dispatch waits as long again for the
+// worker: if it comes back, j ran (and failed, or returned before it
+// noticed) and Dispatch returns nil; if not, Dispatch returns the callee's
+// *FailedError, the frame belongs to the stuck worker from then on, and the
+// proxy must forfeit the RRefs it passed (rref.Forfeit). A panic of the caller's
 // side during j (its unwinding, a misused RRef) is re-raised here, on the
 // caller's goroutine. For generated proxies.
 func (x *Crossing) Dispatch(j Job) error {
@@ -93,16 +109,30 @@ func (x *Crossing) Dispatch(j Job) error {
 	select {
 	case <-f.done:
 	case <-f.timer.Chan():
-		if f.state.CompareAndSwap(frameRunning, frameAbandoned) {
-			m.stuck.Add(1)
-			m.stuckTotal.Add(1)
-			x.faults.Add(1)
-			return x.callee.die(Failed, &FailedError{
-				Value: &DeadlineError{Call: j.Method(), After: x.deadline},
-				Where: "deadline",
-			})
+		if !f.state.CompareAndSwap(frameRunning, frameOverdue) {
+			<-f.done // it finished as the deadline passed
+			break
 		}
-		<-f.done // it finished as the deadline passed
+		x.faults.Add(1)
+		err := x.callee.die(Failed, &FailedError{
+			Value: &DeadlineError{Call: j.Method(), After: x.deadline},
+			Where: "deadline",
+		})
+		// The grace: the dead callee's next crossing or kernel call
+		// unwinds the worker, whose proxy then gives back what the call
+		// moved, and the caller gets the callee's failure from the frame
+		// with its RRefs valid again (a shadow retries the call).
+		f.timer.Reset(x.deadline)
+		select {
+		case <-f.done:
+		case <-f.timer.Chan():
+			if f.state.CompareAndSwap(frameOverdue, frameAbandoned) {
+				m.stuck.Add(1)
+				m.stuckTotal.Add(1)
+				return err
+			}
+			<-f.done // it came back as the grace ended
+		}
 	}
 	f.timer.Stop()
 	if v := f.escaped; v != nil {
@@ -176,7 +206,7 @@ func (m *Manager) run(j Job) {
 	defer func() {
 		f.escaped = recover()
 		m.idle.Add(1) // before the caller hears of it: see submit
-		if f.state.CompareAndSwap(frameRunning, frameFinished) {
+		if f.state.CompareAndSwap(frameRunning, frameFinished) || f.state.CompareAndSwap(frameOverdue, frameFinished) {
 			f.done <- struct{}{}
 			return
 		}

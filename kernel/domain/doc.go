@@ -54,8 +54,11 @@
 //
 // A capability bound with Deadline runs each call on a kernel worker while
 // the caller waits, so that the caller gets control back from a callee that
-// never returns: the callee is failed and the worker abandoned and counted
-// (Stats.Stuck). Without a deadline a call runs on the caller's goroutine,
+// never returns: the callee is failed, the caller waits one more deadline
+// for the worker (which the dead callee's next crossing or kernel call
+// unwinds, so that the proxy gives back what the call moved), and past that
+// the worker is abandoned and counted (Stats.Stuck) and the call forfeits
+// what it moved (see deadline.go). Without a deadline a call runs on the caller's goroutine,
 // at a fraction of the cost, and a callee that never returns holds its
 // caller. What Go cannot recover from at all is in docs/ARCHITECTURE.md.
 //

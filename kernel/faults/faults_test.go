@@ -208,7 +208,10 @@ func TestLoopStopsAtDeadline(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if s := m.Stats(); s.StuckTotal != 1 {
+	// The loop unwinds at its next check once the domain is dead, within
+	// the grace the caller waits after the deadline: no worker is
+	// abandoned (one, on a machine stalled past the grace).
+	if s := m.Stats(); s.StuckTotal > 1 {
 		t.Errorf("stats %+v", s)
 	}
 }

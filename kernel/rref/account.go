@@ -138,10 +138,29 @@ func (a *Account) Close() int {
 	// Sweep 1: what the account owns. Reclaiming a deque before looking
 	// for its elements pairs with Deque.PushBack/PopFront, which re-check
 	// the deque after they move an element (see the package doc).
-	n, cids := reclaimOwned(map[uint32]bool{a.id: true})
-	// Sweep 2: the elements of its deques, and whatever a racing zombie
-	// thread handed back to the account meanwhile.
-	cids[a.id] = true
-	m, _ := reclaimOwned(cids)
-	return n + m
+	owners := map[uint32]bool{a.id: true}
+	n, cids := reclaimOwned(owners)
+	// Sweep 2, and again until a sweep finds no deque the previous ones
+	// had not seen: the elements of the deques reclaimed so far, and
+	// whatever a racing thread moved to the account meanwhile. A batch a
+	// proxy moved in between two sweeps is a deque whose elements only the
+	// next sweep reclaims: stopping after a fixed number of sweeps left
+	// them owned by a container nobody held (issue 16). Each repeat needs a
+	// deque moved in during the sweep before, so the loop ends once the
+	// moves do, and they stop: every sender checks the account afterwards.
+	for {
+		for cid := range cids {
+			owners[cid] = true
+		}
+		m, more := reclaimOwned(owners)
+		n += m
+		fresh := false
+		for cid := range more {
+			fresh = fresh || !owners[cid]
+		}
+		if !fresh {
+			return n
+		}
+		cids = more
+	}
 }

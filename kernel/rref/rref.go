@@ -108,7 +108,7 @@ func move(h *header, tag uint64, from, to *Account) uint64 {
 		refuse("move", h, tag, h.word.Load())
 	}
 	if to.closed.Load() {
-		settle(h, to.id)
+		settleDeque(h, to.id) // a deque with its elements, or just h
 	}
 	return next
 }

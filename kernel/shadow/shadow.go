@@ -16,6 +16,10 @@ type Policy struct {
 	Retries  int           // retries of one call (default 3)
 	Restarts int           // restarts within Window (default 10)
 	Window   time.Duration // default 1 minute
+	// Logf, if set, gets a line when the restart budget runs out: the
+	// first refusal after a restart was allowed (Guard.Exhausted counts
+	// every refusal).
+	Logf func(format string, args ...any)
 	// Start bounds each step of a restart: the new instance's constructor,
 	// and each replayed init call (default 30 seconds). A step that takes
 	// longer fails the new instance, and the restart counts as failed.
@@ -76,6 +80,9 @@ type Guard struct {
 	policy Policy
 
 	recovered atomic.Int64 // calls that succeeded after a retry
+	exhausted atomic.Int64 // restarts the policy refused
+
+	quiet bool // the refusal was logged already, since the last restart; guarded by mu
 
 	mu         sync.Mutex
 	cur        *domain.Domain // guarded by mu
@@ -238,10 +245,12 @@ func (g *Guard) restart(failed *domain.Domain) (*domain.Domain, error) {
 		for len(g.times) > 0 && now.Sub(g.times[0]) > g.policy.Window {
 			g.times = g.times[1:]
 		}
-		if n := len(g.times); n >= g.policy.Restarts {
+		if len(g.times) >= g.policy.Restarts {
+			err := g.refuse(failed) // under mu: it reads the window and the quiet flag
 			g.mu.Unlock()
-			return nil, fmt.Errorf("%w: %d restarts of %s within %v", ErrGaveUp, n, failed.Name(), g.policy.Window)
+			return nil, err
 		}
+		g.quiet = false
 		g.times = append(g.times, now)
 		g.restarts++
 		g.mu.Unlock()
@@ -268,6 +277,22 @@ func (g *Guard) restart(failed *domain.Domain) (*domain.Domain, error) {
 		failed = nd // try again from the instance that did not start
 	}
 }
+
+// refuse counts and logs a restart the policy refused. Callers hold g.mu.
+func (g *Guard) refuse(failed *domain.Domain) error {
+	err := fmt.Errorf("%w: %d restarts of %s within %v (raise the shadow's Policy.Restarts for this load)",
+		ErrGaveUp, len(g.times), failed.Name(), g.policy.Window)
+	g.exhausted.Add(1)
+	if !g.quiet && g.policy.Logf != nil {
+		g.policy.Logf("%v; its failures reach the callers", err)
+	}
+	g.quiet = true
+	return err
+}
+
+// Exhausted is how many restarts the policy refused: failures that reached
+// a caller because the restart budget was spent.
+func (g *Guard) Exhausted() int64 { return g.exhausted.Load() }
 
 func idOf(d *domain.Domain) domain.ID {
 	if d == nil {

@@ -2,6 +2,7 @@ package shadow_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -240,5 +241,35 @@ func TestRevokedShadow(t *testing.T) {
 	m.Kill(d)
 	if err := s.Null(); !errors.Is(err, domain.ErrRevoked) || g.Restarts() != 0 {
 		t.Errorf("revoked shadow of a dead domain: %v, %d restarts", err, g.Restarts())
+	}
+}
+
+// TestExhaustionVisible: restarts the policy refuses are counted, and the
+// first refusal after an allowed restart is logged, naming the fix.
+func TestExhaustionVisible(t *testing.T) {
+	m := setup(t)
+	var mu sync.Mutex
+	var lines []string
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, fmt.Sprintf(format, args...))
+	}
+	d := must(m.Create("always-fails"))
+	g := must(shadow.New(m, d, shadow.Policy{Retries: 1, Restarts: 1, Window: time.Hour, Logf: logf}))
+	s := must(domain.Connect[idl.Bench](m.Kernel(), g))
+	s.Null() // fails, restarts once, fails again: retries spent
+	if g.Exhausted() != 0 || g.Restarts() != 1 {
+		t.Fatalf("after the first call: %d refused, %d restarts", g.Exhausted(), g.Restarts())
+	}
+	s.Null() // the budget is spent: refused
+	s.Null() // refused again, not logged again
+	mu.Lock()
+	defer mu.Unlock()
+	if g.Exhausted() != 2 {
+		t.Errorf("Exhausted = %d, want 2", g.Exhausted())
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "restart limit reached") || !strings.Contains(lines[0], "Policy.Restarts") {
+		t.Errorf("log %q, want one line naming the limit and Policy.Restarts", lines)
 	}
 }

@@ -82,7 +82,6 @@ func (pr *program) Main(start idl.ProcStart) (int32, error) {
 		env:  SplitNul(start.Env),
 		caps: SplitNul(start.Caps),
 	}
-	p.buf = rref.New(pr.ctx.Heap(), idl.IOBuf{})
 	p.Stdin, p.Stdout, p.Stderr = p.NewFile(0, "stdin"), p.NewFile(1, "stdout"), p.NewFile(2, "stderr")
 	status := pr.main(p)
 	return int32(status), nil
@@ -121,6 +120,17 @@ type Proc struct {
 	Stdin, Stdout, Stderr *File
 }
 
+// ioBuf is the process's I/O buffer, allocated at the first read or write
+// (or again after a failed call took it): 64 KiB of the shared heap that a
+// process doing no I/O through ulib never pays for (issue 16: it was most
+// of the cost of spawning one).
+func (p *Proc) ioBuf() rref.RRef[idl.IOBuf] {
+	if !p.buf.Valid() {
+		p.buf = rref.New(p.ctx.Heap(), idl.IOBuf{})
+	}
+	return p.buf
+}
+
 // Sys is the raw syscall capability.
 func (p *Proc) Sys() idl.Sys { return p.sys }
 
@@ -137,7 +147,7 @@ func (p *Proc) Name() string {
 func (p *Proc) Fork() *Proc {
 	q := *p
 	q.env = append([]string(nil), p.env...)
-	q.buf = rref.New(p.ctx.Heap(), idl.IOBuf{})
+	q.buf = rref.RRef[idl.IOBuf]{} // its own, at its first read or write
 	q.Stdin, q.Stdout, q.Stderr = q.NewFile(0, "stdin"), q.NewFile(1, "stdout"), q.NewFile(2, "stderr")
 	return &q
 }
@@ -461,13 +471,8 @@ func (f *File) Read(b []byte) (int, error) {
 		return 0, nil
 	}
 	n := min(len(b), idl.IOSize)
-	buf, got, err := f.p.sys.Read(f.fd, f.p.buf, int32(n))
-	if buf.Valid() {
-		f.p.buf = buf
-	} else {
-		// The call failed and took the buffer with it: make another.
-		f.p.buf = rref.New(f.p.ctx.Heap(), idl.IOBuf{})
-	}
+	buf, got, err := f.p.sys.Read(f.fd, f.p.ioBuf(), int32(n))
+	f.p.buf = buf // invalid if the call failed and took it: the next use makes another
 	if err != nil {
 		return 0, err
 	}
@@ -481,7 +486,7 @@ func (f *File) Read(b []byte) (int, error) {
 func (f *File) Write(b []byte) (int, error) {
 	done := 0
 	for done < len(b) {
-		n := copy(f.p.buf.Get()[:], b[done:])
+		n := copy(f.p.ioBuf().Get()[:], b[done:])
 		w, err := f.p.sys.Write(f.fd, f.p.buf.Borrow(), int32(n))
 		done += int(w)
 		if err != nil {
@@ -498,7 +503,7 @@ func (f *File) Write(b []byte) (int, error) {
 func (f *File) WriteString(s string) (int, error) {
 	done := 0
 	for done < len(s) {
-		n := copy(f.p.buf.Get()[:], s[done:])
+		n := copy(f.p.ioBuf().Get()[:], s[done:])
 		w, err := f.p.sys.Write(f.fd, f.p.buf.Borrow(), int32(n))
 		done += int(w)
 		if err != nil {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package faultcampaign
+
+const raceEnabled = false
