@@ -37,6 +37,9 @@ type rv6 struct {
 // reg's commands, and the capabilities it may hand to processes
 // (Rv6Grants), and mounts its file system.
 func startRv6(k *boot.Kernel, sys *System, reg *sh.Registry) (*rv6, error) {
+	if err := checkProgramNames(loader.Programs(), reg); err != nil {
+		return nil, err
+	}
 	disk, dev, format, err := chooseRoot(sys, k.Config.Root)
 	if err != nil {
 		return nil, err
@@ -64,6 +67,32 @@ func startRv6(k *boot.Kernel, sys *System, reg *sh.Registry) (*rv6, error) {
 	fmt.Fprintf(os.Stdout, "rv6: / on %s: %d of %d blocks free, %d of %d inodes free\n",
 		dev, st.FreeBlocks, st.Blocks, st.FreeInodes, st.Inodes)
 	return &rv6{cap: c, caps: strings.Join(sys.Rv6Caps(), "\x00") + "\x00"}, nil
+}
+
+// programsOverCommands are the programs meant to stand in for the monitor
+// command of the same name: each does the command's job in Rv6, through
+// the capabilities it is granted (kill asks for admin to kill a domain).
+var programsOverCommands = map[string]bool{
+	"kill": true, "lspci": true, "ifconfig": true,
+	"benchnet": true, "fwd": true, "pktgen": true, "nictest": true, "benchnvme": true,
+}
+
+// checkProgramNames refuses a program that would shadow a monitor command
+// it is not meant to replace: Rv6's shell runs a program before the
+// monitor's command of the same name, so a program named inject or restart
+// would be handed the admin capability that a person typing
+// `grant admin inject ...` meant for the kernel's command.
+func checkProgramNames(programs []string, reg *sh.Registry) error {
+	var bad []string
+	for _, p := range programs {
+		if _, ok := reg.Lookup(p); ok && !programsOverCommands[p] {
+			bad = append(bad, p)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("program(s) %s would shadow the monitor command(s) of the same name, which hold the admin capability's power: rename them, or list them in system.programsOverCommands if they are meant to replace the command", strings.Join(bad, ", "))
+	}
+	return nil
 }
 
 // chooseRoot returns the block device rl.root names, its name, and whether

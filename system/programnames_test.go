@@ -1,0 +1,37 @@
+package system
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/rlgo/redleaf/kernel/loader"
+	"github.com/rlgo/redleaf/system/sh"
+)
+
+// A program named as a monitor command it is not meant to replace is
+// refused before Rv6 starts; the programs the image links today pass.
+func TestProgramNames(t *testing.T) {
+	reg := sh.NewRegistry()
+	nop := sh.Func(func(context.Context, *sh.Proc) int { return 0 })
+	for _, c := range []string{"inject", "restart", "kill", "domains"} {
+		reg.Register(c, "", nop)
+	}
+	if err := checkProgramNames([]string{"ls", "kill"}, reg); err != nil {
+		t.Errorf("kill replaces the command on purpose: %v", err)
+	}
+	err := checkProgramNames([]string{"ls", "inject", "domains"}, reg)
+	if err == nil || !strings.Contains(err.Error(), "inject, domains would shadow the monitor command") {
+		t.Errorf("shadowing programs: %v", err)
+	}
+	s, err := Start(Options{DiskSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	full := sh.NewRegistry()
+	s.Register(full)
+	if err := checkProgramNames(loader.Programs(), full); err != nil {
+		t.Errorf("the linked programs: %v", err)
+	}
+}
