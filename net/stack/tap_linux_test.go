@@ -156,12 +156,13 @@ func inNetns[T any](t *testing.T, name string, f func() (T, error)) T {
 // source (19: sends sourceLen pseudo-random bytes), HTTP (80: a fixed
 // page, keep-alive).
 type server struct {
-	s       *stack.Stack
-	stop    chan struct{}
-	done    chan error
-	mu      sync.Mutex
-	dials   []dialReq
-	sessMax int
+	s        *stack.Stack
+	stop     chan struct{}
+	done     chan error
+	stopOnce sync.Once
+	mu       sync.Mutex
+	dials    []dialReq
+	sessMax  int
 }
 
 type dialReq struct {
@@ -207,13 +208,19 @@ func startServer(t *testing.T, link stack.Link) *server {
 	}
 	srv := &server{s: s, stop: make(chan struct{}), done: make(chan error, 1)}
 	go func() { srv.done <- srv.loop() }()
-	t.Cleanup(func() {
+	t.Cleanup(func() { srv.shutdown(t) })
+	return srv
+}
+
+// shutdown stops the server's loop and waits for it: after it, the stack
+// is the test's to read.
+func (srv *server) shutdown(t *testing.T) {
+	srv.stopOnce.Do(func() {
 		close(srv.stop)
 		if err := <-srv.done; err != nil {
 			t.Error(err)
 		}
 	})
-	return srv
 }
 
 func (srv *server) loop() error {
@@ -511,6 +518,7 @@ func TestLinuxInterop(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	srv.shutdown(t)
 	st := srv.s.Stats()
 	t.Logf("stack: %d segments in, %d out, %d retransmits, %d established", st.TCPSegsIn, st.TCPSegsOut, st.TCPRetransmits, st.TCPEstablished)
 }
