@@ -216,6 +216,14 @@ func (e *Engine) Close() error {
 
 var _ engine.Engine = (*Engine)(nil)
 
+// OpTimeout bounds each request to the server: a request sent while the
+// connection is down may never be answered, and callers retry.
+const OpTimeout = 10 * time.Second
+
+func op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, OpTimeout)
+}
+
 // lab returns the lab's stream and consumer, creating them.
 func (e *Engine) lab(ctx context.Context, lab string) (jetstream.Stream, jetstream.Consumer, error) {
 	e.mu.Lock()
@@ -254,6 +262,8 @@ func (e *Engine) HeartbeatEvery() time.Duration { return e.ackWait() / 3 }
 
 // Publish queues a task; id deduplicates it within 10 minutes.
 func (e *Engine) Publish(ctx context.Context, lab, id string, task []byte) error {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	if _, _, err := e.lab(ctx, lab); err != nil {
 		return err
 	}
@@ -264,6 +274,8 @@ func (e *Engine) Publish(ctx context.Context, lab, id string, task []byte) error
 
 // PurgeRun drops a run's queued tasks.
 func (e *Engine) PurgeRun(ctx context.Context, lab, run string) error {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	st, _, err := e.lab(ctx, lab)
 	if err != nil {
 		return err
@@ -342,6 +354,8 @@ func mapErr(err error) error {
 
 // Get reads a key.
 func (e *Engine) Get(ctx context.Context, key string) (engine.Entry, error) {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	en, err := e.state.Get(ctx, key)
 	if err != nil {
 		return engine.Entry{}, mapErr(err)
@@ -351,29 +365,39 @@ func (e *Engine) Get(ctx context.Context, key string) (engine.Entry, error) {
 
 // Put writes a key.
 func (e *Engine) Put(ctx context.Context, key string, val []byte) (uint64, error) {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	rev, err := e.state.Put(ctx, key, val)
 	return rev, mapErr(err)
 }
 
 // Create writes a new key.
 func (e *Engine) Create(ctx context.Context, key string, val []byte) (uint64, error) {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	rev, err := e.state.Create(ctx, key, val)
 	return rev, mapErr(err)
 }
 
 // Update compares and sets.
 func (e *Engine) Update(ctx context.Context, key string, val []byte, rev uint64) (uint64, error) {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	r, err := e.state.Update(ctx, key, val, rev)
 	return r, mapErr(err)
 }
 
 // Delete removes a key.
 func (e *Engine) Delete(ctx context.Context, key string) error {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	return mapErr(e.state.Purge(ctx, key))
 }
 
 // Keys lists keys under a dotted prefix.
 func (e *Engine) Keys(ctx context.Context, prefix string) ([]string, error) {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	kl, err := e.state.ListKeysFiltered(ctx, prefix+">")
 	if err != nil {
 		return nil, mapErr(err)
@@ -422,6 +446,8 @@ func (e *Engine) Watch(ctx context.Context, prefix string) (<-chan engine.Entry,
 
 // Acquire leases a machine.
 func (e *Engine) Acquire(ctx context.Context, name string, info engine.LeaseInfo, ttl time.Duration) (*engine.Lease, error) {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	if ttl < time.Second {
 		return nil, fmt.Errorf("natsengine: lease TTL %v is below the server's 1 s resolution", ttl)
 	}
@@ -447,6 +473,8 @@ func (e *Engine) Acquire(ctx context.Context, name string, info engine.LeaseInfo
 // cas republishes the lease with a fresh TTL if its revision is still
 // l.Rev, and advances l.Rev.
 func (e *Engine) cas(ctx context.Context, l *engine.Lease) error {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	info := l.Info
 	info.Expires = time.Now().Add(l.TTL).UTC()
 	b, _ := json.Marshal(info)
@@ -468,6 +496,8 @@ func (e *Engine) Renew(ctx context.Context, l *engine.Lease) error { return e.ca
 
 // Release ends a lease if it is still this one.
 func (e *Engine) Release(ctx context.Context, l *engine.Lease) error {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	err := e.leases.Purge(ctx, l.Name, jetstream.LastRevision(l.Rev))
 	if err != nil && (errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongSeq(err)) {
 		return fmt.Errorf("%s: %w", l.Name, engine.ErrLeaseLost)
@@ -482,11 +512,15 @@ func isWrongSeq(err error) bool {
 
 // BreakLease ends a machine's lease whoever holds it.
 func (e *Engine) BreakLease(ctx context.Context, name string) error {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	return mapErr(e.leases.Purge(ctx, name))
 }
 
 // Leases lists the leases held now.
 func (e *Engine) Leases(ctx context.Context) ([]engine.LeaseInfo, error) {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	kl, err := e.leases.ListKeys(ctx)
 	if err != nil {
 		return nil, err
@@ -512,6 +546,8 @@ func (e *Engine) Leases(ctx context.Context) ([]engine.LeaseInfo, error) {
 
 // PutFenced writes key while l is held.
 func (e *Engine) PutFenced(ctx context.Context, l *engine.Lease, key string, val []byte) error {
+	ctx, cancel := op(ctx)
+	defer cancel()
 	if err := e.cas(ctx, l); err != nil {
 		return err
 	}
