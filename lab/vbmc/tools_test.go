@@ -2,6 +2,7 @@ package vbmc
 
 import (
 	"encoding/json"
+	"github.com/rlgo/redleaf/lab/vbmc/vbmctest"
 	"net"
 	"os/exec"
 	"strings"
@@ -28,7 +29,7 @@ func run(t *testing.T, bin string, args ...string) (string, error) {
 
 func TestIPMItool(t *testing.T) {
 	bin := tool(t, "ipmitool")
-	vm := startVM(t, true)
+	vm := vbmctest.Start(t, true)
 	b := startBMC(t, vm)
 	host, port, _ := net.SplitHostPort(b.IPMIAddr)
 	ipmi := func(pass string, args ...string) (string, error) {
@@ -79,7 +80,7 @@ func ptr[T any](v T) *T { return &v }
 
 func TestRedfishtool(t *testing.T) {
 	bin := tool(t, "redfishtool")
-	vm := startVM(t, true)
+	vm := vbmctest.Start(t, true)
 	b := startBMC(t, vm)
 	addr := strings.TrimPrefix(b.RedfishURL, "http://")
 	rft := func(pass string, args ...string) (string, error) {

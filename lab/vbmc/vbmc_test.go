@@ -3,6 +3,7 @@ package vbmc
 import (
 	"context"
 	"encoding/json"
+	"github.com/rlgo/redleaf/lab/vbmc/vbmctest"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ const (
 	testPass = "s3cret-pw"
 )
 
-func startBMC(t *testing.T, vm testVM) *BMC {
+func startBMC(t *testing.T, vm vbmctest.VM) *BMC {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -48,7 +49,7 @@ func qemuStatus(t *testing.T, b *BMC) qmp.Status {
 }
 
 func TestRedfishWithGofish(t *testing.T) {
-	vm := startVM(t, true)
+	vm := vbmctest.Start(t, true)
 	b := startBMC(t, vm)
 	api, err := gofish.Connect(gofish.ClientConfig{Endpoint: b.RedfishURL, Username: testUser, Password: testPass, BasicAuth: true})
 	if err != nil {
@@ -139,7 +140,7 @@ func refresh(api *gofish.APIClient, sys **schemas.ComputerSystem) error {
 }
 
 func TestRedfishRefusesBadClients(t *testing.T) {
-	vm := startVM(t, false)
+	vm := vbmctest.Start(t, false)
 	b := startBMC(t, vm)
 	sys := b.RedfishURL + "/redfish/v1/Systems/vm1"
 	for _, tc := range []struct {

@@ -1,4 +1,7 @@
-package vbmc
+// Package vbmctest starts the QEMU VMs that the tests of the virtual BMC,
+// the power backends and the consoles drive: cheap ones, started powered
+// off, that boot nothing.
+package vbmctest
 
 import (
 	"context"
@@ -13,17 +16,19 @@ import (
 	"github.com/rlgo/redleaf/qemu"
 )
 
-// testVM is a QEMU VM for the tests: started with its CPUs stopped (off),
+// VM is a QEMU VM for the tests: started with its CPUs stopped (off),
 // a QMP and a serial socket, an empty disk (SeaBIOS finds nothing to boot
 // and says so on the serial port, which is all a power test needs) and,
 // with nic, a NIC on a tap in a private network namespace (root only) so
 // that boot overrides have a network device to move.
-type testVM struct {
+type VM struct {
 	QMP, Serial string
-	VM          *qemu.VM
+	QEMU        *qemu.VM
 }
 
-func startVM(t *testing.T, nic bool) testVM {
+// Start starts a VM for t, stopped when t ends; it skips t in -short mode
+// or without QEMU, and (nic) without root.
+func Start(t testing.TB, nic bool) VM {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts QEMU")
@@ -94,5 +99,5 @@ func startVM(t *testing.T, nic bool) testVM {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return testVM{QMP: c.QMPSocket, Serial: c.SerialSocket, VM: vm}
+	return VM{QMP: c.QMPSocket, Serial: c.SerialSocket, QEMU: vm}
 }
