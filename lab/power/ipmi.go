@@ -25,7 +25,7 @@ type ipmiDriver struct {
 }
 
 func openIPMI(s Spec, pass string) (driver, error) {
-	host, port, err := ipmiHostPort(s.Address)
+	host, port, err := IPMIHostPort(s.Address)
 	if err != nil {
 		return nil, err
 	}

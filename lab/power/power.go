@@ -100,7 +100,7 @@ func Open(ctx context.Context, s Spec) (Backend, error) {
 	if err := s.Validate(); err != nil {
 		return nil, &Error{Op: "open", Machine: s.Machine, Backend: s.Type, Err: err}
 	}
-	pass, err := s.password()
+	pass, err := s.Password()
 	if err != nil {
 		return nil, &Error{Op: "open", Machine: s.Machine, Backend: s.Type, Err: err}
 	}
@@ -133,9 +133,9 @@ func Confirms(b Backend) bool {
 	return ok && bb.d.readable()
 }
 
-// password reads the credential from the environment or a file that only
+// Password reads the credential from the environment or a file that only
 // its owner can read.
-func (s Spec) password() (string, error) {
+func (s Spec) Password() (string, error) {
 	switch {
 	case s.PasswordEnv != "":
 		p, ok := os.LookupEnv(s.PasswordEnv)

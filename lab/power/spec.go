@@ -96,7 +96,7 @@ func (s Spec) Validate() error {
 		}
 	case "ipmi":
 		if needAddr("the BMC's host[:port], e.g. bmc1.lab:623") {
-			if _, _, err := ipmiHostPort(s.Address); err != nil {
+			if _, _, err := IPMIHostPort(s.Address); err != nil {
 				bad("address", err.Error(), "write it as host or host:port, e.g. bmc1.lab:623")
 			}
 		}
@@ -156,8 +156,8 @@ func (s Spec) Validate() error {
 	return nil
 }
 
-// ipmiHostPort splits an IPMI address, with 623 as the default port.
-func ipmiHostPort(addr string) (string, int, error) {
+// IPMIHostPort splits an IPMI address, with 623 as the default port.
+func IPMIHostPort(addr string) (string, int, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		if strings.Contains(err.Error(), "missing port") {

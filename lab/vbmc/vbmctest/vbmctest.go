@@ -18,7 +18,8 @@ import (
 
 // VM is a QEMU VM for the tests: started with its CPUs stopped (off),
 // a QMP and a serial socket, an empty disk (SeaBIOS finds nothing to boot
-// and says so on the serial port, which is all a power test needs) and,
+// and says so on the serial port, which is all a power or console test
+// needs) and,
 // with nic, a NIC on a tap in a private network namespace (root only) so
 // that boot overrides have a network device to move.
 type VM struct {
@@ -44,6 +45,8 @@ func Start(t testing.TB, nic bool) VM {
 	c := qemu.Config{
 		Arch: "amd64", Mode: qemu.BIOS, Disk: disk, MemoryMiB: 128,
 		QMPSocket: filepath.Join(dir, "qmp.sock"), SerialSocket: filepath.Join(dir, "serial.sock"), Paused: true,
+		// SeaBIOS writes to the serial port only without graphics.
+		ExtraArgs: []string{"-machine", "graphics=off"},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
