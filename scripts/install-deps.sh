@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages rlbuild and its tests use: QEMU for both
 # arches, UEFI firmware (OVMF, AAVMF), SeaBIOS, the boot loaders
-# (systemd-boot, syslinux), dosfstools (fsck.fat), iPXE and xz-utils,
-# the BMC and console tools the lab tests cross-check against (ipmitool,
-# redfishtool, pdudaemon, ser2net)
-# (Debian kernel packages are data.tar.xz). Installs only
-# what is missing; needs root or sudo.
+# (systemd-boot, syslinux), dosfstools (fsck.fat), iPXE and xz-utils
+# (Debian kernel packages are data.tar.xz), and the BMC and console tools
+# the lab tests cross-check against (ipmitool, redfishtool, pdudaemon,
+# ser2net). Installs only what is missing; needs root or sudo.
 set -euo pipefail
 
 pkgs=(
