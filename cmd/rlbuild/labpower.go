@@ -85,11 +85,9 @@ pdudaemon cannot read an outlet back: its status is "unknown".`,
 		if err := b.Set(ctx, a); err != nil {
 			return err
 		}
-		st := "done"
+		st := "accepted (this backend cannot read the state back)"
 		if power.Confirms(b) {
 			st = "confirmed"
-		} else {
-			st = "accepted (this backend cannot read the state back)"
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "%s: %s %s\n", name, a, st)
 		return nil
@@ -245,4 +243,3 @@ func (i minimalInventory) VMs(path string) ([]vmlab.Machine, netip.Prefix, error
 	}
 	return vms, subnet, nil
 }
-
