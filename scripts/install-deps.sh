@@ -2,8 +2,9 @@
 # Installs the Debian packages rlbuild and its tests use: QEMU for both
 # arches, UEFI firmware (OVMF, AAVMF), SeaBIOS, the boot loaders
 # (systemd-boot, syslinux), dosfstools (fsck.fat), iPXE and xz-utils
-# (Debian kernel packages are data.tar.xz). Installs only
-# what is missing; needs root or sudo.
+# (Debian kernel packages are data.tar.xz), and the BMC and console tools
+# the lab tests cross-check against (ipmitool, redfishtool, pdudaemon,
+# ser2net). Installs only what is missing; needs root or sudo.
 set -euo pipefail
 
 pkgs=(
@@ -13,6 +14,7 @@ pkgs=(
   dosfstools mtools ipxe e2fsprogs bmap-tools
   zstd cpio xz-utils
   iproute2 ipxe-qemu dnsmasq-base atftp tftpd-hpa
+  ipmitool redfishtool pdudaemon ser2net
 )
 
 missing=()
