@@ -12,6 +12,7 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -24,7 +25,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rlgo/redleaf/config"
+	"github.com/rlgo/redleaf/lab/console"
 	"github.com/rlgo/redleaf/lab/labyaml"
+	"github.com/rlgo/redleaf/lab/power"
 )
 
 // Example is an inventory with every key; configs/lab/inventory.yaml is
@@ -51,7 +54,8 @@ machines:
       retries: 3
       timeout: 60s
     console:
-      type: sol                 # qemu, sol, tcp (ser2net) or serial
+      type: tcp                 # qemu, sol (IPMI), tcp (ser2net) or serial
+      address: 10.0.1.2:3001
     facts:                      # declared; what the booted image reports wins
       nic: [8086:10fb]
       nvme: true
@@ -66,8 +70,7 @@ machines:
       user: admin
       password_file: ~/.config/rlbuild/bmc-password
     console:
-      type: tcp
-      address: 10.0.1.2:3001    # ser2net
+      type: sol                 # Serial over LAN through the power entry's BMC
     timeouts:                   # this machine's slow firmware
       power: 2m
 `
@@ -126,29 +129,12 @@ type VM struct {
 	IPMI    string `yaml:"ipmi"`
 }
 
-// Power is a machine's power entry (package lab/power's Spec).
-type Power struct {
-	Type         string        `yaml:"type"`
-	Address      string        `yaml:"address"`
-	User         string        `yaml:"user"`
-	PasswordEnv  string        `yaml:"password_env"`
-	PasswordFile string        `yaml:"password_file"`
-	System       string        `yaml:"system"`
-	PDU          string        `yaml:"pdu"`
-	Port         string        `yaml:"port"`
-	OnCmd        []string      `yaml:"on"`
-	OffCmd       []string      `yaml:"off"`
-	StatusCmd    []string      `yaml:"status"`
-	Retries      int           `yaml:"retries"`
-	Timeout      time.Duration `yaml:"timeout"`
-}
+// Power is a machine's power entry: lab/power's Spec, with its
+// validation; the inventory sets its Machine and Firmware.
+type Power = power.Spec
 
-// Console is a machine's console entry (package lab/console's Spec).
-type Console struct {
-	Type    string `yaml:"type"`
-	Address string `yaml:"address"`
-	Baud    int    `yaml:"baud"`
-}
+// Console is a machine's console entry: lab/console's Spec.
+type Console = console.Spec
 
 // Fact is a fact's value: a string, a bool, a number or a list of
 // strings, kept as strings.
@@ -196,10 +182,8 @@ func (f Fact) Has(v string) bool {
 var timeoutPhases = []string{"lease", "power", "dhcp", "loader", "booted", "suite", "results"}
 
 var (
-	nameRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	factKey  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
-	powerTys = []string{"redfish", "ipmi", "pdudaemon", "command", "qemu"}
-	consTys  = []string{"qemu", "sol", "tcp", "serial"}
+	nameRe  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	factKey = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 )
 
 // Load reads and checks an inventory file.
@@ -315,8 +299,8 @@ func (inv *Inventory) check(l labyaml.Lines, dir string) config.Errors {
 				fail(fmt.Sprintf("%s.tags[%d]", k, j), fmt.Sprintf("%q is not a tag", t), "use lower-case letters, digits, - and _")
 			}
 		}
-		checkPower(fail, k+".power", &m.Power, dir)
-		checkConsole(fail, k+".console", &m.Console, m.Power.Type)
+		checkPower(fail, k, m, dir)
+		checkConsole(fail, k, m, dir)
 		for name := range m.Declared {
 			if !factKey.MatchString(name) {
 				fail(k+".facts."+name, fmt.Sprintf("%q is not a fact name", name), "use lower-case letters, digits and _")
@@ -344,39 +328,11 @@ func (inv *Inventory) check(l labyaml.Lines, dir string) config.Errors {
 	return errs
 }
 
-func checkPower(fail func(key, msg, fix string), k string, p *Power, dir string) {
-	if p.Type == "" {
-		fail(k+".type", "missing", "use one of "+strings.Join(powerTys, ", "))
-		return
-	}
-	if !contains(powerTys, p.Type) {
-		fail(k+".type", fmt.Sprintf("%q is not a power backend", p.Type), "use one of "+strings.Join(powerTys, ", "))
-		return
-	}
-	switch p.Type {
-	case "redfish", "pdudaemon":
-		if !strings.HasPrefix(p.Address, "http://") && !strings.HasPrefix(p.Address, "https://") {
-			fail(k+".address", fmt.Sprintf("%q is not a URL", p.Address), "write the BMC's or pdudaemon's URL, e.g. https://10.0.1.11")
-		}
-	case "ipmi":
-		if _, _, err := net.SplitHostPort(p.Address); err != nil {
-			fail(k+".address", fmt.Sprintf("%q is not host:port", p.Address), "write e.g. 10.0.1.12:623")
-		}
-	case "qemu":
-		if p.Address == "" {
-			fail(k+".address", "missing", "name the VM's QMP socket")
-		}
-	case "command":
-		if len(p.OnCmd) == 0 || len(p.OffCmd) == 0 || len(p.StatusCmd) == 0 {
-			fail(k, "the command backend needs on, off and status", "give each as an argv list")
-		}
-	}
-	if p.Type == "pdudaemon" && (p.PDU == "" || p.Port == "") {
-		fail(k, "pdudaemon needs pdu and port", "name the PDU as pdudaemon knows it and the outlet")
-	}
-	if p.PasswordEnv != "" && p.PasswordFile != "" {
-		fail(k+".password_file", "both password_env and password_file are set", "keep one")
-	}
+// checkPower validates a power entry with lab/power's rules, naming
+// the inventory's line, and resolves a relative password file.
+func checkPower(fail func(key, msg, fix string), k string, m *Machine, dir string) {
+	p := &m.Power
+	p.Machine, p.Firmware = m.Name, m.Firmware
 	if strings.HasPrefix(p.PasswordFile, "~/") {
 		if home, err := os.UserHomeDir(); err == nil {
 			p.PasswordFile = filepath.Join(home, p.PasswordFile[2:])
@@ -384,38 +340,39 @@ func checkPower(fail func(key, msg, fix string), k string, p *Power, dir string)
 	} else if p.PasswordFile != "" && !filepath.IsAbs(p.PasswordFile) {
 		p.PasswordFile = filepath.Join(dir, p.PasswordFile)
 	}
-	if p.Retries < 0 || p.Retries > 20 {
-		fail(k+".retries", fmt.Sprintf("%d is out of range", p.Retries), "use 0-20")
+	if p.Type == "qemu" && p.Address != "" && !filepath.IsAbs(p.Address) {
+		p.Address = filepath.Join(dir, p.Address)
 	}
-	if p.Timeout < 0 {
-		fail(k+".timeout", "must be positive", "write e.g. 60s")
-	}
+	sub(fail, k, "power.", p.Validate())
 }
 
-func checkConsole(fail func(key, msg, fix string), k string, c *Console, power string) {
-	if c.Type == "" {
-		return // no console: only the netboot server's events are evidence
+// checkConsole validates a console entry with lab/console's rules.
+func checkConsole(fail func(key, msg, fix string), k string, m *Machine, dir string) {
+	c := &m.Console
+	if c.Type == "" && c.Address == "" && c.Baud == 0 {
+		return // no console: the netboot server's events are the evidence
 	}
-	if !contains(consTys, c.Type) {
-		fail(k+".type", fmt.Sprintf("%q is not a console type", c.Type), "use one of "+strings.Join(consTys, ", "))
+	if c.Type == "qemu" && c.Address != "" && !filepath.IsAbs(c.Address) {
+		c.Address = filepath.Join(dir, c.Address)
+	}
+	if c.Type == "sol" && m.Power.Type != "ipmi" {
+		fail(k+".console.type", "IPMI SOL needs an ipmi power entry", "set power.type: ipmi, or use another console")
+	}
+	sub(fail, k, "console.", c.Validate())
+}
+
+// sub reports a Spec's config.Errors under the machine's key.
+func sub(fail func(key, msg, fix string), k, prefix string, err error) {
+	if err == nil {
 		return
 	}
-	switch c.Type {
-	case "sol":
-		if power != "ipmi" {
-			fail(k+".type", "IPMI SOL needs an ipmi power entry", "set power.type: ipmi, or use another console")
-		}
-	case "tcp":
-		if _, _, err := net.SplitHostPort(c.Address); err != nil {
-			fail(k+".address", fmt.Sprintf("%q is not host:port", c.Address), "write ser2net's address, e.g. 10.0.1.2:3001")
-		}
-	case "qemu", "serial":
-		if c.Address == "" {
-			fail(k+".address", "missing", "name the serial socket or device")
-		}
+	var es config.Errors
+	if !errors.As(err, &es) {
+		fail(strings.TrimSuffix(k+"."+prefix, "."), err.Error(), "")
+		return
 	}
-	if c.Baud < 0 {
-		fail(k+".baud", "must be positive", "e.g. 115200")
+	for _, e := range es {
+		fail(k+"."+e.Key, e.Msg, e.Fix)
 	}
 }
 
