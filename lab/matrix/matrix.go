@@ -278,7 +278,7 @@ func (m *Matrix) check(l labyaml.Lines, dir string) config.Errors {
 	if q.HealthSuite == "" && len(m.Suites) > 0 {
 		q.HealthSuite = m.Suites[0]
 	}
-	if q.HealthSuite != "" && m.SuiteDefs[q.HealthSuite] == nil {
+	if q.HealthSuite != "" && m.SuiteDefs[q.HealthSuite] == nil && !contains(m.Suites, q.HealthSuite) {
 		if s, err := LoadSuite(filepath.Join(m.SuiteDir, q.HealthSuite+".yaml")); err == nil {
 			m.SuiteDefs[q.HealthSuite] = s
 		} else {
