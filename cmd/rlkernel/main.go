@@ -58,6 +58,7 @@ func run(k *boot.Kernel) error {
 		if r, err = startRv6(k, sys, monitor.New(reg, programs(k, nil))); err != nil {
 			k.Logf("rv6: %v; the console gets the monitor shell instead", err)
 		} else {
+			startSuite(k, r) // a lab suite named on the command line (suite.go)
 			err := r.runInit(k)
 			k.Logf("rv6: %v; the console gets the monitor shell instead", err)
 		}
