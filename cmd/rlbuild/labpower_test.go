@@ -29,6 +29,7 @@ func TestLabPower(t *testing.T) {
 	inv := filepath.Join(t.TempDir(), "inventory.yaml")
 	os.WriteFile(inv, []byte(fmt.Sprintf(`machines:
   - name: vm1
+    macs: [52:54:00:00:00:01]
     firmware: bios
     power:
       type: redfish

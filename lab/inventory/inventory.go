@@ -129,6 +129,10 @@ type VM struct {
 	IPMI    string `yaml:"ipmi"`
 }
 
+// VMSocket stands for the QMP or serial socket of a VM the agent starts
+// (a machine with a vm: entry and no socket path of its own).
+const VMSocket = "(the VM's socket)"
+
 // Power is a machine's power entry: lab/power's Spec, with its
 // validation; the inventory sets its Machine and Firmware.
 type Power = power.Spec
@@ -340,7 +344,10 @@ func checkPower(fail func(key, msg, fix string), k string, m *Machine, dir strin
 	} else if p.PasswordFile != "" && !filepath.IsAbs(p.PasswordFile) {
 		p.PasswordFile = filepath.Join(dir, p.PasswordFile)
 	}
-	if p.Type == "qemu" && p.Address != "" && !filepath.IsAbs(p.Address) {
+	if p.Type == "qemu" && p.Address == "" && m.VM != nil {
+		p.Address = VMSocket // the agent starts the VM and knows its socket
+	}
+	if p.Type == "qemu" && p.Address != "" && p.Address != VMSocket && !filepath.IsAbs(p.Address) {
 		p.Address = filepath.Join(dir, p.Address)
 	}
 	sub(fail, k, "power.", p.Validate())
@@ -352,7 +359,10 @@ func checkConsole(fail func(key, msg, fix string), k string, m *Machine, dir str
 	if c.Type == "" && c.Address == "" && c.Baud == 0 {
 		return // no console: the netboot server's events are the evidence
 	}
-	if c.Type == "qemu" && c.Address != "" && !filepath.IsAbs(c.Address) {
+	if c.Type == "qemu" && c.Address == "" && m.VM != nil {
+		c.Address = VMSocket
+	}
+	if c.Type == "qemu" && c.Address != "" && c.Address != VMSocket && !filepath.IsAbs(c.Address) {
 		c.Address = filepath.Join(dir, c.Address)
 	}
 	if c.Type == "sol" && m.Power.Type != "ipmi" {

@@ -50,6 +50,9 @@ type Config struct {
 	Dir string
 	// Log gets the BMCs' actions (default: discard).
 	Log *slog.Logger
+	// BMCNet, if set, is where the BMCs listen instead of NS (e.g. the
+	// host's loopback, for an agent running outside NS).
+	BMCNet vbmc.Network
 }
 
 // VM is a started machine.
@@ -155,8 +158,12 @@ func (l *Lab) start(ctx context.Context, cfg Config, m Machine, i int) (*VM, err
 		return nil, err
 	}
 	if m.Redfish != "" || m.IPMI != "" {
+		var bmcNet vbmc.Network = cfg.NS
+		if cfg.BMCNet != nil {
+			bmcNet = cfg.BMCNet
+		}
 		b, err := vbmc.Start(ctx, vbmc.Config{Name: m.Name, QMPSocket: c.QMPSocket, SerialSocket: c.SerialSocket,
-			User: m.User, Password: m.Password, Redfish: m.Redfish, IPMI: m.IPMI, Net: cfg.NS, Log: cfg.Log})
+			User: m.User, Password: m.Password, Redfish: m.Redfish, IPMI: m.IPMI, Net: bmcNet, Log: cfg.Log})
 		if err != nil {
 			q.Close()
 			return nil, err
