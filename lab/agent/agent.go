@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -207,12 +208,16 @@ func (a *Agent) task(ctx context.Context, d engine.Delivery) {
 		d.Ack() // done already: a redelivery after a lost ack
 		return
 	}
-	lease, m := a.lease(ctx, t)
+	lease, m, quarantined := a.lease(ctx, t)
 	if lease == nil {
-		if time.Since(t.Queued) > timeout(t, cell.PhaseLease) {
+		if quarantined || time.Since(t.Queued) > timeout(t, cell.PhaseLease) {
+			why := fmt.Errorf("no machine of %v free and in service within %v", t.Machines, timeout(t, cell.PhaseLease))
+			if quarantined {
+				why = fmt.Errorf("every machine that may run it is quarantined (%s)", strings.Join(t.Machines, ", "))
+			}
 			ev := &cell.Evidence{}
 			ev.Start(cell.PhaseLease)
-			ev.End(cell.PhaseLease, "", fmt.Errorf("no machine of %v free and in service within %v", t.Machines, timeout(t, cell.PhaseLease)))
+			ev.End(cell.PhaseLease, "", why)
 			machine := ""
 			if t.Kind == cell.KindHealth && len(t.Machines) > 0 {
 				machine = t.Machines[0] // the check is of that machine, leased or not
@@ -244,10 +249,11 @@ func timeout(t cell.Task, phase string) time.Duration {
 	return matrix.DefaultTimeouts[phase]
 }
 
-// lease leases the first machine of the task that is in this lab, not
-// excluded (unless all are), in service (unless this is its health
-// check) and free.
-func (a *Agent) lease(ctx context.Context, t cell.Task) (*engine.Lease, *inventory.Machine) {
+// lease leases the first machine of the task that is in this lab, in
+// service (unless this is its health check) and free. quarantined
+// reports that every candidate is quarantined: waiting cannot help.
+func (a *Agent) lease(ctx context.Context, t cell.Task) (l *engine.Lease, m *inventory.Machine, quarantined bool) {
+	quarantined = true
 	for _, name := range t.Machines {
 		m := a.Inventory.Machine(name)
 		if m == nil || m.Lab != a.Lab {
@@ -256,12 +262,13 @@ func (a *Agent) lease(ctx context.Context, t cell.Task) (*engine.Lease, *invento
 		if t.Kind != cell.KindHealth && schedule.GetMachine(ctx, a.Engine, name).State == schedule.Quarantined {
 			continue
 		}
+		quarantined = false
 		l, err := a.Engine.Acquire(ctx, name, engine.LeaseInfo{Holder: a.Name, Run: t.Run, Cell: t.Cell}, dur(a.LeaseTTL, 30*time.Second))
 		if err == nil {
-			return l, m
+			return l, m, false
 		}
 	}
-	return nil, nil
+	return nil, nil, quarantined
 }
 
 // runCell runs a leased cell and records it.

@@ -246,10 +246,7 @@ func (s *Scheduler) Drive(ctx context.Context, runID string) error {
 	if s.done() {
 		return s.finish(ctx)
 	}
-	updates, err := s.Engine.Watch(ctx, AttemptPrefix(runID))
-	if err != nil {
-		return err
-	}
+	updates := s.rewatch(ctx, runID)
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	heard, idle := false, 0

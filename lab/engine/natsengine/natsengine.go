@@ -303,14 +303,16 @@ func (e *Engine) Pull(ctx context.Context, lab string) (engine.Delivery, error) 
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			wait = max(time.Until(dl), 10*time.Millisecond)
 		}
-		m, err := c.Next(jetstream.FetchMaxWait(wait))
+		fctx, fcancel := context.WithTimeout(ctx, wait)
+		m, err := c.Next(jetstream.FetchContext(fctx))
+		fcancel()
 		if err == nil {
 			return delivery{m}, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {
+		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) {
 			continue
 		}
 		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -410,15 +412,36 @@ func (e *Engine) Keys(ctx context.Context, prefix string) ([]string, error) {
 	return out, nil
 }
 
-// Watch sends entries under prefix, then changes.
+// Watch sends entries under prefix, then changes. Creating the watch is
+// bounded by OpTimeout (a request lost in a server restart would wait
+// for ever); the watch then lives as long as ctx.
 func (e *Engine) Watch(ctx context.Context, prefix string) (<-chan engine.Entry, error) {
-	w, err := e.state.Watch(ctx, prefix+">")
-	if err != nil {
-		return nil, mapErr(err)
+	wctx, wcancel := context.WithCancel(ctx)
+	type result struct {
+		w   jetstream.KeyWatcher
+		err error
+	}
+	made := make(chan result, 1)
+	go func() {
+		w, err := e.state.Watch(wctx, prefix+">")
+		made <- result{w, err}
+	}()
+	var w jetstream.KeyWatcher
+	select {
+	case r := <-made:
+		if r.err != nil {
+			wcancel()
+			return nil, mapErr(r.err)
+		}
+		w = r.w
+	case <-time.After(OpTimeout):
+		wcancel()
+		return nil, fmt.Errorf("natsengine: watching %s: no answer within %v", prefix, OpTimeout)
 	}
 	out := make(chan engine.Entry, 64)
 	go func() {
 		defer close(out)
+		defer wcancel()
 		defer w.Stop()
 		for {
 			select {
