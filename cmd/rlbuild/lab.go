@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rlgo/redleaf/config"
+	"github.com/rlgo/redleaf/images"
 	"github.com/rlgo/redleaf/lab/cell"
 	"github.com/rlgo/redleaf/lab/engine"
 	"github.com/rlgo/redleaf/lab/engine/natsengine"
@@ -94,6 +96,9 @@ func labRunCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if err := m.Build(func(file, out string) (string, error) { return buildImage(cmd, file, out) }); err != nil {
+			return err
+		}
 		if err := m.Pin(); err != nil {
 			return err
 		}
@@ -161,6 +166,23 @@ func labRerunCmd() *cobra.Command {
 		return runExit(d, code)
 	}
 	return cmd
+}
+
+// buildImage builds a matrix image's config as `rlbuild image` does
+// (reproducibly: an unchanged config and tree give the same digest).
+func buildImage(cmd *cobra.Command, file, out string) (string, error) {
+	c, err := config.Load(config.Options{File: file})
+	if err != nil {
+		return "", err
+	}
+	if out != "" {
+		c.Out = out
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "building %s into %s\n", c.Name, rel(c.Out))
+	if _, err := images.Build(cmd.Context(), c, images.Options{}); err != nil {
+		return "", err
+	}
+	return c.Out, nil
 }
 
 // rerunPlan is a run of one cell of an earlier run: its image (the

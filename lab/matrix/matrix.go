@@ -79,7 +79,11 @@ type Matrix struct {
 
 // Image is one image of the matrix.
 type Image struct {
-	Name      string `yaml:"name"`
+	Name string `yaml:"name"`
+	// Config is a build configuration that `rlbuild lab run` builds
+	// first (as `rlbuild image` does) into Artifacts, or into the
+	// configuration's own output directory.
+	Config    string `yaml:"config"`
 	Artifacts string `yaml:"artifacts"`
 	// Digest pins the build: the SHA-256 of its manifest.json, which
 	// lists every artifact's SHA-256. Set by Pin (or given in the file
@@ -184,9 +188,12 @@ func (m *Matrix) check(l labyaml.Lines, dir string) config.Errors {
 			fail(k+".name", fmt.Sprintf("%q is listed twice", img.Name), "give each image its own name")
 		}
 		seen[img.Name] = true
-		if img.Artifacts == "" {
-			fail(k+".artifacts", "missing", "name the artifacts directory `rlbuild image` wrote, e.g. ../out/qemu")
-		} else if !filepath.IsAbs(img.Artifacts) {
+		if img.Config != "" && !filepath.IsAbs(img.Config) {
+			img.Config = filepath.Join(dir, img.Config)
+		}
+		if img.Artifacts == "" && img.Config == "" {
+			fail(k+".artifacts", "missing", "name the artifacts directory `rlbuild image` wrote (e.g. ../out/qemu), or a config: to build")
+		} else if img.Artifacts != "" && !filepath.IsAbs(img.Artifacts) {
 			img.Artifacts = filepath.Join(dir, img.Artifacts)
 		}
 		if img.Digest != "" && !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(img.Digest) {
@@ -286,6 +293,23 @@ func (m *Matrix) check(l labyaml.Lines, dir string) config.Errors {
 		}
 	}
 	return errs
+}
+
+// Build builds the images that name a config (build returns the
+// artifacts directory it wrote; out is the image's artifacts, "" for the
+// config's own output directory).
+func (m *Matrix) Build(build func(config, out string) (string, error)) error {
+	for _, img := range m.Images {
+		if img.Config == "" {
+			continue
+		}
+		dir, err := build(img.Config, img.Artifacts)
+		if err != nil {
+			return fmt.Errorf("%s: image %s: building %s: %w", m.Path, img.Name, img.Config, err)
+		}
+		img.Artifacts = dir
+	}
+	return nil
 }
 
 // Pin loads each image's manifest, verifies its artifacts and records
