@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -188,7 +189,13 @@ func waitSockets(ctx context.Context, q *qemu.VM, paths ...string) error {
 			}
 		}
 		if ready {
-			return nil
+			// The file appears at bind(), a moment before QEMU listens:
+			// wait until the QMP socket (the first) takes a connection
+			// (QMP accepts the next client once this one is gone).
+			if c, err := net.Dial("unix", paths[0]); err == nil {
+				c.Close()
+				return nil
+			}
 		}
 		select {
 		case <-q.Done():
