@@ -15,6 +15,7 @@ pkgs=(
   zstd cpio xz-utils
   iproute2 ipxe-qemu dnsmasq-base atftp tftpd-hpa
   ipmitool redfishtool pdudaemon ser2net
+  chromium libxml2-utils python3-jsonschema
 )
 
 missing=()
