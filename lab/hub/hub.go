@@ -279,8 +279,25 @@ func Run(ctx context.Context, c RunConfig) (*report.Data, int, error) {
 			}()
 		}
 	}
-	s := &schedule.Scheduler{Engine: e, Holder: "lab-run", Log: log, OnChange: prog.change}
+	// Progress follows the cells' records, whichever scheduler (this
+	// one, or the hub's when it took the run over) decides them.
 	driveCtx, stopDrive := context.WithCancel(bg)
+	go func() {
+		for driveCtx.Err() == nil {
+			w, err := e.Watch(driveCtx, schedule.CellPrefix(r.ID))
+			if err != nil {
+				time.Sleep(time.Second)
+				continue
+			}
+			for en := range w {
+				var c schedule.CellState
+				if !en.Deleted && json.Unmarshal(en.Value, &c) == nil {
+					prog.change(c)
+				}
+			}
+		}
+	}()
+	s := &schedule.Scheduler{Engine: e, Holder: "lab-run", Log: log}
 	done := make(chan error, 1)
 	go func() { done <- s.Drive(driveCtx, r.ID) }()
 	var derr error
