@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/xml"
-	"fmt"
 	"image/png"
 	"io"
 	"net"
@@ -195,7 +194,7 @@ func TestLabInABox(t *testing.T) {
 	waitLease(t, hubURL, "lab2-b", 5*time.Minute)
 	hub.kill()
 	t.Log("killed the hub")
-	hub = start(t, bin, "hub2", hubArgs...)
+	start(t, bin, "hub2", hubArgs...) // stopped by the test's cleanup
 	waitPort(t, natsAddr)
 
 	select {
@@ -342,5 +341,5 @@ func checkHTML(t *testing.T, path string) {
 	if green < 8*500 {
 		t.Errorf("the screenshot has %d pixels of the passed color, fewer than 8 cells' worth (%s)", green, shot)
 	}
-	t.Log(fmt.Sprintf("screenshot %dx%d, %d passed-colored pixels", b.Dx(), b.Dy(), green))
+	t.Logf("screenshot %dx%d, %d passed-colored pixels", b.Dx(), b.Dy(), green)
 }
