@@ -267,7 +267,17 @@ func Run(ctx context.Context, c RunConfig) (*report.Data, int, error) {
 	var wg sync.WaitGroup
 	agentErr := make(chan error, 16)
 	if c.Hub == "" {
+		// An agent for each lab segment the run's cells may use.
+		labs := map[string]bool{}
+		for _, cs := range cells {
+			for _, m := range cs.Candidates {
+				labs[r.Labs[m]] = true
+			}
+		}
 		for _, lab := range c.Inventory.LabNames() {
+			if !labs[lab] {
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

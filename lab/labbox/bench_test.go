@@ -49,7 +49,7 @@ func BenchmarkCellOverhead(b *testing.B) {
 		b.ReportMetric(booted.Seconds(), "cell-booted-s")
 		b.ReportMetric(cellWall.Seconds(), "cell-s")
 		b.ReportMetric(cellWall.Seconds()/alone.Seconds(), "cell/alone")
-		b.ReportMetric((booted-alone).Seconds(), "lab-overhead-to-booted-s")
+		b.ReportMetric((booted - alone).Seconds(), "lab-overhead-to-booted-s")
 	}
 }
 

@@ -146,7 +146,7 @@ type Engine struct {
 
 // Open connects to an in-process server.
 func Open(ctx context.Context, s *server.Server, name string) (*Engine, error) {
-	nc, err := nats.Connect("", nats.InProcessServer(s), nats.Name(name), nats.MaxReconnects(-1))
+	nc, err := nats.Connect("", nats.InProcessServer(s), nats.Name(name), nats.MaxReconnects(-1), quietClose)
 	if err != nil {
 		return nil, fmt.Errorf("natsengine: %w", err)
 	}
@@ -162,7 +162,7 @@ func Open(ctx context.Context, s *server.Server, name string) (*Engine, error) {
 // Connect connects to a server or cluster by URL (nats://host:4222),
 // reconnecting for ever when it goes away.
 func Connect(ctx context.Context, url, name string) (*Engine, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
+	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond), quietClose,
 		nats.RetryOnFailedConnect(false), nats.Timeout(10*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("natsengine: connecting to %s: %w (is `rlbuild lab serve` running there?)", url, err)
@@ -175,6 +175,16 @@ func Connect(ctx context.Context, url, name string) (*Engine, error) {
 	e.ownNC = true
 	return e, nil
 }
+
+// quietClose drops the asynchronous errors of a connection that is
+// closing (a pipe closed under an in-process connection at shutdown);
+// others go to stderr as nats.go's default handler does.
+var quietClose = nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+	if nc.IsClosed() || nc.IsDraining() || errors.Is(err, io.ErrClosedPipe) {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "nats: %v\n", err)
+})
 
 // New makes the engine's buckets on nc (if missing) and returns it.
 func New(ctx context.Context, nc *nats.Conn) (*Engine, error) {
