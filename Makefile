@@ -32,7 +32,7 @@ test: vet
 
 RACE_PKGS = ./kernel/domain/... ./kernel/rref ./kernel/shadow ./kernel/faults ./kernel/system \
 	./kernel/loader ./kernel/console ./kernel/monitor ./kernel/netup ./net/... \
-	./kernel/boot ./drivers/... ./rv6/... ./console
+	./kernel/boot ./drivers/... ./rv6/... ./console ./lab/engine/... ./lab/report
 race:
 	$(GO) test -race -short -timeout 20m $(RACE_PKGS)
 

@@ -61,7 +61,11 @@ func (p *progress) change(c schedule.CellState) {
 		p.tries[c.ID] = n
 		if last := c.Attempts[n-1]; n > 1 && last.Status == "" {
 			prev := c.Attempts[n-2]
-			fmt.Fprintf(p.w, "%8s  %-40s %s on another machine (attempt %d on %s: %s %s)\n", el, c.ID, last.Why, prev.N, prev.Machine, prev.Status, prev.Class)
+			on := prev.Machine
+			if on == "" {
+				on = "no machine"
+			}
+			fmt.Fprintf(p.w, "%8s  %-40s %s (attempt %d on %s: %s %s)\n", el, c.ID, last.Why, prev.N, on, prev.Status, prev.Class)
 		}
 	}
 	if c.Status.Final() && !p.final[c.ID] {

@@ -686,13 +686,14 @@ func (s *Scheduler) machineResult(ctx context.Context, a Attempt) {
 	putJSON(ctx, s.Engine, MachineKey(m.Name), m)
 }
 
-// maxHealthChecks bounds the health checks of one machine per
-// quarantine, so a dead machine does not loop for ever.
-const maxHealthChecks = 8
+// extraHealthChecks bounds the health checks of one machine per
+// quarantine (and per run) to the passes needed and this many more, so a
+// dead machine neither loops for ever nor holds a run's end for long.
+const extraHealthChecks = 2
 
 // healthCheck queues a health check of a quarantined machine.
 func (s *Scheduler) healthCheck(ctx context.Context, m *MachineState) {
-	if s.run.HealthImage.Digest == "" || s.run.HealthSuite.Name == "" || m.HealthChecks-m.ChecksBase >= maxHealthChecks {
+	if s.run.HealthImage.Digest == "" || s.run.HealthSuite.Name == "" || m.HealthChecks-m.ChecksBase >= s.run.HealthPasses+extraHealthChecks {
 		return
 	}
 	m.HealthChecks++
