@@ -81,6 +81,7 @@ func labRunCmd() *cobra.Command {
 	mat := cmd.Flags().String("matrix", "CI/matrix.yaml", "test matrix (YAML)")
 	rep := cmd.Flags().String("report", "out/report", "report directory")
 	hubURL := cmd.Flags().String("hub", "", "the hub's NATS URL (default: everything in this process)")
+	hubAuth := cmd.Flags().String("hub-auth-file", "", "file holding the hub's token (lab serve --auth-file)")
 	state := cmd.Flags().String("state", hub.DefaultStateDir(), "state directory (engine, netboot state, VMs)")
 	token := cmd.Flags().String("token-file", "", "file holding the netboot API's operator credential")
 	verbose := cmd.Flags().BoolP("verbose", "v", false, "log what the engine, agents and netboot servers do")
@@ -102,7 +103,11 @@ func labRunCmd() *cobra.Command {
 		if err := m.Pin(); err != nil {
 			return err
 		}
-		d, code, err := hub.Run(cmd.Context(), hub.RunConfig{Inventory: i, Matrix: m, Hub: *hubURL, StateDir: *state,
+		tok, err := hub.ReadToken(*hubAuth)
+		if err != nil {
+			return err
+		}
+		d, code, err := hub.Run(cmd.Context(), hub.RunConfig{Inventory: i, Matrix: m, Hub: *hubURL, HubToken: tok, StateDir: *state,
 			Report: *rep, Progress: cmd.OutOrStdout(), Log: labLogger(cmd, *verbose), TokenFile: *token})
 		if err != nil {
 			return err
@@ -121,10 +126,15 @@ func labRerunCmd() *cobra.Command {
 	inv := cmd.Flags().String("inventory", "", "lab inventory (default: the run's)")
 	rep := cmd.Flags().String("report", "", "report directory (default: REPORT/rerun-CELL)")
 	hubURL := cmd.Flags().String("hub", "", "the hub's NATS URL (default: everything in this process)")
+	hubAuth := cmd.Flags().String("hub-auth-file", "", "file holding the hub's token (lab serve --auth-file)")
 	state := cmd.Flags().String("state", hub.DefaultStateDir(), "state directory")
 	token := cmd.Flags().String("token-file", "", "file holding the netboot API's operator credential")
 	verbose := cmd.Flags().BoolP("verbose", "v", false, "log what the engine, agents and netboot servers do")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		tok, err := hub.ReadToken(*hubAuth)
+		if err != nil {
+			return err
+		}
 		old, err := report.ReadRun(args[0])
 		if err != nil {
 			return err
@@ -158,7 +168,7 @@ func labRerunCmd() *cobra.Command {
 		plan := func(func(string) map[string]inventory.Fact) (schedule.Run, []schedule.CellState, map[string]cell.Suite, error) {
 			return rerunPlan(old, *c, i)
 		}
-		d, code, err := hub.Run(cmd.Context(), hub.RunConfig{Inventory: i, Plan: plan, Hub: *hubURL, StateDir: *state,
+		d, code, err := hub.Run(cmd.Context(), hub.RunConfig{Inventory: i, Plan: plan, Hub: *hubURL, HubToken: tok, StateDir: *state,
 			Report: out, Progress: cmd.OutOrStdout(), Log: labLogger(cmd, *verbose), TokenFile: *token})
 		if err != nil {
 			return err
@@ -220,9 +230,13 @@ func rerunPlan(old *report.Data, c report.Cell, inv *inventory.Inventory) (sched
 }
 
 // openEngine reaches the hub, or opens the local state's engine.
-func openEngine(ctx context.Context, hubURL, state string) (engine.Engine, func(), error) {
+func openEngine(ctx context.Context, hubURL, authFile, state string) (engine.Engine, func(), error) {
 	if hubURL != "" {
-		e, err := natsengine.Connect(ctx, hubURL, "rlbuild-lab-cli")
+		tok, err := hub.ReadToken(authFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		e, err := natsengine.Connect(ctx, hubURL, "rlbuild-lab-cli", tok)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -248,6 +262,7 @@ func labStatusCmd() *cobra.Command {
 	}
 	inv := cmd.Flags().String("inventory", "", "lab inventory (YAML)")
 	hubURL := cmd.Flags().String("hub", "", "the hub's NATS URL (default: the local state)")
+	hubAuth := cmd.Flags().String("hub-auth-file", "", "file holding the hub's token (lab serve --auth-file)")
 	state := cmd.Flags().String("state", hub.DefaultStateDir(), "state directory")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if *inv == "" {
@@ -259,7 +274,7 @@ func labStatusCmd() *cobra.Command {
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 		defer cancel()
-		e, closeEngine, err := openEngine(ctx, *hubURL, *state)
+		e, closeEngine, err := openEngine(ctx, *hubURL, *hubAuth, *state)
 		if err != nil {
 			return err
 		}
@@ -313,8 +328,13 @@ func labServeCmd() *cobra.Command {
 	httpAddr := cmd.Flags().String("http", ":8080", "live report page address (empty: none)")
 	state := cmd.Flags().String("state", hub.DefaultStateDir(), "state directory (the engine's store)")
 	inv := cmd.Flags().String("inventory", "", "lab inventory, for tags and facts on the report page (optional)")
+	auth := cmd.Flags().String("auth-file", "", "file holding the token every client must present (mode 0600; required unless listening on loopback)")
 	verbose := cmd.Flags().BoolP("verbose", "v", false, "log what the hub does")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		tok, err := hub.ReadToken(*auth)
+		if err != nil {
+			return err
+		}
 		var i *inventory.Inventory
 		if *inv != "" {
 			var err error
@@ -322,7 +342,7 @@ func labServeCmd() *cobra.Command {
 				return err
 			}
 		}
-		return hub.Serve(cmd.Context(), hub.ServeConfig{Listen: *listen, LeafListen: *leaf, HTTP: *httpAddr, StateDir: *state,
+		return hub.Serve(cmd.Context(), hub.ServeConfig{Listen: *listen, LeafListen: *leaf, HTTP: *httpAddr, StateDir: *state, Token: tok,
 			Inventory: i, Log: labLogger(cmd, *verbose), Ready: func(nats, web string) {
 				fmt.Fprintf(cmd.OutOrStdout(), "lab hub: agents connect to %s; live report on http://%s/\n", nats, web)
 			}})
@@ -337,6 +357,7 @@ func labAgentCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	hubURL := cmd.Flags().String("hub", "", "the hub's NATS URL, e.g. nats://hub:4222")
+	hubAuth := cmd.Flags().String("hub-auth-file", "", "file holding the hub's token (lab serve --auth-file)")
 	labName := cmd.Flags().String("lab", "", "the lab segment (a lab of the inventory)")
 	inv := cmd.Flags().String("inventory", "", "lab inventory (YAML)")
 	name := cmd.Flags().String("name", "", "the agent's name in leases and results (default: LAB-HOST-PID)")
@@ -354,7 +375,11 @@ func labAgentCmd() *cobra.Command {
 		if len(i.InLab(*labName)) == 0 {
 			return fmt.Errorf("%s has no machine in lab %q (its labs: %s)", *inv, *labName, strings.Join(i.LabNames(), ", "))
 		}
-		e, err := natsengine.Connect(cmd.Context(), *hubURL, "rlbuild-lab-agent-"+*labName)
+		tok, err := hub.ReadToken(*hubAuth)
+		if err != nil {
+			return err
+		}
+		e, err := natsengine.Connect(cmd.Context(), *hubURL, "rlbuild-lab-agent-"+*labName, tok)
 		if err != nil {
 			return err
 		}

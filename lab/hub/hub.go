@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,7 +51,10 @@ type ServeConfig struct {
 	// HTTP is the live report page's address ("" : none).
 	HTTP string
 	// StateDir keeps the engine's store.
-	StateDir  string
+	StateDir string
+	// Token is required of every client (agents, lab run): see
+	// ReadToken. Serve refuses to listen beyond loopback without one.
+	Token     string
 	Inventory *inventory.Inventory
 	Log       *slog.Logger
 	// Ready, if set, is called with the bound addresses once serving.
@@ -62,13 +66,16 @@ type ServeConfig struct {
 // run`, went away), and the live page.
 func Serve(ctx context.Context, c ServeConfig) error {
 	log := logger(c.Log)
-	srv, err := natsengine.Embed(natsengine.EmbedOptions{StoreDir: filepath.Join(c.StateDir, "engine"), Listen: c.Listen, LeafListen: c.LeafListen, Log: log})
+	if c.Token == "" && (!loopback(c.Listen) || (c.LeafListen != "" && !loopback(c.LeafListen))) {
+		return fmt.Errorf("the hub would let anyone on the network queue tasks and write results: pass --auth-file FILE (a token in a file only you can read; agents and lab run pass the same file) or listen on 127.0.0.1")
+	}
+	srv, err := natsengine.Embed(natsengine.EmbedOptions{StoreDir: filepath.Join(c.StateDir, "engine"), Listen: c.Listen, LeafListen: c.LeafListen, Log: log, Token: c.Token})
 	if err != nil {
 		return err
 	}
 	defer srv.WaitForShutdown()
 	defer srv.Shutdown()
-	e, err := natsengine.Open(ctx, srv, "rlbuild-lab-hub")
+	e, err := natsengine.Open(ctx, srv, "rlbuild-lab-hub", c.Token)
 	if err != nil {
 		return err
 	}
@@ -90,6 +97,43 @@ func Serve(ctx context.Context, c ServeConfig) error {
 		c.Ready(srv.ClientURL(), httpAddr)
 	}
 	return adopt(ctx, e, log)
+}
+
+// loopback reports whether addr (host:port) is a loopback address.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ReadToken reads the hub's authorization token from a file that only its
+// owner may read ("" for no file).
+func ReadToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("hub auth file: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("hub auth file %s is readable by others (mode %v): chmod 600 %s", path, st.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 16 {
+		return "", fmt.Errorf("hub auth file %s: the token is shorter than 16 characters: use e.g. openssl rand -hex 32 > %s", path, path)
+	}
+	return tok, nil
 }
 
 // adopt starts a scheduler for each run in flight, for as long as ctx.
@@ -197,6 +241,8 @@ type RunConfig struct {
 	Plan func(facts func(string) map[string]inventory.Fact) (schedule.Run, []schedule.CellState, map[string]cell.Suite, error)
 	// Hub is the hub's NATS URL; "" runs everything in this process.
 	Hub string
+	// HubToken is the hub's authorization token.
+	HubToken string
 	// StateDir keeps the embedded engine and the netboot state.
 	StateDir string
 	// Report is the report directory.
@@ -230,7 +276,7 @@ func Run(ctx context.Context, c RunConfig) (*report.Data, int, error) {
 		}
 		e = ne
 	} else {
-		ne, err := natsengine.Connect(ctx, c.Hub, "rlbuild-lab-run")
+		ne, err := natsengine.Connect(ctx, c.Hub, "rlbuild-lab-run", c.HubToken)
 		if err != nil {
 			return nil, 0, err
 		}

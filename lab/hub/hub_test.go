@@ -190,3 +190,44 @@ func TestServeLive(t *testing.T) {
 	cancel()
 	<-served
 }
+
+// TestServeAuth: a hub beyond loopback needs a token, and a client
+// without it is turned away.
+func TestServeAuth(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := Serve(ctx, ServeConfig{Listen: "0.0.0.0:0", StateDir: filepath.Join(dir, "open")}); err == nil || !strings.Contains(err.Error(), "--auth-file") {
+		t.Fatalf("an open hub on every interface: %v", err)
+	}
+	tokFile := filepath.Join(dir, "token")
+	os.WriteFile(tokFile, []byte("0123456789abcdef0123\n"), 0o644)
+	if _, err := ReadToken(tokFile); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("a token file others can read: %v", err)
+	}
+	os.Chmod(tokFile, 0o600)
+	tok, err := ReadToken(tokFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(ctx, ServeConfig{Listen: "127.0.0.1:0", StateDir: filepath.Join(dir, "hub"), Token: tok, Ready: func(n, _ string) { ready <- n }})
+	}()
+	var url string
+	select {
+	case url = <-ready:
+	case err := <-served:
+		t.Fatalf("serve: %v", err)
+	}
+	if e, err := natsengine.Connect(ctx, url, "no-token"); err == nil {
+		e.Close()
+		t.Fatal("a client without the token got in")
+	}
+	e, err := natsengine.Connect(ctx, url, "with-token", tok)
+	if err != nil {
+		t.Fatalf("with the token: %v", err)
+	}
+	e.Close()
+}

@@ -119,12 +119,15 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// hubToken is the hub's token in TestLabInABox.
+var hubToken string
+
 // waitLease waits until holder holds a lease (a cell is running there).
 func waitLease(t *testing.T, hub, holder string, timeout time.Duration) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	e, err := natsengine.Connect(ctx, hub, "labbox-test")
+	e, err := natsengine.Connect(ctx, hub, "labbox-test", hubToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,16 +175,19 @@ func TestLabInABox(t *testing.T) {
 
 	natsAddr, httpAddr := freePort(t), freePort(t)
 	hubURL := "nats://" + natsAddr
-	hubArgs := []string{"lab", "serve", "--listen", natsAddr, "--http", httpAddr, "--state", filepath.Join(dir, "hub"), "--inventory", inv}
+	tokFile := filepath.Join(dir, "hub.token")
+	os.WriteFile(tokFile, []byte("labbox-test-token-0123456789\n"), 0o600)
+	hubToken = "labbox-test-token-0123456789"
+	hubArgs := []string{"lab", "serve", "--listen", natsAddr, "--http", httpAddr, "--state", filepath.Join(dir, "hub"), "--inventory", inv, "--auth-file", tokFile}
 	hub := start(t, bin, "hub", hubArgs...)
 	waitPort(t, natsAddr)
 	agent := func(lab, name string) *proc {
-		return start(t, bin, name, "lab", "agent", "--hub", hubURL, "--lab", lab, "--name", name, "--inventory", inv, "--state", filepath.Join(dir, "agent-"+lab))
+		return start(t, bin, name, "lab", "agent", "--hub", hubURL, "--hub-auth-file", tokFile, "--lab", lab, "--name", name, "--inventory", inv, "--state", filepath.Join(dir, "agent-"+lab))
 	}
 	agent("lab1", "lab1-a")
 	a2 := agent("lab2", "lab2-a")
 	startRun := time.Now()
-	run := start(t, bin, "run", "lab", "run", "--hub", hubURL, "--inventory", inv, "--matrix", filepath.Join(dir, "CI", "matrix.yaml"),
+	run := start(t, bin, "run", "lab", "run", "--hub", hubURL, "--hub-auth-file", tokFile, "--inventory", inv, "--matrix", filepath.Join(dir, "CI", "matrix.yaml"),
 		"--report", filepath.Join(dir, "report"), "--state", filepath.Join(dir, "run"))
 
 	// Kill lab2's agent while it runs a cell; start another.

@@ -34,14 +34,28 @@ type Runner struct {
 
 var errTripwire = errors.New("a tripwire matched on the console")
 
-// counter counts bytes written through it.
+// MaxConsoleLog bounds the console log kept per cell: a machine that
+// floods its console cannot fill the agent's disk or the log store.
+const MaxConsoleLog = 64 << 20
+
+// counter counts bytes written through it and keeps the first
+// MaxConsoleLog of them.
 type counter struct {
 	w io.Writer
 	n atomic.Int64
 }
 
 func (c *counter) Write(p []byte) (int, error) {
-	c.n.Add(int64(len(p)))
+	n := c.n.Add(int64(len(p)))
+	before := n - int64(len(p))
+	switch {
+	case before >= MaxConsoleLog:
+		return len(p), nil
+	case n > MaxConsoleLog:
+		c.w.Write(p[:MaxConsoleLog-before])
+		io.WriteString(c.w, "\n[rlbuild lab: console log cut at 64 MiB]\n")
+		return len(p), nil
+	}
 	return c.w.Write(p)
 }
 

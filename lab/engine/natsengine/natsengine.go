@@ -61,6 +61,8 @@ type EmbedOptions struct {
 	LeafListen string
 	// Log gets the server's notices (nil: none).
 	Log *slog.Logger
+	// Token, if set, is required of every client (Connect's token).
+	Token string
 }
 
 // Embed starts a nats-server with JetStream in this process. Close the
@@ -103,6 +105,9 @@ func Embed(o EmbedOptions) (*server.Server, error) {
 		MaxConn:            4096,
 		JetStreamMaxMemory: 256 << 20,
 	}
+	if o.Token != "" {
+		opts.Authorization = o.Token
+	}
 	if o.LeafListen != "" {
 		h, p, err := net.SplitHostPort(o.LeafListen)
 		if err != nil {
@@ -144,9 +149,13 @@ type Engine struct {
 	strms map[string]jetstream.Stream
 }
 
-// Open connects to an in-process server.
-func Open(ctx context.Context, s *server.Server, name string) (*Engine, error) {
-	nc, err := nats.Connect("", nats.InProcessServer(s), nats.Name(name), nats.MaxReconnects(-1), quietClose)
+// Open connects to an in-process server (with its token, if it has one).
+func Open(ctx context.Context, s *server.Server, name string, token ...string) (*Engine, error) {
+	opts := []nats.Option{nats.InProcessServer(s), nats.Name(name), nats.MaxReconnects(-1), quietClose}
+	if len(token) > 0 && token[0] != "" {
+		opts = append(opts, nats.Token(token[0]))
+	}
+	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("natsengine: %w", err)
 	}
@@ -160,10 +169,15 @@ func Open(ctx context.Context, s *server.Server, name string) (*Engine, error) {
 }
 
 // Connect connects to a server or cluster by URL (nats://host:4222),
-// reconnecting for ever when it goes away.
-func Connect(ctx context.Context, url, name string) (*Engine, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond), quietClose,
-		nats.RetryOnFailedConnect(false), nats.Timeout(10*time.Second))
+// reconnecting for ever when it goes away. token is the hub's
+// authorization token ("" for none).
+func Connect(ctx context.Context, url, name string, token ...string) (*Engine, error) {
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond), quietClose,
+		nats.RetryOnFailedConnect(false), nats.Timeout(10 * time.Second)}
+	if len(token) > 0 && token[0] != "" {
+		opts = append(opts, nats.Token(token[0]))
+	}
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("natsengine: connecting to %s: %w (is `rlbuild lab serve` running there?)", url, err)
 	}
