@@ -49,7 +49,7 @@ func (c *counter) Write(p []byte) (int, error) {
 	n := c.n.Add(int64(len(p)))
 	before := n - int64(len(p))
 	switch {
-	case before >= MaxConsoleLog:
+	case before > MaxConsoleLog:
 		return len(p), nil
 	case n > MaxConsoleLog:
 		c.w.Write(p[:MaxConsoleLog-before])
