@@ -115,6 +115,10 @@ func Embed(o EmbedOptions) (*server.Server, error) {
 		}
 		n, _ := strconv.Atoi(p)
 		opts.LeafNode.Host, opts.LeafNode.Port = h, n
+		if o.Token != "" {
+			// A site's leaf node authenticates with the same token.
+			opts.LeafNode.Username, opts.LeafNode.Password = "leaf", o.Token
+		}
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
