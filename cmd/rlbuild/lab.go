@@ -82,6 +82,7 @@ func labRunCmd() *cobra.Command {
 	rep := cmd.Flags().String("report", "out/report", "report directory")
 	hubURL := cmd.Flags().String("hub", "", "the hub's NATS URL (default: everything in this process)")
 	hubAuth := cmd.Flags().String("hub-auth-file", "", "file holding the hub's token (lab serve --auth-file)")
+	domain := cmd.Flags().String("hub-domain", "", "the hub's JetStream domain, when --hub is a site's leaf node (rlbuild)")
 	state := cmd.Flags().String("state", hub.DefaultStateDir(), "state directory (engine, netboot state, VMs)")
 	token := cmd.Flags().String("token-file", "", "file holding the netboot API's operator credential")
 	verbose := cmd.Flags().BoolP("verbose", "v", false, "log what the engine, agents and netboot servers do")
@@ -107,7 +108,7 @@ func labRunCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		d, code, err := hub.Run(cmd.Context(), hub.RunConfig{Inventory: i, Matrix: m, Hub: *hubURL, HubToken: tok, StateDir: *state,
+		d, code, err := hub.Run(cmd.Context(), hub.RunConfig{Inventory: i, Matrix: m, Hub: *hubURL, HubToken: tok, HubDomain: *domain, StateDir: *state,
 			Report: *rep, Progress: cmd.OutOrStdout(), Log: labLogger(cmd, *verbose), TokenFile: *token})
 		if err != nil {
 			return err
@@ -358,6 +359,7 @@ func labAgentCmd() *cobra.Command {
 	}
 	hubURL := cmd.Flags().String("hub", "", "the hub's NATS URL, e.g. nats://hub:4222")
 	hubAuth := cmd.Flags().String("hub-auth-file", "", "file holding the hub's token (lab serve --auth-file)")
+	domain := cmd.Flags().String("hub-domain", "", "the hub's JetStream domain, when --hub is a site's leaf node (lab serve --leaf: rlbuild)")
 	labName := cmd.Flags().String("lab", "", "the lab segment (a lab of the inventory)")
 	inv := cmd.Flags().String("inventory", "", "lab inventory (YAML)")
 	name := cmd.Flags().String("name", "", "the agent's name in leases and results (default: LAB-HOST-PID)")
@@ -379,7 +381,7 @@ func labAgentCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		e, err := natsengine.Connect(cmd.Context(), *hubURL, "rlbuild-lab-agent-"+*labName, tok)
+		e, err := natsengine.ConnectDomain(cmd.Context(), *hubURL, "rlbuild-lab-agent-"+*labName, tok, *domain)
 		if err != nil {
 			return err
 		}

@@ -243,6 +243,9 @@ type RunConfig struct {
 	Hub string
 	// HubToken is the hub's authorization token.
 	HubToken string
+	// HubDomain is the hub's JetStream domain, when Hub is a site's
+	// leaf node.
+	HubDomain string
 	// StateDir keeps the embedded engine and the netboot state.
 	StateDir string
 	// Report is the report directory.
@@ -276,7 +279,7 @@ func Run(ctx context.Context, c RunConfig) (*report.Data, int, error) {
 		}
 		e = ne
 	} else {
-		ne, err := natsengine.Connect(ctx, c.Hub, "rlbuild-lab-run", c.HubToken)
+		ne, err := natsengine.ConnectDomain(ctx, c.Hub, "rlbuild-lab-run", c.HubToken, c.HubDomain)
 		if err != nil {
 			return nil, 0, err
 		}

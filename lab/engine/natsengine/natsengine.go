@@ -63,7 +63,14 @@ type EmbedOptions struct {
 	Log *slog.Logger
 	// Token, if set, is required of every client (Connect's token).
 	Token string
+	// Domain is the JetStream domain (default Domain when LeafListen is
+	// set): clients behind a site's leaf node reach the hub's engine
+	// through it (ConnectDomain).
+	Domain string
 }
+
+// Domain is the hub's JetStream domain when it accepts leaf nodes.
+const Domain = "rlbuild"
 
 // Embed starts a nats-server with JetStream in this process. Close the
 // server with Shutdown.
@@ -108,6 +115,10 @@ func Embed(o EmbedOptions) (*server.Server, error) {
 	if o.Token != "" {
 		opts.Authorization = o.Token
 	}
+	if o.Domain == "" && o.LeafListen != "" {
+		o.Domain = Domain
+	}
+	opts.JetStreamDomain = o.Domain
 	if o.LeafListen != "" {
 		h, p, err := net.SplitHostPort(o.LeafListen)
 		if err != nil {
@@ -176,16 +187,26 @@ func Open(ctx context.Context, s *server.Server, name string, token ...string) (
 // reconnecting for ever when it goes away. token is the hub's
 // authorization token ("" for none).
 func Connect(ctx context.Context, url, name string, token ...string) (*Engine, error) {
+	tok := ""
+	if len(token) > 0 {
+		tok = token[0]
+	}
+	return ConnectDomain(ctx, url, name, tok, "")
+}
+
+// ConnectDomain is Connect to the engine of a JetStream domain: an agent
+// on a site's leaf node reaches the hub's engine (domain Domain).
+func ConnectDomain(ctx context.Context, url, name, token, domain string) (*Engine, error) {
 	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond), quietClose,
 		nats.RetryOnFailedConnect(false), nats.Timeout(10 * time.Second)}
-	if len(token) > 0 && token[0] != "" {
-		opts = append(opts, nats.Token(token[0]))
+	if token != "" {
+		opts = append(opts, nats.Token(token))
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("natsengine: connecting to %s: %w (is `rlbuild lab serve` running there?)", url, err)
 	}
-	e, err := New(ctx, nc)
+	e, err := newEngine(ctx, nc, domain)
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -205,8 +226,16 @@ var quietClose = nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, e
 })
 
 // New makes the engine's buckets on nc (if missing) and returns it.
-func New(ctx context.Context, nc *nats.Conn) (*Engine, error) {
-	js, err := jetstream.New(nc)
+func New(ctx context.Context, nc *nats.Conn) (*Engine, error) { return newEngine(ctx, nc, "") }
+
+func newEngine(ctx context.Context, nc *nats.Conn, domain string) (*Engine, error) {
+	var js jetstream.JetStream
+	var err error
+	if domain != "" {
+		js, err = jetstream.NewWithDomain(nc, domain)
+	} else {
+		js, err = jetstream.New(nc)
+	}
 	if err != nil {
 		return nil, err
 	}

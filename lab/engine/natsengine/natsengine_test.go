@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +212,67 @@ func TestKeysWatchCAS(t *testing.T) {
 	e.Put(ctx, "cell.r1.w", []byte("new"))
 	if en := <-w; en.Key != "cell.r1.w" || string(en.Value) != "new" {
 		t.Fatalf("watch got %+v", en)
+	}
+}
+
+// TestLeafNode: a lab site's own nats-server joined to the hub as a leaf
+// node with the hub's token; an agent on the site uses the hub's engine
+// through it.
+func TestLeafNode(t *testing.T) {
+	const tok = "leaf-test-token-0123456789"
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	leafAddr := l.Addr().String()
+	l.Close()
+	hub, err := Embed(EmbedOptions{StoreDir: t.TempDir(), Token: tok, LeafListen: leafAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Shutdown()
+	u, _ := url.Parse("nats-leaf://leaf:" + tok + "@" + leafAddr)
+	site, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true,
+		LeafNode: server.LeafNodeOpts{Remotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{u}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go site.Start()
+	defer site.Shutdown()
+	if !site.ReadyForConnections(10 * time.Second) {
+		t.Fatal("site server not ready")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for site.NumLeafNodes() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the site never joined the hub as a leaf node")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := ConnectDomain(ctx, site.ClientURL(), "site-agent", "", Domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.Put(ctx, "run.via-leaf", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	h, err := Open(ctx, hub, "hub", tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if en, err := h.Get(ctx, "run.via-leaf"); err != nil || string(en.Value) != "x" {
+		t.Fatalf("the hub does not see the site's write: %v %v", en, err)
+	}
+	// A wrong token is refused.
+	bad, _ := url.Parse("nats-leaf://leaf:wrong@" + leafAddr)
+	site2, _ := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true,
+		LeafNode: server.LeafNodeOpts{Remotes: []*server.RemoteLeafOpts{{URLs: []*url.URL{bad}}}}})
+	go site2.Start()
+	defer site2.Shutdown()
+	site2.ReadyForConnections(10 * time.Second)
+	time.Sleep(2 * time.Second)
+	if site2.NumLeafNodes() != 0 {
+		t.Error("a leaf node with the wrong token joined")
 	}
 }
