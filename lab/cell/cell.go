@@ -79,6 +79,9 @@ type Suite struct {
 	Name       string              `json:"name"`
 	KernelArgs string              `json:"kernel_args"`
 	Requires   map[string][]string `json:"requires,omitempty"`
+	// Fsck checks the Rv6 file system on the machine's NVMe disk after
+	// the suite, from the host, with the machine off.
+	Fsck bool `json:"fsck,omitempty"`
 }
 
 // Job is a task bound to the machine the agent leased for it.

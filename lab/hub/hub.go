@@ -403,7 +403,7 @@ func SuiteOf(s *matrix.Suite) cell.Suite {
 	for k, v := range s.Requires {
 		req[k] = v
 	}
-	return cell.Suite{Name: s.Name, KernelArgs: s.KernelArgs(), Requires: req}
+	return cell.Suite{Name: s.Name, KernelArgs: s.KernelArgs(), Requires: req, Fsck: s.Fsck}
 }
 
 // Status is what `rlbuild lab status` shows.

@@ -236,6 +236,11 @@ func TestLabInABox(t *testing.T) {
 			if a.Outcome.Status == "passed" && (a.Evidence.Boot == "" || len(a.Evidence.Steps) == 0 || a.Evidence.FromConsole) {
 				t.Errorf("%s attempt %d passed without the results endpoint's steps: %+v", c.ID, a.N, a.Evidence)
 			}
+			if c.Suite == "nvme" && a.Outcome.Status == "passed" {
+				if st := a.Evidence.Steps[len(a.Evidence.Steps)-1]; st.Name != "fsck" || st.Status != "pass" {
+					t.Errorf("%s: the host's fsck of the NVMe disk: %+v", c.ID, st)
+				}
+			}
 		}
 	}
 	if passed != 8 || skipped != 4 {

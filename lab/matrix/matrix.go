@@ -422,6 +422,10 @@ type Suite struct {
 	Steps []Step `yaml:"steps"`
 	// Cmdline is added to the kernel command line (e.g. rl.root=nvme).
 	Cmdline string `yaml:"cmdline"`
+	// Fsck checks the Rv6 file system on the machine's NVMe disk from
+	// the host once the machine is off (the VMs of the lab in a box),
+	// as a last step named fsck.
+	Fsck bool `yaml:"fsck"`
 	// Timeout overrides the matrix's suite timeout.
 	Timeout time.Duration `yaml:"timeout"`
 }
@@ -437,6 +441,7 @@ const SuiteExample = `# CI/suites/nvme.yaml
 description: the NVMe domain verifies and measures the disk
 requires: {nvme: true}       # machines without: the cell is skipped
 cmdline: rl.root=nvme        # added to the kernel command line
+fsck: true                   # then the Rv6 file system on the NVMe disk is checked from the host
 timeout: 10m                 # default: the matrix's suite timeout
 steps:
   - name: write-read

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/rlgo/redleaf/lab/power"
 	"github.com/rlgo/redleaf/netboot/events"
 	"github.com/rlgo/redleaf/netboot/profile"
+	"github.com/rlgo/redleaf/rv6/fs/tools"
 )
 
 func loadPinned(dir string) (*manifest.Manifest, string, error) { return matrix.LoadPinned(dir) }
@@ -117,8 +120,12 @@ func (r *Runner) Run(ctx context.Context, j cell.Job, ev *cell.Evidence, console
 	ev.Start(cell.PhasePower)
 	pctx, pcancel := context.WithTimeout(ctx, j.Timeout(cell.PhasePower))
 	b, err := power.Open(pctx, ps)
-	if err == nil {
-		defer func() {
+	var offOnce sync.Once
+	powerOff := func() {
+		if b == nil {
+			return
+		}
+		offOnce.Do(func() {
 			// Whatever happened, the machine ends off (bounded).
 			octx, ocancel := context.WithTimeout(context.WithoutCancel(ctx), j.Timeout(cell.PhasePower))
 			ev.Start(cell.PhasePowerOff)
@@ -126,7 +133,10 @@ func (r *Runner) Run(ctx context.Context, j cell.Job, ev *cell.Evidence, console
 			ev.End(cell.PhasePowerOff, "", err)
 			ocancel()
 			b.Close()
-		}()
+		})
+	}
+	if err == nil {
+		defer powerOff()
 		if err = s.Server.Profiles().SetNext(hw(mac), nextBoot(prof)); err == nil {
 			if perr := b.BootPXEOnce(pctx); perr != nil && !errors.Is(perr, errors.ErrUnsupported) {
 				err = perr
@@ -198,6 +208,10 @@ func (r *Runner) Run(ctx context.Context, j cell.Job, ev *cell.Evidence, console
 		if rerr == nil {
 			ev.Update(func(d *cell.EvidenceData) { d.Steps, d.Facts = steps, facts })
 			ev.End(cell.PhaseResults, fmt.Sprintf("%d steps from the results endpoint", len(steps)), nil)
+			if j.Task.Suite.Fsck {
+				powerOff()
+				r.fsck(m, ev)
+			}
 			return nil
 		}
 	}
@@ -213,6 +227,39 @@ func (r *Runner) Run(ctx context.Context, j cell.Job, ev *cell.Evidence, console
 	}
 	ev.End(cell.PhaseResults, "", rerr)
 	return rerr
+}
+
+// fsck checks the Rv6 file system on the NVMe disk of a VM the segment
+// started, once it is off, and adds the result as the suite's last step.
+func (r *Runner) fsck(m *inventory.Machine, ev *cell.Evidence) {
+	step := cell.StepResult{Name: "fsck", Status: "pass"}
+	start := time.Now()
+	vm := r.Segment.vmOf[m.Name]
+	switch {
+	case vm == nil || vm.NVMeMiB == 0:
+		step.Status, step.Message = "skip", "fsck checks the NVMe disk of a VM the agent starts; "+m.Name+" is not one"
+	default:
+		rep, err := tools.Fsck(filepath.Join(filepath.Dir(vm.QMP), "nvme.img"))
+		switch {
+		case err != nil:
+			step.Status, step.Exit, step.Message = "fail", 2, err.Error()
+		case !rep.OK():
+			step.Status, step.Exit = "fail", 1
+			var probs []string
+			for i, p := range rep.Problems {
+				if i == 5 {
+					probs = append(probs, fmt.Sprintf("and %d more", len(rep.Problems)-5))
+					break
+				}
+				probs = append(probs, p.String())
+			}
+			step.Message = strings.Join(probs, "; ")
+		default:
+			step.Message = fmt.Sprintf("consistent: %d files, %d directories, %d blocks", rep.Files, rep.Dirs, rep.Blocks)
+		}
+	}
+	step.Seconds = time.Since(start).Seconds()
+	ev.Update(func(d *cell.EvidenceData) { d.Steps = append(d.Steps, step) })
 }
 
 type consoleState struct {

@@ -104,7 +104,7 @@ func suiteOf(s *matrix.Suite) cell.Suite {
 	for k, v := range s.Requires {
 		req[k] = v
 	}
-	return cell.Suite{Name: s.Name, KernelArgs: s.KernelArgs(), Requires: req}
+	return cell.Suite{Name: s.Name, KernelArgs: s.KernelArgs(), Requires: req, Fsck: s.Fsck}
 }
 
 func without(list []string, x string) []string {
