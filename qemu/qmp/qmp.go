@@ -20,8 +20,12 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
+
+// refusedGrace is how long Dial retries a refused connection.
+const refusedGrace = 2 * time.Second
 
 // maxMessage bounds one QMP message: QEMU's largest replies (query-qmp-schema)
 // are a few hundred KiB.
@@ -102,6 +106,12 @@ type message struct {
 func Dial(ctx context.Context, path string) (*Client, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", path)
+	// QEMU binds its socket a moment before it listens on it: a refusal
+	// right after the socket appears is retried, briefly.
+	for start := time.Now(); errors.Is(err, syscall.ECONNREFUSED) && time.Since(start) < refusedGrace && ctx.Err() == nil; {
+		time.Sleep(20 * time.Millisecond)
+		conn, err = d.DialContext(ctx, "unix", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("qmp: connecting to %s: %w", path, err)
 	}
