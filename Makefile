@@ -37,7 +37,7 @@ test: vet
 
 RACE_PKGS = ./kernel/domain/... ./kernel/rref ./kernel/shadow ./kernel/faults ./system/... ./services/... \
 	./kernel/loader ./kernel/console ./kernel/netup ./net/... \
-	./kernel/boot ./kernel/internal/... ./drivers/... ./rv6/... ./console ./shell/... ./apps/... ./internal/faultcampaign
+	./kernel/boot ./kernel/internal/... ./drivers/... ./rv6/... ./console ./shell/... ./apps/... ./internal/faultcampaign ./lab/engine/... ./lab/report
 race:
 	$(GO) test -race -short -timeout 20m $(RACE_PKGS)
 

@@ -25,6 +25,11 @@ const (
 	MAC     = Prefix + "mac"     // the NIC that netbooted
 	Profile = Prefix + "profile" // the netboot profile that was served
 
+	// Set by the lab runner (lab/matrix) for the target's suite runner
+	// (kernel/suite).
+	Suite      = Prefix + "suite"       // the suite's name
+	SuiteSteps = Prefix + "suite.steps" // its steps: NAME=COMMAND,..., each percent-encoded
+
 	// The booted system's own settings.
 	OnFatal  = Prefix + "onfatal"   // poweroff | reboot | halt after a fatal error
 	Shell    = Prefix + "shell"     // 0: no console shell

@@ -107,12 +107,26 @@ func (c Config) Args(workdir string) (bin string, args []string, err error) {
 		// instead of booting again.
 		"-no-reboot",
 	)
-	if c.Interactive {
+	if c.SerialSocket != "" {
+		if c.Interactive {
+			return "", nil, errors.New("a serial socket and an interactive console exclude each other: the serial port is either on the terminal or on the socket")
+		}
+		args = append(args, "-display", "none",
+			"-chardev", "socket,id=rlserial0,path="+escape(c.SerialSocket)+",server=on,wait=off",
+			"-serial", "chardev:rlserial0", "-monitor", "none")
+	} else if c.Interactive {
 		// mon: multiplexes the monitor onto the terminal: Ctrl-A X
 		// quits, Ctrl-A C switches to the monitor.
 		args = append(args, "-nographic", "-serial", "mon:stdio")
 	} else {
 		args = append(args, "-display", "none", "-serial", "stdio", "-monitor", "none")
+	}
+
+	if c.QMPSocket != "" {
+		args = append(args, "-qmp", "unix:"+escape(c.QMPSocket)+",server=on,wait=off")
+	}
+	if c.Paused {
+		args = append(args, "-S")
 	}
 
 	switch c.Mode {
@@ -140,11 +154,22 @@ func (c Config) Args(workdir string) (bin string, args []string, err error) {
 		}
 	}
 	if c.Disk != "" {
-		opts := "file=" + escape(c.Disk) + ",format=raw,if=virtio"
-		if !c.Writable {
-			opts += ",snapshot=on"
+		if c.Mode == PXE && c.PXE.AfterDisk {
+			// A -drive if=virtio has no boot index: the disk goes first
+			// through its own device.
+			opts := "file=" + escape(c.Disk) + ",format=raw,if=none,id=" + DiskID + "drv"
+			if !c.Writable {
+				opts += ",snapshot=on"
+			}
+			dev := "virtio-blk-pci,drive=" + DiskID + "drv,id=" + DiskID + ",bootindex=0"
+			args = append(args, "-drive", opts, "-device", dev)
+		} else {
+			opts := "file=" + escape(c.Disk) + ",format=raw,if=virtio"
+			if !c.Writable {
+				opts += ",snapshot=on"
+			}
+			args = append(args, "-drive", opts)
 		}
-		args = append(args, "-drive", opts)
 	}
 	for i, d := range c.ExtraDrives {
 		args = append(args, d.args(i)...)

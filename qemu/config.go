@@ -54,6 +54,21 @@ type Config struct {
 	// zero Config is thus the safe one.
 	Writable bool
 
+	// QMPSocket, if set, is the path of a Unix socket on which QEMU
+	// serves the QEMU Machine Protocol (package qemu/qmp), for a virtual
+	// BMC or the lab's qemu power backend. The socket's directory must
+	// exist; QEMU creates the socket.
+	QMPSocket string
+	// SerialSocket, if set, puts the serial console on a Unix socket QEMU
+	// listens on (one client at a time, like a serial line; output while
+	// no client is connected is lost) instead of QEMU's stdio, so that a
+	// console client (lab/console, a virtual BMC's SOL) can attach and
+	// detach while the VM runs. Not with Interactive.
+	SerialSocket string
+	// Paused starts QEMU with its CPUs stopped (-S), as a machine that is
+	// powered off until something (a virtual BMC) continues it over QMP.
+	Paused bool
+
 	// Interactive attaches the serial console and the QEMU monitor to
 	// the terminal (-nographic -serial mon:stdio, Ctrl-A X quits, Ctrl-A C
 	// switches to the monitor), as Run does. Otherwise the serial console

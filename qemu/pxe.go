@@ -28,7 +28,21 @@ type PXEConfig struct {
 	NativePXE bool
 	// Model is the NIC's QEMU device (default virtio-net-pci).
 	Model string
+	// AfterDisk puts the NIC second in the boot order, after Config.Disk
+	// (which then boots first), as on a lab machine that boots from its
+	// disk unless its BMC is told to boot from the network once. Without
+	// it the NIC boots first.
+	AfterDisk bool
 }
+
+// Device ids of the boot devices (the NIC's when Config.QMPSocket is set,
+// the disk's with PXEConfig.AfterDisk), so that a QMP client can change
+// their boot order (qom-set /machine/peripheral/ID bootindex) for the next
+// reset.
+const (
+	NICID  = "rlnic0"
+	DiskID = "rldisk0"
+)
 
 // DefaultMAC is the NIC address when PXEConfig.MAC is empty (QEMU's default).
 const DefaultMAC = "52:54:00:12:34:56"
@@ -90,7 +104,15 @@ func (c Config) pxeArgs(mach machine, workdir string) ([]string, error) {
 	if mac == "" {
 		mac = DefaultMAC
 	}
-	dev := model + ",netdev=pxe0,mac=" + mac + ",bootindex=0"
+	dev := model + ",netdev=pxe0,mac=" + mac
+	if c.QMPSocket != "" {
+		dev += ",id=" + NICID
+	}
+	if p.AfterDisk && c.Disk != "" {
+		dev += ",bootindex=1"
+	} else {
+		dev += ",bootindex=0"
+	}
 	if p.NativePXE {
 		dev += ",romfile="
 	} else if c.Arch == "amd64" && model == "virtio-net-pci" {
@@ -101,7 +123,9 @@ func (c Config) pxeArgs(mach machine, workdir string) ([]string, error) {
 	args = append(args,
 		"-netdev", "tap,id=pxe0,ifname="+escape(p.Tap)+",script=no,downscript=no",
 		"-device", dev,
-		"-boot", "n",
 	)
+	if !p.AfterDisk || c.Disk == "" {
+		args = append(args, "-boot", "n")
+	}
 	return args, nil
 }

@@ -96,3 +96,37 @@ func TestFromManifestPXE(t *testing.T) {
 		t.Errorf("FromManifest(pxe) = %+v, %v", c, err)
 	}
 }
+
+func TestArgsLabVM(t *testing.T) {
+	disk := filepath.Join(t.TempDir(), "disk.img")
+	if err := os.WriteFile(disk, make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := Config{
+		Arch: "amd64", Mode: PXE, Disk: disk,
+		PXE:       &PXEConfig{Tap: "tap0", Firmware: "bios", AfterDisk: true},
+		QMPSocket: "/run/x,y/qmp.sock", SerialSocket: "/run/vm/serial.sock", Paused: true,
+	}
+	_, args, err := c.Args(t.TempDir())
+	if err != nil {
+		t.Skipf("host lacks QEMU pieces: %v", err)
+	}
+	for _, want := range [][]string{
+		{"-qmp", "unix:/run/x,,y/qmp.sock,server=on,wait=off"},
+		{"-chardev", "socket,id=rlserial0,path=/run/vm/serial.sock,server=on,wait=off", "-serial", "chardev:rlserial0"},
+		{"-S"},
+		{"-device", "virtio-net-pci,netdev=pxe0,mac=52:54:00:12:34:56,id=rlnic0,bootindex=1"},
+		{"-drive", "file=" + disk + ",format=raw,if=none,id=rldisk0drv,snapshot=on", "-device", "virtio-blk-pci,drive=rldisk0drv,id=rldisk0,bootindex=0"},
+	} {
+		if !hasSeq(args, want...) {
+			t.Errorf("args lack %q:\n%q", want, args)
+		}
+	}
+	if hasSeq(args, "-boot", "n") || hasSeq(args, "-serial", "stdio") {
+		t.Errorf("args still boot from the network first or keep the serial port on stdio:\n%q", args)
+	}
+	c.Interactive = true
+	if _, _, err := c.Args(t.TempDir()); err == nil || !strings.Contains(err.Error(), "serial socket") {
+		t.Errorf("an interactive console with a serial socket: err = %v, want one naming the serial socket", err)
+	}
+}

@@ -2,8 +2,9 @@
 # Installs the Debian packages rlbuild and its tests use: QEMU for both
 # arches, UEFI firmware (OVMF, AAVMF), SeaBIOS, the boot loaders
 # (systemd-boot, syslinux), dosfstools (fsck.fat), iPXE and xz-utils
-# (Debian kernel packages are data.tar.xz). Installs only
-# what is missing; needs root or sudo.
+# (Debian kernel packages are data.tar.xz), and the BMC and console tools
+# the lab tests cross-check against (ipmitool, redfishtool, pdudaemon,
+# ser2net). Installs only what is missing; needs root or sudo.
 set -euo pipefail
 
 pkgs=(
@@ -14,6 +15,8 @@ pkgs=(
   zstd cpio xz-utils
   iproute2 ipxe-qemu dnsmasq-base atftp tftpd-hpa
   curl netcat-openbsd iputils-ping memcached libmemcached-tools python3-pymemcache
+  ipmitool redfishtool pdudaemon ser2net
+  chromium libxml2-utils python3-jsonschema
 )
 
 missing=()

@@ -50,6 +50,7 @@ func Boot(k *boot.Kernel) error {
 		if r, err = startRv6(k, sys, reg); err != nil {
 			k.Logf("rv6: %v; the console gets the monitor shell instead", err)
 		} else {
+			startSuite(k, r) // a lab suite named on the command line (suite.go)
 			err := r.runInit(k)
 			k.Logf("rv6: %v; the console gets the monitor shell instead", err)
 		}

@@ -26,7 +26,7 @@ func main() {
 		SilenceErrors: true,
 		Version:       version.String(),
 	}
-	root.AddCommand(imageCmd(), bootCmd(), vetCmd(), flashCmd(), netbootCmd())
+	root.AddCommand(imageCmd(), bootCmd(), vetCmd(), flashCmd(), netbootCmd(), labCmd())
 	root.AddCommand(fsCmds()...)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "rlbuild:", err)
