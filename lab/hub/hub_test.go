@@ -230,4 +230,8 @@ func TestServeAuth(t *testing.T) {
 		t.Fatalf("with the token: %v", err)
 	}
 	e.Close()
+	// The hub's engine writes its state until Serve returns: wait for it
+	// before the test's directory is removed.
+	cancel()
+	<-served
 }
