@@ -29,8 +29,8 @@ func TestProgramNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	full := sh.NewRegistry()
-	s.Register(full)
+	var none *rv6
+	full := registry(nil, s, &none) // the console's registry, as the kernel builds it at boot
 	if err := checkProgramNames(loader.Programs(), full); err != nil {
 		t.Errorf("the linked programs: %v", err)
 	}
