@@ -30,13 +30,8 @@ func (s *System) Register(r *sh.Registry) {
 	r.Register("inject", "arm a fault in a domain for its next call: inject NAME "+kinds, sh.Func(s.cmdInject))
 	r.Register("blk", "use the RAM disk through its shadow: blk read LBA | blk write LBA TEXT | blk info", sh.Func(s.cmdBlk))
 	r.Register("nvme", "use the NVMe disk through its shadow: nvme read LBA | nvme write LBA TEXT (flushed) | nvme info", sh.Func(s.cmdNVMe))
-	r.Register("benchnvme", "measure the NVMe domain (and Linux's driver on a second controller): "+benchUsage, sh.Func(s.cmdBenchNVMe))
 	r.Register("linuxnvme", "measure Linux's NVMe driver on a second controller (the Linux half of Rv6's benchnvme): "+linuxUsage, sh.Func(s.cmdLinuxNVMe))
 	r.RegisterView("ifconfig", "show the NIC domain's link and counters and the UDP echo service's (boot with rl.net=virtio)", sh.Func(s.cmdIfconfig))
-	r.Register("benchnet", "measure the packet rate of an ixgbe port (the 82599 model without one) at batch sizes 1, 32, 256: "+benchNetUsage, sh.Func(s.cmdBenchNet))
-	r.Register("fwd", "forward packets between two ixgbe ports, printing rates, counters and packets lost: "+fwdUsage, sh.Func(s.cmdFwd))
-	r.Register("pktgen", "send packets on an ixgbe port at a set rate and size: "+pktgenUsage, sh.Func(s.cmdPktgen))
-	r.Register("nictest", "self-test an ixgbe port (MAC loopback) or a cabled pair: link up, frames back intact, counters agreeing; PASS or FAIL: "+nictestUsage, sh.Func(s.cmdNictest))
 	r.RegisterView("lspci", "list the PCI devices and who drives each: a domain, or a Linux driver", sh.Func(s.cmdLspci))
 	r.Register("call", "make a null call into a service (null: no shadow; ramdisk: through its shadow): call NAME", sh.Func(s.cmdCall))
 }

@@ -3,6 +3,7 @@ package system
 import (
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
@@ -24,8 +25,8 @@ import (
 //     each port (its model's traffic, MAC loopback): the ports start when a
 //     process is first granted one of them (a process holding a capability
 //     has it bound in its domain), which is init, so with Rv6 they start
-//     at boot; the console's commands still start them on first use when
-//     Rv6 does not run.
+//     at boot; ifconfig still starts them on first use when Rv6 does not
+//     run.
 
 // Rv6Caps lists the names of the capabilities Rv6 may hand out.
 func (s *System) Rv6Caps() []string {
@@ -121,14 +122,34 @@ func (c *portControl) Generate(size int32) error {
 	return nil
 }
 
-// Loopback implements idl.Port.
+// loopbackMu keeps two processes (two nictests) from switching the ports
+// at once.
+var loopbackMu sync.Mutex
+
+// Loopback implements idl.Port: it sets the port's loopback switch to on
+// and restarts its domain through its shadow (the new instance starts in
+// that mode and gets promiscuous mode replayed). If the restart fails, the
+// switch goes back and the port is restarted once more, to leave it as it
+// was.
 func (c *portControl) Loopback(on bool) (idl.PortInfo, error) {
-	if !nictestMu.TryLock() {
-		return c.port.info(), fmt.Errorf("%s: another nictest is switching the ports", c.port.name)
+	port := c.port
+	if !loopbackMu.TryLock() {
+		return port.info(), fmt.Errorf("%s: another nictest is switching the ports", port.name)
 	}
-	defer nictestMu.Unlock()
-	_, err := c.s.switchLoopback(c.port, on)
-	return c.port.info(), err
+	defer loopbackMu.Unlock()
+	what := "in MAC loopback"
+	if !on {
+		what = "out of loopback"
+	}
+	port.mode.SetLoopback(on)
+	if _, err := c.s.Restart(port.name); err != nil {
+		port.mode.SetLoopback(!on)
+		if _, rerr := c.s.Restart(port.name); rerr != nil {
+			c.s.logf("%s: restarting it back after a failed switch: %v", port.name, rerr)
+		}
+		return port.info(), fmt.Errorf("%s: restarting it %s: %w", port.name, what, err)
+	}
+	return port.info(), nil
 }
 
 // info describes the port.
@@ -136,7 +157,7 @@ func (p *ixgbePort) info() idl.PortInfo {
 	w := p.wire()
 	last := ""
 	if p.guard.Restarts() > 0 {
-		last = replayed(p.guard, 1)
+		last = replayed(p.guard)
 	}
 	return idl.PortInfo{Name: p.name, Where: p.where, Model: p.model != nil,
 		Instance: uint32(p.guard.Current().ID()), Restarts: int32(p.guard.Restarts()), LastRestart: last,

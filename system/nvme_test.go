@@ -83,6 +83,16 @@ func TestNoNVMe(t *testing.T) {
 	if st, out := eval(t, s, "lspci x"); st != 2 || !strings.Contains(out, "usage: lspci") {
 		t.Errorf("lspci x: status %d: %q", st, out)
 	}
+	// linuxnvme, the Linux half of Rv6's benchnvme, says why it has
+	// nothing to compare.
+	if st, out := eval(t, s, "linuxnvme -blocks 100 -t 10ms -ours nvme:1=5000"); st != 0 || out != "no Linux comparison: no second NVMe controller (boot with --nvme twice)\n" {
+		t.Errorf("linuxnvme: status %d: %q", st, out)
+	}
+	for _, args := range []string{"", "-blocks 0", "-blocks 10 -t 0", "-blocks 10 -batch 0", "-blocks 10 -ours nvme:1", "-blocks 10 x"} {
+		if st, out := eval(t, s, "linuxnvme "+args); st != 2 {
+			t.Errorf("linuxnvme %s: status %d: %q", args, st, out)
+		}
+	}
 	// A machine without a PCI bus has no controller either.
 	_, log = start(t, system.Options{PCI: &pci.Bus{Root: filepath.Join(t.TempDir(), "none")}})
 	if !strings.Contains(log.String(), "nvme: no PCI bus") {

@@ -29,9 +29,21 @@ func TestProgramNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	full := sh.NewRegistry()
-	s.Register(full)
+	var none *rv6
+	full := registry(nil, s, &none) // the console's registry, as the kernel builds it at boot
 	if err := checkProgramNames(loader.Programs(), full); err != nil {
 		t.Errorf("the linked programs: %v", err)
+	}
+	// Each program listed as replacing a command has one to replace: an
+	// entry left behind when a command goes would let a future command of
+	// that name be shadowed unnoticed.
+	linked := map[string]bool{}
+	for _, p := range loader.Programs() {
+		linked[p] = true
+	}
+	for name := range programsOverCommands {
+		if _, ok := full.Lookup(name); !ok || !linked[name] {
+			t.Errorf("programsOverCommands lists %s: command %v, program %v; want both", name, ok, linked[name])
+		}
 	}
 }

@@ -71,11 +71,9 @@ func startRv6(k *boot.Kernel, sys *System, reg *sh.Registry) (*rv6, error) {
 
 // programsOverCommands are the programs meant to stand in for the monitor
 // command of the same name: each does the command's job in Rv6, through
-// the capabilities it is granted (kill asks for admin to kill a domain).
-var programsOverCommands = map[string]bool{
-	"kill": true, "lspci": true, "ifconfig": true,
-	"benchnet": true, "fwd": true, "pktgen": true, "nictest": true, "benchnvme": true,
-}
+// the capabilities it is granted (kill asks for admin to kill a domain);
+// echo is the kernel shell's builtin, Rv6's own in Rv6.
+var programsOverCommands = map[string]bool{"kill": true, "lspci": true, "ifconfig": true, "echo": true}
 
 // checkProgramNames refuses a program that would shadow a monitor command
 // it is not meant to replace: Rv6's shell runs a program before the

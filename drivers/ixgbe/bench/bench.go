@@ -9,6 +9,7 @@
 package bench
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -116,4 +117,19 @@ func WriteTable(w io.Writer, rs []Result) error {
 		fmt.Fprintf(tw, "%d\t%d\t%.2f\t%.1f\t\n", r.Batch, r.Forwarded, r.Mpps(), r.NsPerPacket())
 	}
 	return tw.Flush()
+}
+
+// TestFrame is a frame of size bytes from src: broadcast, the local
+// experimental EtherType (0x88b5), a sequence number and a pattern. What
+// the kernel has the 82599 model generate, and what pktgen sends.
+func TestFrame(src [6]byte, size int, seq uint32) []byte {
+	f := make([]byte, size)
+	copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	copy(f[6:], src[:])
+	binary.BigEndian.PutUint16(f[12:], 0x88b5)
+	binary.BigEndian.PutUint32(f[14:], seq)
+	for i := 18; i < size; i++ {
+		f[i] = byte(i)
+	}
+	return f
 }

@@ -1,8 +1,12 @@
 package all_test
 
 import (
+	"bytes"
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rlgo/redleaf/kernel/domain"
@@ -11,11 +15,19 @@ import (
 	"github.com/rlgo/redleaf/system/sh"
 )
 
-// The network programs drive the ports of a system over the 82599 model
-// themselves, through the capabilities the spawner passes them (the ports'
-// drivers and the kernel's control of each), and only those.
-func TestNetPrograms(t *testing.T) {
-	ks, err := system.Start(system.Options{DiskSize: 1 << 20})
+// netSystem is a kernel system with ixgbe ports over the 82599 model and
+// an Rv6 that may hand them (and admin, with the kernel's inject) to its
+// processes; the processes hold none until a test sets s.Caps.
+type netSystem struct {
+	ks  *system.System
+	s   *rv6test.System
+	log *syncLog // the kernel system's log
+}
+
+func bootNet(t *testing.T) *netSystem {
+	t.Helper()
+	log := &syncLog{}
+	ks, err := system.Start(system.Options{DiskSize: 1 << 20, Logf: func(f string, a ...any) { log.printf(f, a...) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +44,72 @@ func TestNetPrograms(t *testing.T) {
 		e, _ := reg.Lookup("inject")
 		r.Register(e.Name, e.Summary, e.Command)
 	}})
+	return &netSystem{ks: ks, s: s, log: log}
+}
+
+// grantAll lets the shell grant both ports and admin.
+func (n *netSystem) grantAll() {
+	n.s.Caps = []string{"admin", "nic:ixgbe0", "nic:ixgbe0.ctl", "nic:ixgbe1", "nic:ixgbe1.ctl"}
+}
+
+// run runs line in Rv6's shell and fails the test unless it exits with
+// status.
+func (n *netSystem) run(t *testing.T, line string, status int32) string {
+	t.Helper()
+	out, st := n.s.Sh(t, line)
+	t.Logf("%s:\n%s", line, out)
+	if !st.Exited || st.Status != status {
+		t.Errorf("%s: %+v, want status %d", line, st, status)
+	}
+	return out
+}
+
+// usageErrors runs prog with each of args and wants a usage error.
+func (n *netSystem) usageErrors(t *testing.T, prog string, args ...string) {
+	t.Helper()
+	for _, a := range args {
+		if out, st := n.s.Sh(t, "grant nic "+prog+" "+a); st.Status != 2 {
+			t.Errorf("%s %s: %+v, want status 2:\n%s", prog, a, st, out)
+		}
+	}
+}
+
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *syncLog) printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(&l.b, format+"\n", args...)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// number is the integer the first submatch of re finds in out, or -1.
+func number(out, re string) int64 {
+	m := regexp.MustCompile(re).FindStringSubmatch(out)
+	if m == nil {
+		return -1
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// The network programs drive the ports of a system over the 82599 model
+// themselves, through the capabilities the spawner passes them (the ports'
+// drivers and the kernel's control of each), and only those.
+func TestNetPrograms(t *testing.T) {
+	n := bootNet(t)
+	ks, s := n.ks, n.s
 
 	// Without a grant: a clear error, nothing started.
 	out, st := s.Sh(t, "benchnet -t 10ms")
@@ -42,7 +120,7 @@ func TestNetPrograms(t *testing.T) {
 		t.Errorf("a program that was not granted the port started it: %v", d)
 	}
 
-	s.Caps = []string{"admin", "nic:ixgbe0", "nic:ixgbe0.ctl", "nic:ixgbe1", "nic:ixgbe1.ctl"}
+	n.grantAll()
 	for _, c := range []struct {
 		line string
 		want []string
@@ -79,5 +157,161 @@ func TestNetPrograms(t *testing.T) {
 		if st.Status != c.status || !strings.Contains(out, c.want) {
 			t.Errorf("%s: %+v, want status %d and %q in:\n%s", c.line, st, c.status, c.want, out)
 		}
+	}
+}
+
+// benchnet's table per batch size, bounded by -n; its flags are checked.
+func TestBenchnetProgram(t *testing.T) {
+	n := bootNet(t)
+	n.grantAll()
+	out := n.run(t, "grant nic benchnet -t 0 -n 1000 -batch 32", 0)
+	if !regexp.MustCompile(`(?m)^ +32 +10\d\d +`).MatchString(out) {
+		t.Error("-n 1000: no row of about 1000 packets at batch 32")
+	}
+	n.usageErrors(t, "benchnet", "-batch 0", "-batch 257", "-size 59", "-size 1515", "-t 0", "extra")
+	out = n.run(t, "grant nic benchnet -port ixgbe9 -t 1ms", 1)
+	if !strings.Contains(out, "benchnet: ixgbe9: this process was not given port ixgbe9 (it holds ports: ixgbe0, ixgbe1)") {
+		t.Error("-port ixgbe9: no error naming the port and the ports held")
+	}
+}
+
+// fwd's rate, interval lines and the two ports' counters; one port to
+// itself; its flags.
+func TestFwdProgram(t *testing.T) {
+	n := bootNet(t)
+	n.grantAll()
+	out := n.run(t, "grant nic fwd -t 200ms -i 50ms -size 100", 0)
+	fwd := number(out, `fwd: forwarded (\d+) packets`)
+	if fwd <= 0 {
+		t.Errorf("forwarded %d", fwd)
+	}
+	if number(out, `lost (-?\d+)`) != 0 {
+		t.Error("packets lost without a fault")
+	}
+	// Interval lines come every 50 ms of wall time: how many fit in the
+	// 200 ms depends on the machine's load, so only their shape and that
+	// there is one are checked.
+	if k := len(regexp.MustCompile(`(?m)^ +\d+\.\d\ds +[1-9]\d* +\d+\.\d+$`).FindAllString(out, -1)); k < 1 {
+		t.Errorf("%d interval lines, want at least 1", k)
+	}
+	// Both ports' counters: ixgbe0 received what ixgbe1 sent (the rings
+	// drained), 104 bytes a frame with its CRC.
+	rx := number(out, `(?s)ixgbe0: .*?rx (\d+) packets`)
+	tx := number(out, `(?s)ixgbe1: .*?tx (\d+) packets`)
+	txBytes := number(out, `(?s)ixgbe1: .*?tx \d+ packets, (\d+) bytes`)
+	if rx < fwd || tx != rx || txBytes != 104*tx {
+		t.Errorf("forwarded %d, ixgbe0 rx %d, ixgbe1 tx %d packets %d bytes", fwd, rx, tx, txBytes)
+	}
+
+	out = n.run(t, "grant nic fwd -n 5000 -t 0 -from ixgbe1 -to ixgbe1 -batch 256 -i 0", 0)
+	if number(out, `fwd: forwarded (\d+) packets`) < 5000 || !strings.Contains(out, "fwd: ixgbe1 -> ixgbe1, batch 256") {
+		t.Error("one port, -n 5000: not forwarded")
+	}
+	n.usageErrors(t, "fwd", "-batch 0", "-inject ixgbe0", "-inject :panic", "-to", "x")
+}
+
+// A panic injected into the receiving port's driver while fwd runs: its
+// shadow restarts it and replays its configuration, forwarding resumes,
+// and the packets that were in the dead instance's RX ring are reported
+// lost. A fault in the sending port loses nothing: a call that panics at
+// its entry has its packets back, and the shadow sends them on the new
+// instance.
+func TestFwdProgramRecovery(t *testing.T) {
+	n := bootNet(t)
+	n.grantAll()
+	out := n.run(t, "grant nic,admin fwd -t 600ms -i 100ms -inject ixgbe0:panic -at 200ms", 0)
+	for _, re := range []string{
+		`fwd: armed panic in ixgbe0 at 0\.\d\ds, after \d+ packets`,
+		`fwd: ixgbe0: restarted by its shadow 1 time\(s\) \(instance #\d+ -> #\d+\), config replayed`,
+		`(?m)^ixgbe0: .* promiscuous; instance #\d+, restarts 1$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("output lacks %s", re)
+		}
+	}
+	if k := number(out, `fwd: (\d+) packets forwarded after the fault`); k <= 0 {
+		t.Errorf("forwarding did not resume: %d packets after the fault", k)
+	}
+	if k := number(out, `lost (-?\d+)`); k <= 0 || k > 512 {
+		t.Errorf("lost %d packets, want 1..512 (the RX ring of the dead instance)", k)
+	}
+	if !strings.Contains(n.log.String(), "injected panic in ixgbe0") {
+		t.Errorf("log:\n%s", n.log)
+	}
+
+	out = n.run(t, "grant nic,admin fwd -t 600ms -i 100ms -inject ixgbe1:nilptr -at 200ms", 0)
+	if !regexp.MustCompile(`fwd: ixgbe1: restarted by its shadow 1 time\(s\) \(instance #\d+ -> #\d+\), config replayed`).MatchString(out) {
+		t.Error("ixgbe1 not restarted")
+	}
+	if k := number(out, `lost (-?\d+)`); k != 0 {
+		t.Errorf("%d packets lost to a fault in the sending port", k)
+	}
+}
+
+// pktgen at a rate and as fast as it can, with the port's and the model's
+// counts agreeing; its flags.
+func TestPktgenProgram(t *testing.T) {
+	n := bootNet(t)
+	n.grantAll()
+	out := n.run(t, "grant nic pktgen -t 300ms -rate 20k -size 1000 -port ixgbe1", 0)
+	sent := number(out, `pktgen: sent (\d+) packets`)
+	// 6000 at the rate; the machine may be slower, never faster.
+	if sent < 1000 || sent > 6100 {
+		t.Errorf("sent %d packets in 300 ms at 20k/s", sent)
+	}
+	if number(out, `pktgen: ixgbe1 counted (\d+) packets`) != sent || number(out, `its model took (\d+) frames`) != sent {
+		t.Errorf("the port's or the model's count differs from %d", sent)
+	}
+	if number(out, `counted \d+ packets, (\d+) bytes sent`) != sent*1004 {
+		t.Error("bytes counted")
+	}
+	out = n.run(t, "grant nic pktgen -n 3000 -t 0", 0)
+	if number(out, `pktgen: sent (\d+) packets`) != 3000 {
+		t.Error("-n 3000: not 3000 sent")
+	}
+	n.usageErrors(t, "pktgen", "-rate x", "-rate -1", "-batch 0", "-size 10")
+}
+
+// nictest puts the port in MAC loopback through its shadow, sends frames
+// that come back intact with the counters agreeing, and puts it back, on
+// a pass and on a failure: the port forwards as before afterwards.
+func TestNictestProgram(t *testing.T) {
+	n := bootNet(t)
+	n.grantAll()
+	out := n.run(t, "grant nic nictest -n 700", 0)
+	for _, re := range []string{
+		`(?m)^nictest: ixgbe0, 82599 model \(8086:10fb\): MAC loopback, 700 frames, timeout 10s$`,
+		`(?m)^nictest: ixgbe0: restarted in MAC loopback through its shadow \(instance #\d+ -> #\d+\), config replayed$`,
+		`(?m)^nictest: link up true 10000 Mb/s 021b210a0b00; sent 700, received 700 \(\+0 other\); tx counters 700 packets \d+ bytes; rx counters 700 packets \d+ bytes, 0 missed, 0 errors$`,
+		`(?m)^nictest: ixgbe0: restarted out of loopback through its shadow \(instance #\d+ -> #\d+\), config replayed$`,
+		`(?m)^nictest: PASS$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("output lacks %s", re)
+		}
+	}
+	// A million frames cannot come back in a millisecond: the test fails,
+	// and the port is put back out of loopback all the same.
+	out = n.run(t, "grant nic nictest -n 1000000 -t 1ms", 1)
+	if !regexp.MustCompile(`(?m)^nictest: FAIL: ixgbe: self test failed: `).MatchString(out) ||
+		!strings.Contains(out, "nictest: ixgbe0: restarted out of loopback") || strings.Contains(out, "PASS") {
+		t.Error("a failed test: no FAIL, or the port left in loopback")
+	}
+	// Out of loopback again: what is sent goes to the wire, not back.
+	out = n.run(t, "grant nic fwd -n 1000 -t 0 -i 0", 0)
+	if !strings.Contains(out, "lost 0") || !regexp.MustCompile(`(?m)^ixgbe0: .* link up, 10000 Mbit/s, promiscuous; instance #\d+, restarts 4$`).MatchString(out) {
+		t.Error("fwd after nictest: packets lost, or not 4 restarts")
+	}
+	if out := n.run(t, "grant nic nictest -n 10 ixgbe1", 0); !strings.Contains(out, "nictest: ixgbe1, ") {
+		t.Error("nictest ixgbe1: not ixgbe1 tested")
+	}
+	for _, args := range []string{"-n 0", "-n x", "-t 0", "-t -1s", "-x", "ixgbe0 ixgbe1", "-pair ixgbe0"} {
+		if out, st := n.s.Sh(t, "grant nic nictest "+args); st.Status != 2 || !strings.Contains(out, "usage: nictest [-n FRAMES] [-t TIMEOUT] [-pair] [PORT]") {
+			t.Errorf("nictest %s: %+v\n%s", args, st, out)
+		}
+	}
+	out = n.run(t, "grant nic nictest ixgbe9", 1)
+	if !strings.Contains(out, "nictest: FAIL: ixgbe9: this process was not given port ixgbe9") {
+		t.Error("nictest ixgbe9: no error naming the port")
 	}
 }

@@ -48,9 +48,9 @@ func main(p *ulib.Proc) int {
 		return ulib.StatusError
 	}
 	in := port.Info()
-	limit := fmt.Sprintf("%v per batch size", *f.Dur)
-	if *f.Count > 0 {
-		limit = fmt.Sprintf("at most %v or %d packets per batch size", *f.Dur, *f.Count)
+	limit := f.Limit() + " per batch size"
+	if *f.Count > 0 && *f.Dur < nic.Forever {
+		limit = "at most " + limit
 	}
 	p.Printf("benchnet: %s, %s: RX queue 0 -> TX queue 0, %s; %s\n", port.Name, in.Where, port.Source(*f.Size), limit)
 	if in.Model {

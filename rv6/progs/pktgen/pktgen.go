@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rlgo/redleaf/drivers/ixgbe/bench"
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/rv6/progs/internal/nic"
@@ -83,7 +84,7 @@ func run(p *ulib.Proc, port *nic.Port, f *nic.Flags, pps float64, batch int) int
 	// The frame is written into every buffer once; a send sets only its
 	// length and sequence number (the driver frees a buffer by zeroing
 	// its length, not its data).
-	frame := nic.TestFrame(link.MAC, *f.Size, 0)
+	frame := bench.TestFrame(link.MAC, *f.Size, 0)
 	q := rref.NewDeque[idl.Packet](heap, batch)
 	for range batch {
 		r := rref.New(heap, idl.Packet{})

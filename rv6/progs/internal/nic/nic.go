@@ -8,7 +8,6 @@
 package nic
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
@@ -164,20 +163,6 @@ func ClearPackets(q rref.Deque[idl.Packet]) {
 		r.Get().Len = 0
 		q.PushBack(r)
 	}
-}
-
-// TestFrame is a frame of size bytes from src: broadcast, the local
-// experimental EtherType (0x88b5), a sequence number and a pattern.
-func TestFrame(src [6]byte, size int, seq uint32) []byte {
-	f := make([]byte, size)
-	copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
-	copy(f[6:], src[:])
-	binary.BigEndian.PutUint16(f[12:], 0x88b5)
-	binary.BigEndian.PutUint32(f[14:], seq)
-	for i := 18; i < size; i++ {
-		f[i] = byte(i)
-	}
-	return f
 }
 
 // Flags are the flags benchnet, fwd and pktgen share.
