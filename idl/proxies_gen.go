@@ -33,6 +33,8 @@ func init() {
 	shadow.Register(newMonitorShadow)
 	domain.RegisterProxy(newRv6Proxy)
 	shadow.Register(newRv6Shadow)
+	domain.RegisterProxy(newInetProxy)
+	shadow.Register(newInetShadow)
 	domain.RegisterProxy(newStageProxy)
 	shadow.Register(newStageShadow)
 }
@@ -5151,6 +5153,840 @@ func (s *rv6Shadow) Shutdown() (err error) {
 			break
 		}
 		if err = b.Impl.Shutdown(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// inetProxy is the proxy of Inet: the capability through which one holder calls
+// one Inet.
+type inetProxy struct {
+	x     *domain.Crossing
+	impl  Inet
+	inner *inetProxy // with a deadline: the proxy a kernel worker calls through
+}
+
+func newInetProxy(x *domain.Crossing, impl Inet) Inet {
+	p := &inetProxy{x: x, impl: impl}
+	if x.Deadline() > 0 {
+		p.inner = &inetProxy{x: x, impl: impl}
+	}
+	return p
+}
+
+// Target implements domain.Capability.
+func (p *inetProxy) Target() domain.Provider { return p.x.Target(p.impl) }
+
+// Revoke implements domain.Capability.
+func (p *inetProxy) Revoke() { p.x.Revoke() }
+
+// Info implements Inet.
+func (p *inetProxy) Info() (r0 InetInfo, err error) {
+	if p.inner != nil {
+		f := inetInfoFrames.Get().(*inetInfoFrame)
+		f.c.p = p.inner
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = inetInfoCall{}
+		inetInfoFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = InetInfo{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Info()
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetInfoCall is a call of Inet.Info that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetInfoCall struct {
+	p   *inetProxy
+	r0  InetInfo
+	err error
+}
+
+type inetInfoFrame struct {
+	domain.Frame
+	c inetInfoCall
+}
+
+var inetInfoFrames = sync.Pool{New: func() any { return new(inetInfoFrame) }}
+
+func (f *inetInfoFrame) Run() { f.c.r0, f.c.err = f.c.p.Info() }
+
+func (f *inetInfoFrame) Discard() {}
+
+func (f *inetInfoFrame) Method() string { return "Inet.Info" }
+
+// Listen implements Inet.
+func (p *inetProxy) Listen(a0 uint16, a1 int32) (r0 int32, err error) {
+	if p.inner != nil {
+		f := inetListenFrames.Get().(*inetListenFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = inetListenCall{}
+		inetListenFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Listen(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetListenCall is a call of Inet.Listen that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetListenCall struct {
+	p   *inetProxy
+	a0  uint16
+	a1  int32
+	r0  int32
+	err error
+}
+
+type inetListenFrame struct {
+	domain.Frame
+	c inetListenCall
+}
+
+var inetListenFrames = sync.Pool{New: func() any { return new(inetListenFrame) }}
+
+func (f *inetListenFrame) Run() { f.c.r0, f.c.err = f.c.p.Listen(f.c.a0, f.c.a1) }
+
+func (f *inetListenFrame) Discard() {}
+
+func (f *inetListenFrame) Method() string { return "Inet.Listen" }
+
+// Accept implements Inet.
+func (p *inetProxy) Accept(a0 int32) (r0 int32, err error) {
+	if p.inner != nil {
+		f := inetAcceptFrames.Get().(*inetAcceptFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = inetAcceptCall{}
+		inetAcceptFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Accept(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetAcceptCall is a call of Inet.Accept that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetAcceptCall struct {
+	p   *inetProxy
+	a0  int32
+	r0  int32
+	err error
+}
+
+type inetAcceptFrame struct {
+	domain.Frame
+	c inetAcceptCall
+}
+
+var inetAcceptFrames = sync.Pool{New: func() any { return new(inetAcceptFrame) }}
+
+func (f *inetAcceptFrame) Run() { f.c.r0, f.c.err = f.c.p.Accept(f.c.a0) }
+
+func (f *inetAcceptFrame) Discard() {}
+
+func (f *inetAcceptFrame) Method() string { return "Inet.Accept" }
+
+// Dial implements Inet.
+func (p *inetProxy) Dial(a0 [4]byte, a1 uint16) (r0 int32, err error) {
+	if p.inner != nil {
+		f := inetDialFrames.Get().(*inetDialFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = inetDialCall{}
+		inetDialFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Dial(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetDialCall is a call of Inet.Dial that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetDialCall struct {
+	p   *inetProxy
+	a0  [4]byte
+	a1  uint16
+	r0  int32
+	err error
+}
+
+type inetDialFrame struct {
+	domain.Frame
+	c inetDialCall
+}
+
+var inetDialFrames = sync.Pool{New: func() any { return new(inetDialFrame) }}
+
+func (f *inetDialFrame) Run() { f.c.r0, f.c.err = f.c.p.Dial(f.c.a0, f.c.a1) }
+
+func (f *inetDialFrame) Discard() {}
+
+func (f *inetDialFrame) Method() string { return "Inet.Dial" }
+
+// Peer implements Inet.
+func (p *inetProxy) Peer(a0 int32) (r0 [4]byte, r1 uint16, err error) {
+	if p.inner != nil {
+		f := inetPeerFrames.Get().(*inetPeerFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, r1, err = f.c.r0, f.c.r1, f.c.err
+		f.c = inetPeerCall{}
+		inetPeerFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = [4]byte{}
+			r1 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, r1, err = p.impl.Peer(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetPeerCall is a call of Inet.Peer that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetPeerCall struct {
+	p   *inetProxy
+	a0  int32
+	r0  [4]byte
+	r1  uint16
+	err error
+}
+
+type inetPeerFrame struct {
+	domain.Frame
+	c inetPeerCall
+}
+
+var inetPeerFrames = sync.Pool{New: func() any { return new(inetPeerFrame) }}
+
+func (f *inetPeerFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.Peer(f.c.a0) }
+
+func (f *inetPeerFrame) Discard() {}
+
+func (f *inetPeerFrame) Method() string { return "Inet.Peer" }
+
+// Recv implements Inet.
+func (p *inetProxy) Recv(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[IOBuf], r1 int32, err error) {
+	if p.inner != nil {
+		f := inetRecvFrames.Get().(*inetRecvFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			rref.Forfeit(a1, p.x.CallerHeap(), p.x.CalleeHeap())
+			return
+		}
+		r0, r1, err = f.c.r0, f.c.r1, f.c.err
+		f.c = inetRecvCall{}
+		inetRecvFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	var m1 rref.RRef[IOBuf]
+	var ok bool
+	if m1, ok = rref.TryMove(a1, x.CallerHeap(), x.CalleeHeap()); !ok {
+		m1 = rref.Move(a1, x.CallerHeap(), x.CalleeHeap())
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			rref.Rescue(m1, a1, x.CallerHeap())
+			rref.Discard(r0)
+			r0 = rref.RRef[IOBuf]{}
+			r1 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, r1, err = p.impl.Recv(a0, m1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
+		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
+	}
+	return
+}
+
+// inetRecvCall is a call of Inet.Recv that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetRecvCall struct {
+	p   *inetProxy
+	a0  int32
+	a1  rref.RRef[IOBuf]
+	a2  int32
+	r0  rref.RRef[IOBuf]
+	r1  int32
+	err error
+}
+
+type inetRecvFrame struct {
+	domain.Frame
+	c inetRecvCall
+}
+
+var inetRecvFrames = sync.Pool{New: func() any { return new(inetRecvFrame) }}
+
+func (f *inetRecvFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.Recv(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *inetRecvFrame) Discard() {
+	rref.Discard(f.c.r0)
+}
+
+func (f *inetRecvFrame) Method() string { return "Inet.Recv" }
+
+// Send implements Inet.
+func (p *inetProxy) Send(a0 int32, a1 rref.Borrow[IOBuf], a2 int32) (r0 int32, err error) {
+	if p.inner != nil {
+		f := inetSendFrames.Get().(*inetSendFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = inetSendCall{}
+		inetSendFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	if !rref.TryLend(a1, x.CallerHeap(), x.CalleeHeap()) {
+		rref.Lend(a1, x.CallerHeap(), x.CalleeHeap())
+	}
+	defer func() {
+		v := recover()
+		rref.Unlend(a1, x.CallerHeap(), x.CalleeHeap())
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Send(a0, a1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetSendCall is a call of Inet.Send that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetSendCall struct {
+	p   *inetProxy
+	a0  int32
+	a1  rref.Borrow[IOBuf]
+	a2  int32
+	r0  int32
+	err error
+}
+
+type inetSendFrame struct {
+	domain.Frame
+	c inetSendCall
+}
+
+var inetSendFrames = sync.Pool{New: func() any { return new(inetSendFrame) }}
+
+func (f *inetSendFrame) Run() { f.c.r0, f.c.err = f.c.p.Send(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *inetSendFrame) Discard() {}
+
+func (f *inetSendFrame) Method() string { return "Inet.Send" }
+
+// Shutdown implements Inet.
+func (p *inetProxy) Shutdown(a0 int32, a1 uint8) (err error) {
+	if p.inner != nil {
+		f := inetShutdownFrames.Get().(*inetShutdownFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = inetShutdownCall{}
+		inetShutdownFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Shutdown(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetShutdownCall is a call of Inet.Shutdown that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetShutdownCall struct {
+	p   *inetProxy
+	a0  int32
+	a1  uint8
+	err error
+}
+
+type inetShutdownFrame struct {
+	domain.Frame
+	c inetShutdownCall
+}
+
+var inetShutdownFrames = sync.Pool{New: func() any { return new(inetShutdownFrame) }}
+
+func (f *inetShutdownFrame) Run() { f.c.err = f.c.p.Shutdown(f.c.a0, f.c.a1) }
+
+func (f *inetShutdownFrame) Discard() {}
+
+func (f *inetShutdownFrame) Method() string { return "Inet.Shutdown" }
+
+// Close implements Inet.
+func (p *inetProxy) Close(a0 int32) (err error) {
+	if p.inner != nil {
+		f := inetCloseFrames.Get().(*inetCloseFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = inetCloseCall{}
+		inetCloseFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Close(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetCloseCall is a call of Inet.Close that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetCloseCall struct {
+	p   *inetProxy
+	a0  int32
+	err error
+}
+
+type inetCloseFrame struct {
+	domain.Frame
+	c inetCloseCall
+}
+
+var inetCloseFrames = sync.Pool{New: func() any { return new(inetCloseFrame) }}
+
+func (f *inetCloseFrame) Run() { f.c.err = f.c.p.Close(f.c.a0) }
+
+func (f *inetCloseFrame) Discard() {}
+
+func (f *inetCloseFrame) Method() string { return "Inet.Close" }
+
+// Wait implements Inet.
+func (p *inetProxy) Wait(a0 int32, a1 uint8, a2 int64) (r0 uint8, err error) {
+	if p.inner != nil {
+		f := inetWaitFrames.Get().(*inetWaitFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = inetWaitCall{}
+		inetWaitFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Wait(a0, a1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetWaitCall is a call of Inet.Wait that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetWaitCall struct {
+	p   *inetProxy
+	a0  int32
+	a1  uint8
+	a2  int64
+	r0  uint8
+	err error
+}
+
+type inetWaitFrame struct {
+	domain.Frame
+	c inetWaitCall
+}
+
+var inetWaitFrames = sync.Pool{New: func() any { return new(inetWaitFrame) }}
+
+func (f *inetWaitFrame) Run() { f.c.r0, f.c.err = f.c.p.Wait(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *inetWaitFrame) Discard() {}
+
+func (f *inetWaitFrame) Method() string { return "Inet.Wait" }
+
+// Ping implements Inet.
+func (p *inetProxy) Ping(a0 [4]byte, a1 uint16, a2 int32, a3 int64) (r0 PingResult, err error) {
+	if p.inner != nil {
+		f := inetPingFrames.Get().(*inetPingFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		f.c.a3 = a3
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = inetPingCall{}
+		inetPingFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = PingResult{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Ping(a0, a1, a2, a3)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetPingCall is a call of Inet.Ping that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetPingCall struct {
+	p   *inetProxy
+	a0  [4]byte
+	a1  uint16
+	a2  int32
+	a3  int64
+	r0  PingResult
+	err error
+}
+
+type inetPingFrame struct {
+	domain.Frame
+	c inetPingCall
+}
+
+var inetPingFrames = sync.Pool{New: func() any { return new(inetPingFrame) }}
+
+func (f *inetPingFrame) Run() { f.c.r0, f.c.err = f.c.p.Ping(f.c.a0, f.c.a1, f.c.a2, f.c.a3) }
+
+func (f *inetPingFrame) Discard() {}
+
+func (f *inetPingFrame) Method() string { return "Inet.Ping" }
+
+// inetShadow is the shadow of Inet: it calls the guarded domain through a proxy and,
+// when that instance fails, has it restarted and retries the call.
+type inetShadow struct {
+	c *shadow.Client[Inet]
+}
+
+func newInetShadow(c *shadow.Client[Inet]) Inet { return &inetShadow{c} }
+
+// Target implements domain.Capability.
+func (s *inetShadow) Target() domain.Provider { return s.c.Target() }
+
+// Revoke implements domain.Capability.
+func (s *inetShadow) Revoke() { s.c.Revoke() }
+
+// Info implements Inet.
+func (s *inetShadow) Info() (r0 InetInfo, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Info()
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Info(); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Listen implements Inet.
+func (s *inetShadow) Listen(a0 uint16, a1 int32) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Listen(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Listen(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Accept implements Inet.
+func (s *inetShadow) Accept(a0 int32) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Accept(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Accept(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Dial implements Inet.
+func (s *inetShadow) Dial(a0 [4]byte, a1 uint16) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Dial(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Dial(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Peer implements Inet.
+func (s *inetShadow) Peer(a0 int32) (r0 [4]byte, r1 uint16, err error) {
+	b := s.c.Current()
+	r0, r1, err = b.Impl.Peer(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, r1, err = b.Impl.Peer(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Recv implements Inet.
+func (s *inetShadow) Recv(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[IOBuf], r1 int32, err error) {
+	b := s.c.Current()
+	r0, r1, err = b.Impl.Recv(a0, a1, a2)
+	for n := 0; err != nil && a1.Valid(); n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, r1, err = b.Impl.Recv(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Send implements Inet.
+func (s *inetShadow) Send(a0 int32, a1 rref.Borrow[IOBuf], a2 int32) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Send(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Send(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Shutdown implements Inet.
+func (s *inetShadow) Shutdown(a0 int32, a1 uint8) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Shutdown(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Shutdown(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Close implements Inet.
+func (s *inetShadow) Close(a0 int32) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Close(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Close(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Wait implements Inet.
+func (s *inetShadow) Wait(a0 int32, a1 uint8, a2 int64) (r0 uint8, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Wait(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Wait(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Ping implements Inet.
+func (s *inetShadow) Ping(a0 [4]byte, a1 uint16, a2 int32, a3 int64) (r0 PingResult, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Ping(a0, a1, a2, a3)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Ping(a0, a1, a2, a3); err == nil {
 			s.c.Recovered()
 		}
 	}

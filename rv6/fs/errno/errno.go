@@ -43,6 +43,16 @@ const (
 	ENOSYS       Errno = 38 // not implemented, or not granted
 	ENOTEMPTY    Errno = 39
 	EUCLEAN      Errno = 117 // the file system's structures are corrupt
+
+	// The network's (services/netstack).
+	EMSGSIZE     Errno = 90
+	ECONNABORTED Errno = 103
+	ECONNRESET   Errno = 104
+	EADDRINUSE   Errno = 98
+	ENOTCONN     Errno = 107
+	ETIMEDOUT    Errno = 110
+	ECONNREFUSED Errno = 111
+	EHOSTUNREACH Errno = 113
 )
 
 // messages are the texts of the Errnos, as strerror gives them. The table is
@@ -75,6 +85,14 @@ var messages = map[Errno]string{
 	ENOSYS:       "function not implemented",
 	ENOTEMPTY:    "directory not empty",
 	EUCLEAN:      "file system corrupted (structure needs cleaning)",
+	EMSGSIZE:     "message too long",
+	ECONNABORTED: "software caused connection abort",
+	ECONNRESET:   "connection reset by peer",
+	EADDRINUSE:   "address already in use",
+	ENOTCONN:     "transport endpoint is not connected",
+	ETIMEDOUT:    "connection timed out",
+	ECONNREFUSED: "connection refused",
+	EHOSTUNREACH: "no route to host",
 }
 
 // names are the symbolic names of the Errnos.
@@ -85,7 +103,9 @@ var names = map[Errno]string{
 	EMLINK: "EMLINK", ENAMETOOLONG: "ENAMETOOLONG", ENOTEMPTY: "ENOTEMPTY",
 	EUCLEAN: "EUCLEAN", ESRCH: "ESRCH", EINTR: "EINTR", ECHILD: "ECHILD", EAGAIN: "EAGAIN",
 	EACCES: "EACCES", EMFILE: "EMFILE", ENOTTY: "ENOTTY", ESPIPE: "ESPIPE", EPIPE: "EPIPE",
-	ENOSYS: "ENOSYS",
+	ENOSYS: "ENOSYS", EMSGSIZE: "EMSGSIZE", ECONNABORTED: "ECONNABORTED", ECONNRESET: "ECONNRESET",
+	EADDRINUSE: "EADDRINUSE", ENOTCONN: "ENOTCONN", ETIMEDOUT: "ETIMEDOUT", ECONNREFUSED: "ECONNREFUSED",
+	EHOSTUNREACH: "EHOSTUNREACH",
 }
 
 // Error returns the message of e, as strerror would.

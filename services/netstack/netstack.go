@@ -1,0 +1,506 @@
+//rl:domain
+
+// Package netstack is the network stack as a domain: net/stack's TCP/IP
+// over a granted NIC (an idl.Net, through net/stack/idlnet), with its
+// sockets exported as an idl.Inet. The system runs one per NIC, behind a
+// shadow, and hands it to processes as the capability "inet:NAME".
+//
+// One thread (from Context.Spawn) drives the stack: it polls the NIC in
+// batches, fires the stack's timers and sends what the sockets queued,
+// and sleeps Config.Idle when a poll found nothing to do. Socket calls
+// run on their callers' threads and take the stack's lock between polls;
+// they never block, except Wait and Ping, which wait at most
+// idl.MaxWait, checking the socket after every poll.
+//
+// Sockets are numbered per stack (a slot and a generation, so a stale
+// number fails with EBADF); at most Config.MaxSockets are open at once.
+// They belong to the stack, not to the caller: a program that ends
+// without closing its sockets leaves them open until the stack restarts
+// (rv6/ulib closes a program's sockets when its Main returns).
+package netstack
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/rlgo/redleaf/idl"
+	"github.com/rlgo/redleaf/kernel/domain"
+	"github.com/rlgo/redleaf/kernel/rref"
+	"github.com/rlgo/redleaf/net/stack"
+	"github.com/rlgo/redleaf/net/stack/idlnet"
+	"github.com/rlgo/redleaf/rv6/fs/errno"
+)
+
+// Kind is the name the domain registers under.
+const Kind = "netstack"
+
+// Grant names.
+const (
+	GrantNet    = "net"    // the NIC, an idl.Net (required)
+	GrantConfig = "config" // a Config (required: the address and the seed)
+)
+
+// Config configures the domain.
+type Config struct {
+	Stack      stack.Config  // Addr (required), PrefixLen, Gateway, Seed (give a random one)...
+	Queue      uint16        // the NIC's queue
+	Batch      int           // packets per batch (default 32)
+	Idle       time.Duration // sleep after an idle poll (default 500 µs)
+	MaxSockets int           // open sockets at once (default 256, at most 4096)
+}
+
+const (
+	defaultBatch   = 32
+	defaultIdle    = 500 * time.Microsecond
+	defaultSockets = 256
+	maxSockets     = 1 << slotBits
+	slotBits       = 12
+	pingQueue      = 8
+	maxPing        = 1472 // an ICMP payload in a 1500-byte MTU
+)
+
+func init() {
+	domain.Register(Kind, New)
+}
+
+// kinds of socket slots.
+const (
+	free uint8 = iota
+	listener
+	conn
+)
+
+type socket struct {
+	kind uint8
+	gen  uint16
+	l    stack.Listener
+	c    stack.Conn
+}
+
+// Service is the domain's idl.Inet.
+type Service struct {
+	ctx   *domain.Context
+	cfg   Config
+	start time.Time
+
+	mu    sync.Mutex // the stack, the link, the sockets
+	st    *stack.Stack
+	link  *idlnet.Link
+	socks []socket
+	open  int
+	polls uint64 // completed polls, for Wait
+
+	pingMu  sync.Mutex // one Ping at a time (they share the reply queue)
+	pingID  uint16
+	payload []byte // Ping's, under pingMu
+}
+
+// New is the constructor of the domain: it imports the NIC, makes the
+// stack and starts the polling thread.
+func New(ctx *domain.Context) (idl.Inet, error) {
+	nic, err := domain.Import[idl.Net](ctx, GrantNet)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := domain.Device[Config](ctx, GrantConfig)
+	if err != nil {
+		return nil, fmt.Errorf("netstack: %w (the stack's address and seed)", err)
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = defaultBatch
+	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = defaultIdle
+	}
+	if cfg.MaxSockets <= 0 {
+		cfg.MaxSockets = defaultSockets
+	}
+	if cfg.MaxSockets > maxSockets {
+		return nil, fmt.Errorf("netstack: Config.MaxSockets %d is above %d", cfg.MaxSockets, maxSockets)
+	}
+	if cfg.Stack.PingQueue == 0 {
+		cfg.Stack.PingQueue = pingQueue
+	}
+	link, err := idlnet.New(nic, ctx.Heap(), cfg.Queue, cfg.Batch)
+	if err != nil {
+		return nil, fmt.Errorf("netstack: %w", err)
+	}
+	st, err := stack.New(link, cfg.Stack)
+	if err != nil {
+		return nil, fmt.Errorf("netstack: %w", err)
+	}
+	s := &Service{ctx: ctx, cfg: cfg, start: time.Now(), st: st, link: link,
+		socks: make([]socket, cfg.MaxSockets), payload: make([]byte, maxPing)}
+	a, m := cfg.Stack.Addr, st.HardwareAddr()
+	ctx.Logf("%d.%d.%d.%d/%d on %02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3], st.Config().PrefixLen,
+		m[0], m[1], m[2], m[3], m[4], m[5])
+	ctx.Spawn("poll", s.run)
+	return s, nil
+}
+
+// now is the stack's clock.
+func (s *Service) now() time.Duration { return time.Since(s.start) }
+
+// run is the polling thread. It ends with the domain.
+func (s *Service) run() {
+	failing := false
+	for {
+		s.mu.Lock()
+		worked, err := s.st.Poll(s.now())
+		s.polls++
+		s.mu.Unlock()
+		if err != nil {
+			if !failing {
+				s.ctx.Logf("the NIC failed: %v; retrying", err)
+			}
+			failing = true
+			s.ctx.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if failing {
+			s.ctx.Logf("the NIC works again")
+			failing = false
+		}
+		if !worked {
+			s.ctx.Sleep(s.cfg.Idle)
+		}
+	}
+}
+
+// errnoOf maps the stack's errors to errno values, keeping the message.
+func errnoOf(op string, err error) error {
+	var e errno.Errno
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, stack.ErrWouldBlock):
+		return errno.EAGAIN // plain: callers compare it often
+	case errors.Is(err, stack.ErrClosed):
+		e = errno.EBADF
+	case errors.Is(err, stack.ErrReset):
+		e = errno.ECONNRESET
+	case errors.Is(err, stack.ErrRefused):
+		e = errno.ECONNREFUSED
+	case errors.Is(err, stack.ErrTimeout):
+		e = errno.ETIMEDOUT
+	case errors.Is(err, stack.ErrAborted):
+		e = errno.ECONNABORTED
+	case errors.Is(err, stack.ErrAddrInUse):
+		e = errno.EADDRINUSE
+	case errors.Is(err, stack.ErrTooMany):
+		e = errno.EMFILE
+	case errors.Is(err, stack.ErrNotConnected):
+		e = errno.ENOTCONN
+	case errors.Is(err, stack.ErrShutdown):
+		e = errno.EPIPE
+	case errors.Is(err, stack.ErrMessageSize):
+		e = errno.EMSGSIZE
+	case errors.Is(err, stack.ErrNoRoute):
+		e = errno.EHOSTUNREACH
+	default:
+		e = errno.EINVAL
+	}
+	return fmt.Errorf("%s: %s: %w", op, err.Error(), e)
+}
+
+// handle is the number of slot i.
+func (s *Service) handle(i int) int32 {
+	return int32(s.socks[i].gen)<<slotBits | int32(i)
+}
+
+// alloc takes a free slot (under mu).
+func (s *Service) alloc(op string) (int, error) {
+	for i := range s.socks {
+		if s.socks[i].kind == free {
+			s.socks[i].gen++
+			if s.socks[i].gen == 0 { // wrapped: handles stay positive
+				s.socks[i].gen = 1
+			}
+			s.open++
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: %d sockets are open already: %w", op, len(s.socks), errno.EMFILE)
+}
+
+// lookup is the slot of handle h, of kind want (under mu).
+func (s *Service) lookup(op string, h int32, want uint8) (*socket, int, error) {
+	i := int(h & (maxSockets - 1))
+	if h <= 0 || i >= len(s.socks) || s.socks[i].kind == free || s.handle(i) != h {
+		return nil, 0, fmt.Errorf("%s: socket %d: %w", op, h, errno.EBADF)
+	}
+	k := &s.socks[i]
+	if want != free && k.kind != want {
+		what := "a connection"
+		if k.kind == listener {
+			what = "a listener"
+		}
+		return nil, 0, fmt.Errorf("%s: socket %d is %s: %w", op, h, what, errno.EINVAL)
+	}
+	return k, i, nil
+}
+
+// Info implements idl.Inet.
+func (s *Service) Info() (idl.InetInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, st := s.st.Config(), s.st.Stats()
+	return idl.InetInfo{Addr: c.Addr, PrefixLen: uint8(c.PrefixLen), Gateway: c.Gateway, MAC: s.st.HardwareAddr(),
+		Sockets: int32(s.open), Conns: int32(s.st.Conns()), RxFrames: st.RxFrames, TxFrames: st.TxFrames}, nil
+}
+
+// Listen implements idl.Inet.
+func (s *Service) Listen(port uint16, backlog int32) (int32, error) {
+	if port == 0 || backlog < 1 || backlog > 1024 {
+		return 0, fmt.Errorf("listen: port %d backlog %d: want a port and a backlog in 1..1024: %w", port, backlog, errno.EINVAL)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, err := s.alloc("listen")
+	if err != nil {
+		return 0, err
+	}
+	l, err := s.st.Listen(port, int(backlog))
+	if err != nil {
+		s.socks[i].kind = free
+		s.open--
+		return 0, errnoOf(fmt.Sprintf("listen on port %d", port), err)
+	}
+	s.socks[i].kind, s.socks[i].l = listener, l
+	return s.handle(i), nil
+}
+
+// Accept implements idl.Inet.
+func (s *Service) Accept(h int32) (int32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, _, err := s.lookup("accept", h, listener)
+	if err != nil {
+		return 0, err
+	}
+	if k.l.Ready()&stack.EventReadable == 0 {
+		return 0, errno.EAGAIN
+	}
+	i, err := s.alloc("accept")
+	if err != nil {
+		return 0, err
+	}
+	c, err := k.l.Accept()
+	if err != nil {
+		s.socks[i].kind = free
+		s.open--
+		return 0, errnoOf("accept", err)
+	}
+	s.socks[i].kind, s.socks[i].c = conn, c
+	return s.handle(i), nil
+}
+
+// Dial implements idl.Inet.
+func (s *Service) Dial(addr [4]byte, port uint16) (int32, error) {
+	if port == 0 {
+		return 0, fmt.Errorf("dial: port 0: %w", errno.EINVAL)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, err := s.alloc("dial")
+	if err != nil {
+		return 0, err
+	}
+	c, err := s.st.Dial(addr, port)
+	if err != nil {
+		s.socks[i].kind = free
+		s.open--
+		return 0, errnoOf(fmt.Sprintf("dial %d.%d.%d.%d:%d", addr[0], addr[1], addr[2], addr[3], port), err)
+	}
+	s.socks[i].kind, s.socks[i].c = conn, c
+	return s.handle(i), nil
+}
+
+// Peer implements idl.Inet.
+func (s *Service) Peer(h int32) ([4]byte, uint16, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, _, err := s.lookup("peer", h, conn)
+	if err != nil {
+		return [4]byte{}, 0, err
+	}
+	return k.c.RemoteAddr(), k.c.RemotePort(), nil
+}
+
+// Recv implements idl.Inet.
+func (s *Service) Recv(h int32, buf rref.RRef[idl.IOBuf], n int32) (rref.RRef[idl.IOBuf], int32, error) {
+	if n < 0 || n > idl.IOSize {
+		return buf, 0, fmt.Errorf("recv: %d bytes: want 0..%d: %w", n, idl.IOSize, errno.EINVAL)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, _, err := s.lookup("recv", h, conn)
+	if err != nil {
+		return buf, 0, err
+	}
+	got, err := k.c.Read(buf.Get()[:n])
+	if err == io.EOF {
+		return buf, 0, nil
+	}
+	return buf, int32(got), errnoOf("recv", err)
+}
+
+// Send implements idl.Inet.
+func (s *Service) Send(h int32, buf rref.Borrow[idl.IOBuf], n int32) (int32, error) {
+	if n < 0 || n > idl.IOSize {
+		return 0, fmt.Errorf("send: %d bytes: want 0..%d: %w", n, idl.IOSize, errno.EINVAL)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, _, err := s.lookup("send", h, conn)
+	if err != nil {
+		return 0, err
+	}
+	got, err := k.c.Write(buf.Get()[:n])
+	return int32(got), errnoOf("send", err)
+}
+
+// Shutdown implements idl.Inet.
+func (s *Service) Shutdown(h int32, how uint8) error {
+	var sh stack.How
+	switch how {
+	case idl.ShutRead:
+		sh = stack.ShutRead
+	case idl.ShutWrite:
+		sh = stack.ShutWrite
+	case idl.ShutBoth:
+		sh = stack.ShutBoth
+	default:
+		return fmt.Errorf("shutdown: how %d: want 1 (read), 2 (write) or 3 (both): %w", how, errno.EINVAL)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, _, err := s.lookup("shutdown", h, conn)
+	if err != nil {
+		return err
+	}
+	return errnoOf("shutdown", k.c.Shutdown(sh))
+}
+
+// Close implements idl.Inet.
+func (s *Service) Close(h int32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, _, err := s.lookup("close", h, free)
+	if err != nil {
+		return err
+	}
+	if k.kind == listener {
+		err = k.l.Close()
+	} else {
+		err = k.c.Close()
+	}
+	k.kind, k.l, k.c = free, stack.Listener{}, stack.Conn{}
+	s.open--
+	if errors.Is(err, stack.ErrClosed) {
+		err = nil // the connection was over already
+	}
+	return errnoOf("close", err)
+}
+
+// ready is the readiness of slot k (under mu).
+func ready(k *socket) uint8 {
+	var ev stack.Events
+	if k.kind == listener {
+		ev = k.l.Ready()
+	} else {
+		ev = k.c.Ready()
+	}
+	var r uint8
+	if ev&stack.EventReadable != 0 {
+		r |= idl.SockReadable
+	}
+	if ev&stack.EventWritable != 0 {
+		r |= idl.SockWritable
+	}
+	if k.kind == conn && ev&(stack.EventError) != 0 || k.kind == conn && k.c.State() == stack.StateClosed {
+		r |= idl.SockClosed
+	}
+	return r
+}
+
+// clampWait bounds a wait's timeout to 0..MaxWait.
+func clampWait(ns int64) time.Duration {
+	return time.Duration(min(max(ns, 0), idl.MaxWait))
+}
+
+// Wait implements idl.Inet. It checks after every poll of the stack's
+// thread (it sleeps a fraction of the idle time between checks).
+func (s *Service) Wait(h int32, events uint8, timeoutNs int64) (uint8, error) {
+	deadline := time.Now().Add(clampWait(timeoutNs))
+	want := events | idl.SockClosed
+	for {
+		s.mu.Lock()
+		k, _, err := s.lookup("wait", h, free)
+		var r uint8
+		if err == nil {
+			r = ready(k)
+		}
+		s.mu.Unlock()
+		if err != nil || r&want != 0 || !time.Now().Before(deadline) {
+			return r, err
+		}
+		s.ctx.Sleep(s.cfg.Idle / 2)
+	}
+}
+
+// Ping implements idl.Inet.
+func (s *Service) Ping(addr [4]byte, seq uint16, size int32, timeoutNs int64) (idl.PingResult, error) {
+	if size < 0 || int(size) > len(s.payload) {
+		return idl.PingResult{}, fmt.Errorf("ping: %d bytes: want 0..%d: %w", size, len(s.payload), errno.EMSGSIZE)
+	}
+	s.pingMu.Lock()
+	defer s.pingMu.Unlock()
+	s.pingID++
+	id := s.pingID
+	p := s.payload[:size]
+	for i := range p {
+		p[i] = byte(i)
+	}
+	deadline := time.Now().Add(clampWait(timeoutNs))
+	var sent time.Duration
+	for sent == 0 { // until the request is queued (ARP may take a while)
+		s.mu.Lock()
+		for { // drop stale replies
+			if _, ok := s.st.EchoReply(nil); !ok {
+				break
+			}
+		}
+		err := s.st.Ping(addr, id, seq, p)
+		if err == nil {
+			sent = max(s.now(), 1)
+		}
+		s.mu.Unlock()
+		if err != nil && !errors.Is(err, stack.ErrWouldBlock) {
+			return idl.PingResult{}, errnoOf("ping", err)
+		}
+		if sent == 0 {
+			if !time.Now().Before(deadline) {
+				return idl.PingResult{}, nil
+			}
+			s.ctx.Sleep(s.cfg.Idle)
+		}
+	}
+	for {
+		s.mu.Lock()
+		r, ok := s.st.EchoReply(nil)
+		s.mu.Unlock()
+		if ok && r.From == addr && r.ID == id && r.Seq == seq {
+			return idl.PingResult{Got: true, RTTNs: int64(max(r.Received-sent, 0))}, nil
+		}
+		if !ok {
+			if !time.Now().Before(deadline) {
+				return idl.PingResult{}, nil
+			}
+			s.ctx.Sleep(s.cfg.Idle / 2)
+		}
+	}
+}

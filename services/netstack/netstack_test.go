@@ -1,0 +1,180 @@
+package netstack_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/rlgo/redleaf/idl"
+	"github.com/rlgo/redleaf/kernel/domain"
+	"github.com/rlgo/redleaf/kernel/rref"
+	"github.com/rlgo/redleaf/rv6/fs/errno"
+	"github.com/rlgo/redleaf/services/netstack/netstacktest"
+)
+
+func pair(t *testing.T) (m *domain.Manager, a, b idl.Inet) {
+	t.Helper()
+	m = domain.NewManager()
+	t.Cleanup(m.Close)
+	da, db, err := netstacktest.StartPair(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err = domain.Connect[idl.Inet](m.Kernel(), da); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = domain.Connect[idl.Inet](m.Kernel(), db); err != nil {
+		t.Fatal(err)
+	}
+	return m, a, b
+}
+
+// wait waits (in MaxWait steps, at most 20 s) for one of events on sock.
+func wait(t *testing.T, n idl.Inet, sock int32, events uint8) uint8 {
+	t.Helper()
+	for range 20 {
+		r, err := n.Wait(sock, events, idl.MaxWait)
+		if err != nil {
+			t.Fatalf("wait %d: %v", sock, err)
+		}
+		if r&events != 0 {
+			return r
+		}
+	}
+	t.Fatalf("socket %d: not ready for %#x in 20 s", sock, events)
+	return 0
+}
+
+func TestTCPAcrossStacks(t *testing.T) {
+	m, a, b := pair(t)
+	heap := m.Kernel().Heap()
+	l, err := b.Listen(80, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Accept(l); !errors.Is(err, errno.EAGAIN) {
+		t.Fatalf("accept with nobody connecting: %v, want EAGAIN", err)
+	}
+	c, err := a.Dial(netstacktest.AddrB, 80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, b, l, idl.SockReadable)
+	s, err := b.Accept(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr, _, err := b.Peer(s); err != nil || addr != netstacktest.AddrA {
+		t.Fatalf("peer: %v %v, want %v", addr, err, netstacktest.AddrA)
+	}
+	wait(t, a, c, idl.SockWritable)
+
+	// 200 KiB from a to b, then b's FIN.
+	want := make([]byte, 200<<10)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	out := rref.New(heap, idl.IOBuf{})
+	in := rref.New(heap, idl.IOBuf{})
+	var got []byte
+	sent := 0
+	for len(got) < len(want) {
+		if sent < len(want) {
+			k := copy(out.Get()[:], want[sent:])
+			n, err := a.Send(c, out.Borrow(), int32(k))
+			switch {
+			case err == nil:
+				sent += int(n)
+			case !errors.Is(err, errno.EAGAIN):
+				t.Fatal(err)
+			}
+		}
+		var n int32
+		in, n, err = b.Recv(s, in, idl.IOSize)
+		switch {
+		case err == nil && n == 0:
+			t.Fatalf("EOF after %d bytes", len(got))
+		case err == nil:
+			got = append(got, in.Get()[:n]...)
+		case errors.Is(err, errno.EAGAIN):
+			wait(t, b, s, idl.SockReadable)
+		default:
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the bytes received differ from those sent")
+	}
+	if err := a.Close(c); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, b, s, idl.SockReadable)
+	var n int32
+	if in, n, err = b.Recv(s, in, idl.IOSize); err != nil || n != 0 {
+		t.Fatalf("after the peer's close: %d bytes, %v; want EOF", n, err)
+	}
+	if err := b.Close(s); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Recv(s, in, 1); !errors.Is(err, errno.EBADF) {
+		t.Fatalf("recv on a closed socket: %v, want EBADF", err)
+	}
+	if info, err := b.Info(); err != nil || info.Sockets != 1 || info.Addr != netstacktest.AddrB {
+		t.Fatalf("info: %+v %v, want 1 socket (the listener) at %v", info, err, netstacktest.AddrB)
+	}
+}
+
+func TestRefusedAndPing(t *testing.T) {
+	m, a, _ := pair(t)
+	buf := rref.New(m.Kernel().Heap(), idl.IOBuf{})
+	c, err := a.Dial(netstacktest.AddrB, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := wait(t, a, c, idl.SockClosed); r&idl.SockClosed == 0 {
+		t.Fatalf("readiness %#x", r)
+	}
+	if _, err := a.Send(c, buf.Borrow(), 1); !errors.Is(err, errno.ECONNREFUSED) {
+		t.Fatalf("send on a refused connection: %v, want ECONNREFUSED", err)
+	}
+	for seq := range uint16(3) {
+		r, err := a.Ping(netstacktest.AddrB, seq, 56, idl.MaxWait)
+		if err != nil || !r.Got {
+			t.Fatalf("ping %d: %+v %v", seq, r, err)
+		}
+	}
+	if r, err := a.Ping([4]byte{10, 0, 0, 99}, 0, 56, 50e6); err != nil || r.Got {
+		t.Fatalf("ping of nobody: %+v %v, want no reply", r, err)
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	m, a, _ := pair(t)
+	buf := rref.New(m.Kernel().Heap(), idl.IOBuf{})
+	for _, err := range []error{
+		func() error { _, err := a.Listen(0, 1); return err }(),
+		func() error { _, err := a.Listen(80, 0); return err }(),
+		func() error { _, err := a.Dial(netstacktest.AddrB, 0); return err }(),
+		a.Shutdown(1, 9),
+		func() error { _, err := a.Ping(netstacktest.AddrB, 0, 1<<20, 0); return err }(),
+	} {
+		if err == nil {
+			t.Error("a bad argument was accepted")
+		}
+	}
+	for _, h := range []int32{-1, 0, 1, 1 << 30} {
+		if err := a.Close(h); !errors.Is(err, errno.EBADF) {
+			t.Errorf("close %d: %v, want EBADF", h, err)
+		}
+	}
+	l, err := a.Listen(80, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Listen(80, 1); !errors.Is(err, errno.EADDRINUSE) {
+		t.Errorf("second listen on 80: %v, want EADDRINUSE", err)
+	}
+	if _, err := a.Send(l, buf.Borrow(), 1); !errors.Is(err, errno.EINVAL) {
+		t.Errorf("send on a listener: %v, want EINVAL", err)
+	}
+}
