@@ -40,6 +40,7 @@ const (
 	Net      = Prefix + "net"       // virtio: take the virtio NIC from Linux
 	NetMAC   = Prefix + "netmac"    // the address of the NIC a domain drives
 	NetAddr  = Prefix + "netaddr"   // its IPv4 address and prefix, as 10.0.2.15/24
+	NetStack = Prefix + "netstack"  // 1: the TCP/IP stack domain on the NIC instead of the UDP echo
 )
 
 // CheckValue reports a value that cannot stand on a kernel command line

@@ -4181,6 +4181,63 @@ func (f *loaderGrantBlockFrame) Discard() {}
 
 func (f *loaderGrantBlockFrame) Method() string { return "Loader.GrantBlock" }
 
+// GrantInet implements Loader.
+func (p *loaderProxy) GrantInet(a0 uint64, a1 string, a2 Inet) (err error) {
+	if p.inner != nil {
+		f := loaderGrantInetFrames.Get().(*loaderGrantInetFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = loaderGrantInetCall{}
+		loaderGrantInetFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	c2 := domain.PassIn(x, a2)
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.GrantInet(a0, a1, c2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// loaderGrantInetCall is a call of Loader.GrantInet that a kernel worker makes for a holder
+// whose capability has a deadline.
+type loaderGrantInetCall struct {
+	p   *loaderProxy
+	a0  uint64
+	a1  string
+	a2  Inet
+	err error
+}
+
+type loaderGrantInetFrame struct {
+	domain.Frame
+	c loaderGrantInetCall
+}
+
+var loaderGrantInetFrames = sync.Pool{New: func() any { return new(loaderGrantInetFrame) }}
+
+func (f *loaderGrantInetFrame) Run() { f.c.err = f.c.p.GrantInet(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *loaderGrantInetFrame) Discard() {}
+
+func (f *loaderGrantInetFrame) Method() string { return "Loader.GrantInet" }
+
 // Start implements Loader.
 func (p *loaderProxy) Start(a0 uint64, a1 Sys) (r0 Program, err error) {
 	if p.inner != nil {
@@ -4482,6 +4539,21 @@ func (s *loaderShadow) GrantBlock(a0 uint64, a1 string, a2 BlockDevice) (err err
 			break
 		}
 		if err = b.Impl.GrantBlock(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// GrantInet implements Loader.
+func (s *loaderShadow) GrantInet(a0 uint64, a1 string, a2 Inet) (err error) {
+	b := s.c.Current()
+	err = b.Impl.GrantInet(a0, a1, a2)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.GrantInet(a0, a1, a2); err == nil {
 			s.c.Recovered()
 		}
 	}

@@ -109,6 +109,8 @@ const (
 	// CapBlockPrefix starts the name of a block device's driver, an
 	// idl.BlockDevice: "blk:nvme".
 	CapBlockPrefix = "blk:"
+	// CapInetPrefix (socket.go) starts the name of a network stack's
+	// sockets, an idl.Inet: "inet:virtio0".
 )
 
 // WaitStatus is how a process ended.
@@ -242,13 +244,14 @@ type Loader interface {
 	// Prepare reserves a domain of the program registered as prog, named
 	// name, and returns its handle.
 	Prepare(prog string, name string) (uint64, error)
-	// GrantMonitor, GrantNet, GrantPort and GrantBlock add c, a
+	// GrantMonitor, GrantNet, GrantPort, GrantBlock and GrantInet add c, a
 	// capability the caller holds, to what the domain of handle is
 	// granted, under name ("sys" is Start's).
 	GrantMonitor(handle uint64, name string, c Monitor) error
 	GrantNet(handle uint64, name string, c Net) error
 	GrantPort(handle uint64, name string, c Port) error
 	GrantBlock(handle uint64, name string, c BlockDevice) error
+	GrantInet(handle uint64, name string, c Inet) error
 	// Start creates the domain of handle, granted sys under "sys" and
 	// what the Grants added, and returns the capability to its Program.
 	Start(handle uint64, sys Sys) (Program, error)

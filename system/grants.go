@@ -20,6 +20,8 @@ import (
 //
 //   - admin: the monitor with every command of the registry (monitor.Admin);
 //   - blk:nvme: the NVMe domain through its shadow, when the machine has one;
+//   - inet:virtio0: the TCP/IP stack's sockets (services/netstack) through
+//     its shadow, when rl.net=virtio rl.netstack=1 started it;
 //   - nic:ixgbe0, nic:ixgbe1: the ixgbe ports' drivers through their
 //     shadows, and nic:ixgbe0.ctl, nic:ixgbe1.ctl, the kernel's control of
 //     each port (its model's traffic, MAC loopback): the ports start when a
@@ -37,6 +39,9 @@ func (s *System) Rv6Caps() []string {
 	for i := range IxgbeModelPorts {
 		name := fmt.Sprintf("%s%s%d", idl.CapNICPrefix, IxgbePrefix, i)
 		caps = append(caps, name, name+idl.CapPortSuffix)
+	}
+	if s.nic != nil && s.nic.inet != nil {
+		caps = append(caps, InetCap)
 	}
 	return caps
 }
@@ -64,6 +69,8 @@ func (s *System) Rv6Capabilities(reg *sh.Registry) map[string]domain.Provider {
 			p = s.m.Export(monitor.Admin(reg))
 		case n == idl.CapBlockPrefix+NVMeName:
 			p = s.nvme.guard
+		case n == InetCap:
+			p = s.nic.inet
 		default:
 			port, ctl := n[len(idl.CapNICPrefix):], false
 			if len(port) > len(idl.CapPortSuffix) && port[len(port)-len(idl.CapPortSuffix):] == idl.CapPortSuffix {

@@ -3,6 +3,7 @@ package system
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,14 +22,19 @@ import (
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/pci"
 	"github.com/rlgo/redleaf/kernel/shadow"
+	"github.com/rlgo/redleaf/net/stack"
 	"github.com/rlgo/redleaf/net/udpecho"
+	"github.com/rlgo/redleaf/services/netstack"
 	"github.com/rlgo/redleaf/system/sh"
 )
 
 // Names of the network domains.
 const (
-	NetName  = "virtio-net"
-	EchoName = "udpecho"
+	NetName   = "virtio-net"
+	EchoName  = "udpecho"
+	StackName = "netstack"
+	// InetCap is the capability Rv6 may hand out for the stack's sockets.
+	InetCap = idl.CapInetPrefix + "virtio0"
 )
 
 // DefaultNetDeadline is the per-call deadline of the kernel's capability
@@ -48,11 +54,13 @@ var DefaultNetAddr = netip.MustParsePrefix("10.0.2.15/24")
 //
 //	rl.net=virtio              take a virtio-net device (the last one)
 //	rl.netmac=52:54:00:12:34:56 the one with this address instead
-//	rl.netaddr=10.0.2.15/24    the echo service's address (DefaultNetAddr)
+//	rl.netaddr=10.0.2.15/24    the echo service's (or the stack's) address (DefaultNetAddr)
+//	rl.netstack=1              the TCP/IP stack domain (services/netstack) instead of the echo
 type NetConfig struct {
 	Driver string           // "virtio", or "" for none
 	MAC    net.HardwareAddr // nil: the last virtio-net device
 	Addr   netip.Prefix     // zero: DefaultNetAddr
+	Stack  bool             // run the stack (InetCap for Rv6) rather than the UDP echo
 }
 
 // ParseNetConfig reads the rl.net* keys of c.
@@ -80,6 +88,15 @@ func ParseNetConfig(c *boot.Cmdline) (NetConfig, error) {
 			return NetConfig{}, fmt.Errorf("%s=%q: want an IPv4 address and prefix length, as 10.0.2.15/24", bootparam.NetAddr, v)
 		}
 		cfg.Addr = p
+	}
+	if v, ok := c.Lookup(bootparam.NetStack); ok {
+		switch strings.ToLower(v) {
+		case "1", "on", "yes", "":
+			cfg.Stack = true
+		case "0", "off", "no":
+		default:
+			return NetConfig{}, fmt.Errorf("%s=%q: want 1 or 0", bootparam.NetStack, v)
+		}
 	}
 	return cfg, nil
 }
@@ -112,6 +129,9 @@ type nic struct {
 	net   idl.Net     // the kernel's capability, through the shadow
 	echo  idl.UDPEcho // the kernel's capability to the echo service; nil if it did not start
 	guard *shadow.Guard
+	// inet is the stack domain's shadow (rl.netstack=1), nil if it did
+	// not start: Rv6 may hand it out as InetCap.
+	inet *shadow.Guard
 }
 
 // startNet takes a virtio-net device from Linux, if the configuration
@@ -226,6 +246,10 @@ func (s *System) bindNet(opts Options, cfg NetConfig, d pci.Device) error {
 	if !addr.IsValid() {
 		addr = DefaultNetAddr
 	}
+	if cfg.Stack {
+		s.startStack(opts, n, g, addr)
+		return nil
+	}
 	ed, err := s.m.Create(udpecho.Kind, domain.Name(EchoName),
 		domain.Grant(udpecho.GrantNet, g),
 		domain.GrantDevice(udpecho.GrantConfig, udpecho.Config{Addr: addr.Addr().As4(), PrefixLen: uint8(addr.Bits())}))
@@ -252,6 +276,32 @@ func (s *System) bindNet(opts Options, cfg NetConfig, d pci.Device) error {
 	})
 	s.logf("net: %s: UDP echo on %s port 7", EchoName, addr)
 	return nil
+}
+
+// startStack starts the TCP/IP stack domain over the NIC's shadow g,
+// behind a shadow of its own, at addr: Rv6 may then hand its sockets out
+// as InetCap. A stack that does not start is logged, not fatal.
+func (s *System) startStack(opts Options, n *nic, g *shadow.Guard, addr netip.Prefix) {
+	var seed [8]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		s.logf("net: %s: no random seed for its sequence numbers: %v", StackName, err)
+		return
+	}
+	cfg := netstack.Config{Stack: stack.Config{Addr: addr.Addr().As4(), PrefixLen: addr.Bits(), Seed: binary.LittleEndian.Uint64(seed[:])}}
+	sg, inet, err := guarded[idl.Inet](s, netstack.Kind, StackName, "", opts.Policy, DefaultNetDeadline,
+		domain.Grant(netstack.GrantNet, g),
+		domain.GrantDevice(netstack.GrantConfig, cfg))
+	if err != nil {
+		s.logf("net: %v", err)
+		return
+	}
+	n.inet = sg
+	s.addService(&service{
+		name:  StackName,
+		guard: sg,
+		ping:  func() error { _, err := inet.Info(); return err },
+	})
+	s.logf("net: %s: TCP/IP on %s, its sockets grantable as %s", StackName, addr, InetCap)
 }
 
 func macString(m [6]byte) string { return net.HardwareAddr(m[:]).String() }

@@ -26,6 +26,9 @@ func TestParseNetConfig(t *testing.T) {
 		{"rl.netmac=xx", `rl.netmac="xx": want an Ethernet address`},
 		{"rl.netaddr=10.0.2.15", `rl.netaddr="10.0.2.15": want an IPv4 address and prefix length`},
 		{"rl.netaddr=fe80::1/64", `want an IPv4 address`},
+		{"rl.net=virtio rl.netstack=1", "virtio [] invalid Prefix stack"},
+		{"rl.net=virtio rl.netstack=0", "virtio [] invalid Prefix echo"},
+		{"rl.netstack=maybe", `rl.netstack="maybe": want 1 or 0`},
 	} {
 		cfg, err := system.ParseNetConfig(boot.ParseCmdline(tc.line))
 		got := ""
@@ -37,6 +40,11 @@ func TestParseNetConfig(t *testing.T) {
 				mac = cfg.MAC.String()
 			}
 			got = cfg.Driver + " " + mac + " " + cfg.Addr.String()
+			if cfg.Stack {
+				got += " stack"
+			} else {
+				got += " echo"
+			}
 		}
 		if !strings.Contains(got, tc.want) {
 			t.Errorf("%q: got %q, want %q", tc.line, got, tc.want)

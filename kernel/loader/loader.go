@@ -85,6 +85,9 @@ func (l *Loader) GrantMonitor(h uint64, name string, c idl.Monitor) error { retu
 // GrantNet implements idl.Loader.
 func (l *Loader) GrantNet(h uint64, name string, c idl.Net) error { return l.grant(h, name, c) }
 
+// GrantInet implements idl.Loader.
+func (l *Loader) GrantInet(h uint64, name string, c idl.Inet) error { return l.grant(h, name, c) }
+
 // GrantPort implements idl.Loader.
 func (l *Loader) GrantPort(h uint64, name string, c idl.Port) error { return l.grant(h, name, c) }
 

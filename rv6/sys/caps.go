@@ -26,6 +26,7 @@ const (
 	kindNet                    // nic:NAME: idl.Net
 	kindPort                   // nic:NAME.ctl: idl.Port
 	kindBlock                  // blk:NAME: idl.BlockDevice
+	kindInet                   // inet:NAME: idl.Inet
 )
 
 // kindOf is the kind of the capability name, or an error for a name that
@@ -40,8 +41,10 @@ func kindOf(name string) (capKind, error) {
 		return kindNet, nil
 	case strings.HasPrefix(name, idl.CapBlockPrefix) && len(name) > len(idl.CapBlockPrefix):
 		return kindBlock, nil
+	case strings.HasPrefix(name, idl.CapInetPrefix) && len(name) > len(idl.CapInetPrefix):
+		return kindInet, nil
 	}
-	return 0, fmt.Errorf("%q is no capability name (admin, nic:NAME, nic:NAME%s, blk:NAME)", name, idl.CapPortSuffix)
+	return 0, fmt.Errorf("%q is no capability name (admin, nic:NAME, nic:NAME%s, blk:NAME, inet:NAME)", name, idl.CapPortSuffix)
 }
 
 // checkCaps returns the capability names of req, checked against what the
@@ -97,6 +100,8 @@ func (r *Rv6) capability(name string) (any, error) {
 		c, err = domain.Import[idl.Port](r.ctx, grant)
 	case kindBlock:
 		c, err = domain.Import[idl.BlockDevice](r.ctx, grant)
+	case kindInet:
+		c, err = domain.Import[idl.Inet](r.ctx, grant)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("capability %q: %w", name, err)
@@ -143,6 +148,8 @@ func (r *Rv6) grant(h uint64, name string) error {
 		return r.loader.GrantPort(h, name, c)
 	case idl.BlockDevice:
 		return r.loader.GrantBlock(h, name, c)
+	case idl.Inet:
+		return r.loader.GrantInet(h, name, c)
 	}
 	return fmt.Errorf("capability %q: of no kind the loader grants", name)
 }
