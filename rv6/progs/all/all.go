@@ -23,7 +23,9 @@ import (
 	_ "github.com/rlgo/redleaf/rv6/progs/lspci"
 	_ "github.com/rlgo/redleaf/rv6/progs/mkdir"
 	_ "github.com/rlgo/redleaf/rv6/progs/mv"
+	_ "github.com/rlgo/redleaf/rv6/progs/nc"
 	_ "github.com/rlgo/redleaf/rv6/progs/nictest"
+	_ "github.com/rlgo/redleaf/rv6/progs/ping"
 	_ "github.com/rlgo/redleaf/rv6/progs/pktgen"
 	_ "github.com/rlgo/redleaf/rv6/progs/ps"
 	_ "github.com/rlgo/redleaf/rv6/progs/rm"
@@ -42,6 +44,6 @@ import (
 // Programs are the names of the programs this package registers, sorted.
 var Programs = []string{
 	"benchfs", "benchnet", "benchnvme", "cat", "cp", "crash", "df", "echo", "fwd", "grep", "head",
-	"ifconfig", "init", "kill", "ln", "ls", "lspci", "mkdir", "mv", "nictest", "pktgen", "ps", "rm",
+	"ifconfig", "init", "kill", "ln", "ls", "lspci", "mkdir", "mv", "nc", "nictest", "ping", "pktgen", "ps", "rm",
 	"rmdir", "sh", "sleep", "stat", "sync", "tail", "touch", "uptime", "usertests", "wc",
 }
