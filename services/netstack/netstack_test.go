@@ -8,6 +8,7 @@ import (
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/rref"
+	"github.com/rlgo/redleaf/kernel/shadow"
 	"github.com/rlgo/redleaf/rv6/fs/errno"
 	"github.com/rlgo/redleaf/services/netstack/netstacktest"
 )
@@ -176,5 +177,53 @@ func TestBadArguments(t *testing.T) {
 	}
 	if _, err := a.Send(l, buf.Borrow(), 1); !errors.Is(err, errno.EINVAL) {
 		t.Errorf("send on a listener: %v, want EINVAL", err)
+	}
+}
+
+// A stack behind a shadow comes back after its domain dies: the sockets
+// it held are gone (their numbers fail with EBADF), and new ones work.
+func TestShadowRestart(t *testing.T) {
+	m := domain.NewManager()
+	t.Cleanup(m.Close)
+	da, db, err := netstacktest.StartPair(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := shadow.New(m, db, shadow.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := domain.Connect[idl.Inet](m.Kernel(), da)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := domain.Connect[idl.Inet](m.Kernel(), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := b.Listen(80, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Kill(g.Current())
+	if _, err := b.Accept(l); !errors.Is(err, errno.EBADF) {
+		t.Fatalf("accept on the dead instance's listener: %v, want EBADF", err)
+	}
+	if g.Restarts() != 1 {
+		t.Fatalf("%d restarts, want 1", g.Restarts())
+	}
+	if l, err = b.Listen(80, 1); err != nil {
+		t.Fatal(err)
+	}
+	c, err := a.Dial(netstacktest.AddrB, 80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, b, l, idl.SockReadable)
+	if _, err := b.Accept(l); err != nil {
+		t.Fatal(err)
+	}
+	if r := wait(t, a, c, idl.SockWritable); r&idl.SockClosed != 0 {
+		t.Fatalf("the connection to the restarted stack: readiness %#x", r)
 	}
 }
