@@ -33,7 +33,10 @@ the guest writes to (the booted system drives the first one with its NVMe
 domain). --nic NETDEV adds a virtio-net NIC on a QEMU network backend, e.g.
 user,hostfwd=udp:127.0.0.1:5555-:7; with --append rl.net=virtio the booted
 system drives the last one with its virtio-net domain and answers UDP echo
-on it (kernel mode).
+on it (kernel mode). --forward HOSTPORT:GUESTPORT forwards TCP from
+127.0.0.1:HOSTPORT to the guest's port (10.0.2.15) through a virtio-net NIC
+on QEMU's user network, and boots the TCP/IP stack on it (kernel mode), so
+that e.g. "grant inet nc -l 7000" in Rv6's shell serves the host's port.
 
   rlbuild boot --mode uefi --step 'expect=\$ ' --step 'send=echo hi' \
     --step 'expect=(?m)^hi$' --step 'send=poweroff'`,
@@ -52,11 +55,16 @@ on it (kernel mode).
 	quiet := f.Bool("quiet", false, "do not copy the console to standard output in script mode")
 	nvmeFiles := f.StringArray("nvme", nil, "attach FILE (a raw image) as an NVMe disk, serial rlN; the guest writes to it; repeatable")
 	nics := f.StringArray("nic", nil, "add a virtio-net NIC on the QEMU -netdev backend NETDEV (without id=), e.g. user,hostfwd=udp:127.0.0.1:5555-:7; repeatable")
+	forwards := f.StringArray("forward", nil, "forward TCP from 127.0.0.1:HOSTPORT to the guest's GUESTPORT, as HOSTPORT:GUESTPORT, through a virtio-net NIC running the TCP/IP stack (kernel mode); repeatable")
 	appendCmdline := f.String("append", "", "append TEXT to the kernel command line (kernel mode), e.g. rl.net=virtio")
 	cf := addConfigFlags(cmd, map[string]string{"mode": "qemu.mode", "memory": "qemu.memory_mib", "cpus": "qemu.cpus", "accel": "qemu.accel"})
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		script, err := loadSteps(*steps, *script)
+		if err != nil {
+			return err
+		}
+		fwds, err := qemu.ParseForwards(*forwards)
 		if err != nil {
 			return err
 		}
@@ -85,6 +93,9 @@ on it (kernel mode).
 				return fmt.Errorf("--append: %s mode boots the disk's own command line; use --mode kernel", qc.Mode)
 			}
 			qc.Cmdline = strings.TrimSpace(qc.Cmdline + " " + *appendCmdline)
+		}
+		if err := qc.AddForwards(fwds); err != nil {
+			return err
 		}
 		if len(script) == 0 {
 			fmt.Fprintf(os.Stderr, "booting %s (%s, %s mode); Ctrl-A X quits QEMU\n", m.Name, m.Arch, q.Mode)
