@@ -7,9 +7,10 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/rlgo/redleaf/internal/loopserve"
 )
 
 // memFS is an FS in memory, for the tests.
@@ -54,33 +55,8 @@ func testFS() memFS {
 	}
 }
 
-// serve runs srv on a loopback listener: a host-side test adapter, the
-// server only sees an io.ReadWriter.
-func serve(t testing.TB, srv *Server) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				srv.ServeConn(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
+// serve runs srv on a loopback listener and returns its address.
+func serve(t testing.TB, srv *Server) string { return loopserve.Serve(t, srv.ServeConn) }
 
 func curl(t *testing.T, args ...string) string {
 	t.Helper()

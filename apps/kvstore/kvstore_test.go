@@ -10,36 +10,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rlgo/redleaf/internal/loopserve"
 )
 
-// serve runs srv on a loopback listener (a host-side test adapter: the
-// server itself only sees an io.ReadWriter) and returns its address.
-func serve(t testing.TB, srv *Server) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				srv.ServeConn(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
+// serve runs srv on a loopback listener and returns its address.
+func serve(t testing.TB, srv *Server) string { return loopserve.Serve(t, srv.ServeConn) }
 
 // client is a line-level protocol client for the tests.
 type client struct {
