@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rlgo/redleaf/images/manifest"
 	"github.com/rlgo/redleaf/qemu"
 )
 
@@ -26,15 +25,7 @@ func TestForwardTCP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU")
 	}
-	dir := image(t, "configs/qemu.yaml")
-	m, err := manifest.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := qemu.FromManifest(m, qemu.Kernel)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := kernelMode(t, "configs/qemu.yaml")
 	hostPort := freeTCPPort(t)
 	fwds, err := qemu.ParseForwards([]string{fmt.Sprintf("%d:7000", hostPort)})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/rlgo/redleaf/images/manifest"
+	"github.com/rlgo/redleaf/qemu"
 )
 
 // imageB builds a config for a benchmark (outside the tests' cache).
@@ -46,4 +47,19 @@ func allocated(b *testing.B, path string) int64 {
 		b.Fatal(err)
 	}
 	return st.Sys().(*syscall.Stat_t).Blocks * 512
+}
+
+// kernelMode is the QEMU configuration that boots cfg's image (built once
+// per run by image) in kernel mode, for tests that add devices to it.
+func kernelMode(t *testing.T, cfg string) qemu.Config {
+	t.Helper()
+	m, err := manifest.Load(image(t, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := qemu.FromManifest(m, qemu.Kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

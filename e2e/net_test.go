@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rlgo/redleaf/images/manifest"
 	"github.com/rlgo/redleaf/qemu"
 )
 
@@ -23,15 +22,7 @@ func TestVirtioNetEcho(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU")
 	}
-	dir := image(t, "configs/qemu.yaml")
-	m, err := manifest.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := qemu.FromManifest(m, qemu.Kernel)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := kernelMode(t, "configs/qemu.yaml")
 	port := freeUDPPort(t)
 	// The monitor shell (rl.rv6=0) has ifconfig. Not restrict=on: QEMU's
 	// user network then drops every UDP datagram from the guest, even the
