@@ -17,20 +17,30 @@ type Balancer struct {
 	tracker *Tracker
 	mac     [6]byte
 	tx      [][]byte
+	// earlier are the packet counts of backends of earlier tables, by
+	// name (folded in when the table changes).
+	earlier map[string]uint64
 	// Counters.
 	Forwarded, Dropped uint64
-	PerBackend         []uint64
+	// PerBackend counts the packets sent to each backend of the current
+	// table (by index in Table().Backends()); Counts adds earlier tables'.
+	PerBackend []uint64
 }
 
 // NewBalancer makes a balancer over table with a tracker; mac is its own
 // address (the source of forwarded frames).
 func NewBalancer(table *Table, tracker *Tracker, mac [6]byte) *Balancer {
-	b := &Balancer{table: table, tracker: tracker, mac: mac, tx: make([][]byte, 0, 256)}
+	b := &Balancer{table: table, tracker: tracker, mac: mac, tx: make([][]byte, 0, 256), earlier: map[string]uint64{}}
 	b.reindex()
 	return b
 }
 
+// reindex starts a new generation for the current table's backends,
+// folding the packet counts of the previous one into earlier.
 func (b *Balancer) reindex() {
+	for name, i := range b.byName {
+		b.earlier[name] += b.PerBackend[i]
+	}
 	b.gen++
 	b.byName = make(map[string]int, len(b.table.backends))
 	for i, be := range b.table.backends {
@@ -48,6 +58,36 @@ func (b *Balancer) SetBackends(backends []Backend) error {
 	}
 	b.reindex()
 	return nil
+}
+
+// SetTable switches to table t, filled elsewhere (by another thread,
+// while this one kept forwarding): the switch itself only rebuilds the
+// index of backend names, so the forwarding loop pauses for O(backends),
+// not for the O(M) population. The same rule as SetBackends holds for
+// tracked flows. The balancer owns t from now on.
+func (b *Balancer) SetTable(t *Table) {
+	b.table = t
+	b.reindex()
+}
+
+// Table is the current lookup table (read it from the forwarding thread
+// only).
+func (b *Balancer) Table() *Table { return b.table }
+
+// Tracker is the connection tracker (nil: none).
+func (b *Balancer) Tracker() *Tracker { return b.tracker }
+
+// Counts are the packets sent to each backend, by name, this table's and
+// earlier ones' (a removed backend keeps its count).
+func (b *Balancer) Counts() map[string]uint64 {
+	c := make(map[string]uint64, len(b.earlier)+len(b.byName))
+	for name, n := range b.earlier {
+		c[name] = n
+	}
+	for name, i := range b.byName {
+		c[name] += b.PerBackend[i]
+	}
+	return c
 }
 
 // Pick returns the backend index for flow f at time now.
@@ -99,6 +139,25 @@ func ParseFlow(frame []byte) (Flow, bool) {
 	return f, true
 }
 
+// Steer picks frame's backend and rewrites the frame in place for it:
+// destination MAC the backend's, source MAC the balancer's; the IP packet
+// is untouched (the backend holds the service address and answers the
+// client directly). It returns false, counting a drop, for a frame that
+// is not IPv4. It allocates nothing.
+func (b *Balancer) Steer(frame []byte, now time.Duration) bool {
+	f, ok := ParseFlow(frame)
+	if !ok {
+		b.Dropped++
+		return false
+	}
+	i := b.Pick(f, now)
+	be := &b.table.backends[i]
+	copy(frame[0:6], be.MAC[:])
+	copy(frame[6:12], b.mac[:])
+	b.PerBackend[i]++
+	return true
+}
+
 // errShortTransmit: the link took fewer frames than given.
 var errShortTransmit = errors.New("maglev: the link did not take every frame (dropped)")
 
@@ -116,17 +175,9 @@ func (b *Balancer) Forward(in, out stack.Link, now time.Duration) (int, error) {
 	frames, err := in.Receive()
 	b.tx = b.tx[:0]
 	for _, fr := range frames {
-		f, ok := ParseFlow(fr)
-		if !ok {
-			b.Dropped++
-			continue
+		if b.Steer(fr, now) {
+			b.tx = append(b.tx, fr)
 		}
-		i := b.Pick(f, now)
-		be := &b.table.backends[i]
-		copy(fr[0:6], be.MAC[:])
-		copy(fr[6:12], b.mac[:])
-		b.PerBackend[i]++
-		b.tx = append(b.tx, fr)
 	}
 	if len(b.tx) == 0 {
 		return 0, err
