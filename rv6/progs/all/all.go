@@ -21,6 +21,7 @@ import (
 	_ "github.com/rlgo/redleaf/rv6/progs/ln"
 	_ "github.com/rlgo/redleaf/rv6/progs/ls"
 	_ "github.com/rlgo/redleaf/rv6/progs/lspci"
+	_ "github.com/rlgo/redleaf/rv6/progs/maglev"
 	_ "github.com/rlgo/redleaf/rv6/progs/mkdir"
 	_ "github.com/rlgo/redleaf/rv6/progs/mv"
 	_ "github.com/rlgo/redleaf/rv6/progs/nc"
@@ -44,6 +45,6 @@ import (
 // Programs are the names of the programs this package registers, sorted.
 var Programs = []string{
 	"benchfs", "benchnet", "benchnvme", "cat", "cp", "crash", "df", "echo", "fwd", "grep", "head",
-	"ifconfig", "init", "kill", "ln", "ls", "lspci", "mkdir", "mv", "nc", "nictest", "ping", "pktgen", "ps", "rm",
+	"ifconfig", "init", "kill", "ln", "ls", "lspci", "maglev", "mkdir", "mv", "nc", "nictest", "ping", "pktgen", "ps", "rm",
 	"rmdir", "sh", "sleep", "stat", "sync", "tail", "touch", "uptime", "usertests", "wc",
 }
