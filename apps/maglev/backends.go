@@ -49,7 +49,7 @@ func ParseWeight(s string) (int, error) {
 // ParseBackend); names must be unique.
 func ParseBackends(s string) ([]Backend, error) {
 	if strings.TrimSpace(s) == "" {
-		return nil, fmt.Errorf("maglev: no backends: give at least one, NAME=MAC[/WEIGHT],...")
+		return nil, fmt.Errorf("maglev: no backends: give at least one as NAME=MAC[/WEIGHT]")
 	}
 	var bs []Backend
 	seen := map[string]bool{}

@@ -3,6 +3,7 @@ package maglev
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -226,5 +227,85 @@ func TestForwardAllocs(t *testing.T) {
 	l := newMemLink(32)
 	if a := testing.AllocsPerRun(100, func() { lb.Poll(l, time.Second) }); a != 0 {
 		t.Fatalf("%v allocations per batch", a)
+	}
+}
+
+// TestFlowDisruption: flows, not table entries. With N backends (one of
+// weight 2), each backend gets its weighted share of 20,000 random flows
+// (within 5 standard deviations); after one backend is removed, with
+// connection tracking exactly its flows move (about 1/N of all) and every
+// other flow keeps its backend; the bare table (no tracking) moves a few
+// more, as the paper reports.
+func TestFlowDisruption(t *testing.T) {
+	const nflows = 20000
+	r := rand.New(rand.NewPCG(5, 6))
+	flows := make([]Flow, nflows)
+	for i := range flows {
+		flows[i] = Flow{Src: [4]byte{10, byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())}, Dst: [4]byte{10, 0, 0, 100},
+			SPort: uint16(r.Uint32()), DPort: 443, Proto: 6}
+	}
+	for _, n := range []int{5, 10, 50} {
+		bs := backends(n)
+		bs[0].Weight = 2
+		tb, _ := NewTable(0, bs)
+		lb := NewBalancer(tb, NewTracker(1<<16, time.Minute), [6]byte{2})
+		first := make([]int, nflows)
+		per := make([]int, n)
+		for i, f := range flows {
+			first[i] = lb.Pick(f, time.Second)
+			per[first[i]]++
+		}
+		for i, c := range per {
+			w := tb.Backends()[i].Weight
+			p := float64(w) / float64(n+1)
+			if want, sd := p*nflows, math.Sqrt(nflows*p*(1-p)); math.Abs(float64(c)-want) > 5*sd {
+				t.Errorf("N=%d: %s (weight %d) has %d flows, want %.0f ± %.0f", n, bs[i].Name, w, c, want, 5*sd)
+			}
+		}
+		gone := n / 2
+		rest := append(append([]Backend(nil), bs[:gone]...), bs[gone+1:]...)
+		bare, _ := NewTable(0, rest)
+		if err := lb.SetBackends(rest); err != nil {
+			t.Fatal(err)
+		}
+		moved, bareMoved := 0, 0
+		for i, f := range flows {
+			now := rest[lb.Pick(f, 2*time.Second)].Name
+			if first[i] == gone {
+				continue
+			}
+			if now != bs[first[i]].Name {
+				moved++
+			}
+			if rest[bare.Lookup(f.Hash())].Name != bs[first[i]].Name {
+				bareMoved++
+			}
+		}
+		t.Logf("N=%d: removing %s moves its %.2f%% of the flows; of the others, %d move with tracking, %.2f%% without",
+			n, bs[gone].Name, 100*float64(per[gone])/nflows, moved, 100*float64(bareMoved)/nflows)
+		if moved != 0 {
+			t.Errorf("N=%d: %d flows of the remaining backends moved despite tracking", n, moved)
+		}
+		if frac := float64(bareMoved) / nflows; frac > 2.0/float64(n)+0.01 {
+			t.Errorf("N=%d: without tracking %.2f%% of the other flows moved", n, 100*frac)
+		}
+	}
+}
+
+func TestParseBackends(t *testing.T) {
+	bs, err := ParseBackends("a=02:00:00:00:00:01, b=0a:bc:de:f0:12:34/7")
+	if err != nil || len(bs) != 2 || bs[0] != (Backend{Name: "a", Weight: 1, MAC: [6]byte{2, 0, 0, 0, 0, 1}}) ||
+		bs[1] != (Backend{Name: "b", Weight: 7, MAC: [6]byte{0x0a, 0xbc, 0xde, 0xf0, 0x12, 0x34}}) {
+		t.Fatalf("%+v, %v", bs, err)
+	}
+	for _, bad := range []string{"", "a", "=02:00:00:00:00:01", "a=", "a=02:00:00:00:00", "a=02:00:00:00:00:1", "a=02:00:00:00:00:zz",
+		"a=03:00:00:00:00:01", "a=00:00:00:00:00:00", "a=02:00:00:00:00:01/0", "a=02:00:00:00:00:01/1001", "a=02:00:00:00:00:01/x",
+		"a b=02:00:00:00:00:01", "a=02:00:00:00:00:01,a=02:00:00:00:00:02"} {
+		if _, err := ParseBackends(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if s := FormatMAC([6]byte{0x0a, 0xbc, 0xde, 0xf0, 0x12, 0x34}); s != "0a:bc:de:f0:12:34" {
+		t.Error(s)
 	}
 }

@@ -268,3 +268,68 @@ func BenchmarkPorts(b *testing.B) {
 		}
 	}
 }
+
+// When port 1's TX ring is full, steered packets wait in the batch and go
+// out later, each once and steered once; receiving stops while every
+// buffer of the batch waits.
+func TestPortsTxFull(t *testing.T) {
+	mgr := domain.NewManager()
+	t.Cleanup(mgr.Close)
+	var nets [2]idl.Net
+	var ms [2]*model.Model
+	for i := range ms {
+		// Port 1's model works only when the test steps it: its TX ring
+		// fills up.
+		ms[i] = model.New(model.Config{Queues: 1, RAM: 4 << 20, Async: i == 1, MAC: [6]byte{0x02, 0x1b, 0x21, 0x0a, 0x0b, byte(i)}})
+		d, err := ixgbe.Open(ms[i], ixgbe.Config{RingSize: 64}, ixgbe.Hooks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nets[i] = ixgbe.NewNIC(nil, d)
+	}
+	tb, _ := maglev.NewTable(0, testBackends(4))
+	lb := maglev.NewBalancer(tb, maglev.NewTracker(1024, time.Minute), lbMAC)
+	p := maglev.NewPorts(lb, mgr.Kernel().Heap(), nets[0], nets[1], 16)
+	defer p.Close()
+	const n = 200
+	for c := range uint32(n) {
+		if !ms[0].Inject(0, clientFrame([6]byte{0x02, 0x1b, 0x21, 0x0a, 0x0b, 0}, c)) {
+			t.Fatalf("client %d's frame missed", c)
+		}
+	}
+	for range 20 {
+		if _, err := p.Step(time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 63 descriptors of 64 taken, then 16 packets wait and receiving stops.
+	if p.Sent != 63 || p.Held() != 16 || p.Received != 63+16 {
+		t.Fatalf("with port 1's ring full: sent %d, waiting %d, received %d", p.Sent, p.Held(), p.Received)
+	}
+	seen := map[uint32]int{}
+	for range 1000 {
+		ms[1].Step() // the wire takes what the ring holds
+		for _, f := range ms[1].Captured(0) {
+			fl, _ := maglev.ParseFlow(f)
+			seen[uint32(fl.Src[2])<<8|uint32(fl.Src[3])]++
+		}
+		if len(seen) == n {
+			break
+		}
+		if _, err := p.Step(time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for c := range uint32(n) {
+		if seen[c] != 1 {
+			t.Errorf("client %d's frame went out %d times", c, seen[c])
+		}
+	}
+	var steered uint64
+	for _, k := range lb.PerBackend {
+		steered += k
+	}
+	if p.Sent != n || p.Received != n || steered != n || p.Held() != 0 {
+		t.Errorf("sent %d, received %d, steered %d, waiting %d; want %d, %d, %d, 0", p.Sent, p.Received, steered, p.Held(), n, n, n)
+	}
+}
