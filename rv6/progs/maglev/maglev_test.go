@@ -30,7 +30,7 @@ type rig struct {
 // portMAC is port i's own address.
 func portMAC(i int) [6]byte { return [6]byte{0x02, 0x1b, 0x21, 0x0a, 0x0b, byte(i)} }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	mgr := domain.NewManager()
 	t.Cleanup(mgr.Close)
