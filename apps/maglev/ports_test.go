@@ -333,3 +333,55 @@ func TestPortsTxFull(t *testing.T) {
 		t.Errorf("sent %d, received %d, steered %d, waiting %d; want %d, %d, %d, 0", p.Sent, p.Received, steered, p.Held(), n, n, n)
 	}
 }
+
+// BenchmarkPortsRatio is BenchmarkPorts' two cases interleaved, batch by
+// batch, in one loop (one op is one batch of each, the first of the two
+// alternating), so that the load of a shared machine weighs on both alike: direct-Mpps and domains-Mpps are
+// each case's rate over its own time, ratio is domains over direct.
+func BenchmarkPortsRatio(b *testing.B) {
+	for _, batch := range []int{32, 256} {
+		b.Run(fmt.Sprintf("batch%d", batch), func(b *testing.B) {
+			var ps [2]*maglev.Ports
+			var ms [2]*model.Model
+			for i, domains := range []bool{false, true} {
+				r := newTwoPorts(b, domains)
+				r.m[1].Capture(false)
+				r.m[0].Generate(0, clientFrame([6]byte{0x02, 0x1b, 0x21, 0x0a, 0x0b, 0}, 0))
+				tb, err := maglev.NewTable(0, testBackends(100))
+				if err != nil {
+					b.Fatal(err)
+				}
+				lb := maglev.NewBalancer(tb, maglev.NewTracker(1<<16, time.Minute), lbMAC)
+				ps[i] = maglev.NewPorts(lb, r.heap, &flowSource{Net: r.net[0], flows: 4096}, r.net[1], batch)
+				defer ps[i].Close()
+				ms[i] = r.m[1]
+			}
+			var took [2]time.Duration
+			now := time.Second
+			b.ReportAllocs()
+			b.ResetTimer()
+			for n := 0; b.Loop(); n++ {
+				for j := range ps {
+					i := (j + n) & 1 // which goes first alternates
+					p := ps[i]
+					t0 := time.Now()
+					if k, err := p.Step(now); err != nil || k != batch {
+						b.Fatalf("sent %d of %d: %v", k, batch, err)
+					}
+					took[i] += time.Since(t0)
+				}
+			}
+			b.StopTimer()
+			var mpps [2]float64
+			for i, p := range ps {
+				mpps[i] = float64(p.Sent) / took[i].Seconds() / 1e6
+				if c := ms[i].Counters(); c.Sent != p.Sent {
+					b.Fatalf("port 1's model sent %d, the balancer %d", c.Sent, p.Sent)
+				}
+			}
+			b.ReportMetric(mpps[0], "direct-Mpps")
+			b.ReportMetric(mpps[1], "domains-Mpps")
+			b.ReportMetric(mpps[1]/mpps[0], "ratio")
+		})
+	}
+}
