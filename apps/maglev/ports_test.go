@@ -339,7 +339,7 @@ func TestPortsTxFull(t *testing.T) {
 // alternating), so that the load of a shared machine weighs on both alike: direct-Mpps and domains-Mpps are
 // each case's rate over its own time, ratio is domains over direct.
 func BenchmarkPortsRatio(b *testing.B) {
-	for _, batch := range []int{32, 256} {
+	for _, batch := range []int{1, 32, 256} {
 		b.Run(fmt.Sprintf("batch%d", batch), func(b *testing.B) {
 			var ps [2]*maglev.Ports
 			var ms [2]*model.Model
