@@ -18,6 +18,10 @@ import (
 // DefaultSize is the paper's table size.
 const DefaultSize = 65537
 
+// MaxSize bounds a table's size (64 MiB of entries); the paper's large
+// pools use 655373.
+const MaxSize = 1 << 24
+
 // A Backend is a server behind the balancer.
 type Backend struct {
 	Name   string  // identifies it: its offset and skip come from hashes of it
@@ -43,6 +47,9 @@ var ErrNoBackends = errors.New("maglev: no backends")
 func NewTable(m int, backends []Backend) (*Table, error) {
 	if m == 0 {
 		m = DefaultSize
+	}
+	if m > MaxSize {
+		return nil, fmt.Errorf("maglev: table size %d is too large: at most %d (use 65537, or 655373 for large pools)", m, MaxSize)
 	}
 	if m < 2 || !isPrime(m) {
 		return nil, fmt.Errorf("maglev: table size %d is not a prime (use 65537, or 655373 for large pools)", m)

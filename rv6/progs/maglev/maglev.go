@@ -39,6 +39,9 @@ const usage = "maglev -b NAME=MAC[/WEIGHT],... [-from ixgbe0] [-to ixgbe1] [-bat
 
 func init() { ulib.Register("maglev", main) }
 
+// maxFlows bounds connection tracking: 4 Mi flows of 64 bytes, 256 MiB.
+const maxFlows = 1 << 22
+
 // options are maglev's flags.
 type options struct {
 	backends []lb.Backend
@@ -62,7 +65,7 @@ func parse(p *ulib.Proc) (options, bool) {
 	count := f.Uint64("n", 0, "stop after forwarding this many packets (0: no limit)")
 	interval := f.Duration("i", 0, "print the counters every interval (0: never)")
 	m := f.Int("m", lb.DefaultSize, "the lookup table's size, a prime (65537; 655373 for large pools)")
-	flows := f.Int("flows", 1<<16, "how many flows connection tracking remembers (16..16777216)")
+	flows := f.Int("flows", 1<<16, "how many flows connection tracking remembers (16..4194304; 64 bytes each)")
 	idle := f.Duration("idle", time.Minute, "forget a flow idle for this long")
 	rest, ok := cli.ParseFlags(p, p.Stderr, f, p.Args[1:], usage)
 	if !ok {
@@ -79,8 +82,8 @@ func parse(p *ulib.Proc) (options, bool) {
 		p.Errorf("bad batch size %d: want 1..%d", o.batch, idl.NetBatch)
 	case o.dur < 0 || o.interval < 0:
 		p.Errorf("bad -t %v or -i %v: want 0 or more", o.dur, o.interval)
-	case o.flows < 16 || o.flows > 1<<24:
-		p.Errorf("bad -flows %d: want 16..16777216", o.flows)
+	case o.flows < 16 || o.flows > maxFlows:
+		p.Errorf("bad -flows %d: want 16..%d", o.flows, maxFlows)
 	case o.idle <= 0:
 		p.Errorf("bad -idle %v: want more than 0", o.idle)
 	case o.from == "" || o.to == "":

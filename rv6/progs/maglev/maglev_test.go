@@ -236,6 +236,8 @@ func TestMaglevProgramErrors(t *testing.T) {
 		{[]string{"-b", "a=02:00:00:00:00:01", "-m", "65536"}, 2, "table size 65536 is not a prime"},
 		{[]string{"-b", "a=02:00:00:00:00:01", "-batch", "257"}, 2, "bad batch size 257: want 1..256"},
 		{[]string{"-b", "a=02:00:00:00:00:01", "-flows", "1"}, 2, "bad -flows 1"},
+		{[]string{"-b", "a=02:00:00:00:00:01", "-flows", "4194305"}, 2, "bad -flows 4194305: want 16..4194304"},
+		{[]string{"-b", "a=02:00:00:00:00:01", "-m", "2147483647"}, 2, "table size 2147483647 is too large: at most 16777216"},
 		{[]string{"-b", "a=02:00:00:00:00:01", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"-b", "a=02:00:00:00:00:01", "-to", "ixgbe7"}, 1, "maglev: ixgbe7: this process was not given port ixgbe7"},
 	} {
