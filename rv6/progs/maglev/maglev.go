@@ -189,7 +189,7 @@ func (r *run) forward(p *ulib.Proc) int {
 
 	r.start = time.Now()
 	status := ulib.StatusOK
-	nextReport, lastSent := o.interval, uint64(0)
+	nextReport, lastSent, lastAt := o.interval, uint64(0), time.Duration(0)
 	idle := 0
 loop:
 	for calls := 0; ; calls++ {
@@ -225,11 +225,14 @@ loop:
 			continue
 		}
 		if o.interval > 0 && now >= nextReport {
+			// The rate is over the time since the last line, which may be
+			// longer than the interval on a busy machine; missed lines are
+			// skipped, not caught up.
 			sent := r.ports.Sent
 			p.Printf("maglev: %7.2fs forwarded %d (%.3f Mpps), dropped %d, conntrack hits %d misses %d\n",
-				now.Seconds(), sent-lastSent, float64(sent-lastSent)/o.interval.Seconds()/1e6, r.b.Dropped, r.b.Tracker().Hits, r.b.Tracker().Misses)
-			lastSent = sent
-			nextReport += o.interval
+				now.Seconds(), sent-lastSent, float64(sent-lastSent)/(now-lastAt).Seconds()/1e6, r.b.Dropped, r.b.Tracker().Hits, r.b.Tracker().Misses)
+			lastSent, lastAt = sent, now
+			nextReport = now + o.interval
 		}
 		if o.dur > 0 && now >= o.dur {
 			break

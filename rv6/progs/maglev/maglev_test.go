@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +249,32 @@ func TestMaglevProgramErrors(t *testing.T) {
 	}
 	if c := r.m[1].Counters(); c.Sent != 0 {
 		t.Errorf("port 1 sent %d frames", c.Sent)
+	}
+}
+
+// With -n the run ends at the count, not at the end of the input (there is
+// none here); -i prints the counters as it goes.
+func TestMaglevProgramCount(t *testing.T) {
+	r := newRig(t)
+	r.m[1].Capture(false)
+	r.m[0].Generate(0, clientFrame(7))
+	out, st := r.s.Run(t, "maglev", "-b", "a=02:be:00:00:00:01,b=02:be:00:00:00:02", "-n", "200000", "-i", "1ms")
+	t.Logf("%s", out)
+	if !st.Exited || st.Status != 0 {
+		t.Fatalf("maglev: %+v", st)
+	}
+	m := regexp.MustCompile(`maglev: forwarded (\d+) packets`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatal("no final count")
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 200000 {
+		t.Errorf("forwarded %d, want at least 200000", n)
+	}
+	if !strings.Contains(out, "until 200000 packets") || !regexp.MustCompile(`(?m)^maglev: +\d+\.\d\ds forwarded \d+ \(\d+\.\d+ Mpps\), dropped 0, conntrack hits \d+ misses 1$`).MatchString(out) {
+		t.Error("no limit line or no interval line")
+	}
+	// One client: all its packets to one backend, none to the other.
+	if !regexp.MustCompile(`(?m)^[ab] +02:be:00:00:00:0[12] +1 +3276\d +50\.00% +0$`).MatchString(out) {
+		t.Error("the client's packets went to both backends")
 	}
 }
