@@ -4,9 +4,11 @@
 // 2016): consistent hashing through a lookup table of prime size M
 // (65537 by default) filled by the paper's population algorithm, with
 // backend weights; connection tracking, so that a flow stays on its
-// backend when the table changes; and a forwarding loop over the stack's
-// Link that sends each IPv4 packet to its backend by rewriting the
-// destination MAC address.
+// backend when the table changes; and forwarding loops that send each
+// IPv4 packet to its backend by rewriting the destination MAC address:
+// Ports between two NICs (idl.Net), in place in the drivers' packet
+// deques, which Rv6's maglev program runs, and Forward over the stack's
+// Link.
 package maglev
 
 import (
