@@ -1,10 +1,12 @@
 package maglev
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -308,4 +310,33 @@ func TestParseBackends(t *testing.T) {
 	if s := FormatMAC([6]byte{0x0a, 0xbc, 0xde, 0xf0, 0x12, 0x34}); s != "0a:bc:de:f0:12:34" {
 		t.Error(s)
 	}
+}
+
+// FuzzSteer: any bytes a wire delivers are steered or dropped, never a
+// panic; a steered frame changes in its MACs only, to a backend's.
+func FuzzSteer(f *testing.F) {
+	f.Add(frame([4]byte{1, 2, 3, 4}, 1000))
+	f.Add([]byte{})
+	f.Add(make([]byte, 33))
+	short := frame([4]byte{1, 2, 3, 4}, 1)
+	short[14] = 0x4f // IHL 60 bytes, longer than the frame
+	f.Add(short)
+	tb, _ := NewTable(0, backends(5))
+	lb := NewBalancer(tb, NewTracker(64, time.Minute), [6]byte{2, 0, 0, 0, 0, 0xff})
+	f.Fuzz(func(t *testing.T, fr []byte) {
+		orig := append([]byte(nil), fr...)
+		dropped := lb.Dropped
+		if !lb.Steer(fr, time.Second) {
+			if lb.Dropped != dropped+1 || !bytes.Equal(fr, orig) {
+				t.Fatal("a dropped frame was not counted, or was changed")
+			}
+			return
+		}
+		if !bytes.Equal(fr[12:], orig[12:]) || [6]byte(fr[6:12]) != lb.mac {
+			t.Fatal("a steered frame changed beyond its MACs")
+		}
+		if slices.IndexFunc(tb.Backends(), func(b Backend) bool { return b.MAC == [6]byte(fr[0:6]) }) < 0 {
+			t.Fatalf("steered to % x, not a backend", fr[0:6])
+		}
+	})
 }
