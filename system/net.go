@@ -358,8 +358,8 @@ func (s *System) NIC() idl.Net {
 	return s.nic.net
 }
 
-// cmdIfconfig is the ifconfig command: the NIC's link and counters, and
-// the echo service's.
+// cmdIfconfig is the ifconfig command: the NIC's link and counters, the
+// echo service's, and the stack domain's instance.
 func (s *System) cmdIfconfig(_ context.Context, p *sh.Proc) int {
 	if len(p.Args) != 1 {
 		return usage(p, "ifconfig")
@@ -408,6 +408,13 @@ func (s *System) writeVirtioIfconfig(w io.Writer) error {
 		a := netip.PrefixFrom(netip.AddrFrom4(e.Addr), int(e.PrefixLen))
 		fmt.Fprintf(w, "%s: %s port %d: echoed %d, ARP replies %d, pings %d, ignored %d, dropped %d\n",
 			EchoName, a, e.Port, e.Echoed, e.ARPReplies, e.Pings, e.Ignored, e.Dropped)
+	}
+	if n.inet != nil {
+		// Least privilege: this view is every process's; the stack's
+		// address, lease and sockets are shown to holders of its
+		// capability (Rv6's ifconfig asks the stack through it).
+		fmt.Fprintf(w, "%s: TCP/IP stack domain on %s, instance #%d, restarts %d; its address, lease and sockets: grant %s ifconfig\n",
+			StackName, NetName, n.inet.Current().ID(), n.inet.Restarts(), InetCap)
 	}
 	return nil
 }
