@@ -55,6 +55,9 @@ func (s *Stack) StartDHCP(cfg dhcp4.Config) (*DHCP, error) {
 // the last event (EventNone if nothing changed).
 func (d *DHCP) Poll(now time.Duration) dhcp4.Event {
 	ev := dhcp4.EventNone
+	if now < d.c.Next() && d.s.udp[d.sock.idx].rx.n == 0 {
+		return ev // the common case: nothing arrived, nothing due
+	}
 	for {
 		n, _, port, err := d.sock.RecvFrom(d.in)
 		if err != nil {

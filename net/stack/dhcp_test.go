@@ -49,7 +49,7 @@ func (l *serverLink) Transmit(frames [][]byte) (int, error) {
 
 const testLease = 100 * time.Second
 
-func dhcpSetup(t *testing.T, unicast bool) (*Stack, *DHCP, *serverLink) {
+func dhcpSetup(t testing.TB, unicast bool) (*Stack, *DHCP, *serverLink) {
 	t.Helper()
 	srv := dhcp4test.New(netip.MustParseAddr("10.9.0.1"), netip.MustParsePrefix("10.9.0.0/24"),
 		netip.MustParseAddr("10.9.0.50"), netip.MustParseAddr("10.9.0.60"), netip.MustParseAddr("10.9.0.1"), testLease)
@@ -203,4 +203,33 @@ func TestDHCPSteadyNoAllocs(t *testing.T) {
 	}); a != 0 {
 		t.Errorf("%v allocations per poll", a)
 	}
+}
+
+// BenchmarkIdlePoll is the cost of an idle poll of a stack with a static
+// address (the baseline) and of one holding a DHCP lease (its client polled
+// too): what DHCP adds to every turn of the stack's loop.
+func BenchmarkIdlePoll(b *testing.B) {
+	b.Run("static", func(b *testing.B) {
+		l := &serverLink{mac: [6]byte{2, 0, 0, 0, 0, 0x33}}
+		s, err := New(l, Config{Addr: [4]byte{10, 9, 0, 50}, Seed: 7})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			s.Poll(time.Duration(i) * time.Microsecond)
+		}
+	})
+	b.Run("dhcp", func(b *testing.B) {
+		s, d, l := dhcpSetup(b, false)
+		if run(s, d, l, 0) != dhcp4.EventBound {
+			b.Fatal("no lease")
+		}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			now := time.Duration(i) * time.Microsecond
+			s.Poll(now)
+			d.Poll(now)
+		}
+	})
 }
