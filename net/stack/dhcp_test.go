@@ -233,3 +233,43 @@ func BenchmarkIdlePoll(b *testing.B) {
 		}
 	})
 }
+
+// TestDHCPMovedNetwork: the stack is bound on one network and its link is
+// moved to another (a server for another subnet, whose first OFFER is
+// lost): when rebinding reaches the new server it NAKs, the stack drops
+// its address, retransmits the DISCOVER and takes the new network's
+// address and gateway.
+func TestDHCPMovedNetwork(t *testing.T) {
+	s, d, l := dhcpSetup(t, false)
+	if run(s, d, l, 0) != dhcp4.EventBound {
+		t.Fatal("no lease")
+	}
+	lease, _ := d.Lease()
+	moved := dhcp4test.New(netip.MustParseAddr("10.8.0.1"), netip.MustParsePrefix("10.8.0.0/24"),
+		netip.MustParseAddr("10.8.0.50"), netip.MustParseAddr("10.8.0.60"), netip.MustParseAddr("10.8.0.1"), testLease)
+	lostOffers := 0
+	moved.DropReplies(func(ty dhcpv4.MessageType) bool {
+		if ty == dhcpv4.MessageTypeOffer && lostOffers == 0 {
+			lostOffers++
+			return true
+		}
+		return false
+	})
+	l.srv = moved
+	now, events := time.Duration(0), []dhcp4.Event{}
+	for len(events) < 2 && now < lease.Time*2 {
+		now = d.Next()
+		if ev := run(s, d, l, now); ev != dhcp4.EventNone {
+			events = append(events, ev)
+			if ev == dhcp4.EventLost && (s.HasAddr() || now >= lease.Time) {
+				t.Errorf("NAK at %v: stack still has %v (lease ends %v)", now, s.Addr(), lease.Time)
+			}
+		}
+	}
+	if len(events) != 2 || events[0] != dhcp4.EventLost || events[1] != dhcp4.EventBound || moved.Sent(dhcpv4.MessageTypeNak) != 1 || lostOffers != 1 {
+		t.Fatalf("events %v, NAKs %d, lost offers %d", events, moved.Sent(dhcpv4.MessageTypeNak), lostOffers)
+	}
+	if a := s.Addr(); a[1] != 8 || s.Config().Gateway != [4]byte{10, 8, 0, 1} {
+		t.Errorf("after the move the stack has %v via %v", a, s.Config().Gateway)
+	}
+}
