@@ -39,7 +39,7 @@ const (
 	NVMeSpin = Prefix + "nvme.spin" // how long the NVMe driver polls before it sleeps
 	Net      = Prefix + "net"       // virtio: take the virtio NIC from Linux
 	NetMAC   = Prefix + "netmac"    // the address of the NIC a domain drives
-	NetAddr  = Prefix + "netaddr"   // its IPv4 address and prefix, as 10.0.2.15/24
+	NetAddr  = Prefix + "netaddr"   // its IPv4 address and prefix, as 10.0.2.15/24, or dhcp (the stack only)
 	NetStack = Prefix + "netstack"  // 1: the TCP/IP stack domain on the NIC instead of the UDP echo
 )
 

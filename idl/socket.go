@@ -38,6 +38,51 @@ type InetInfo struct {
 	// Counters since the stack started.
 	RxFrames, TxFrames uint64
 	Restarts           uint64 // (filled by the system) restarts of the stack's domain
+
+	// Address by DHCP (rl.netaddr=dhcp): the client's state (DHCPStatic
+	// when the address is static), the lease's server and remaining time
+	// (-1: infinite; 0: no lease).
+	DHCPState  uint8
+	DHCPServer [4]byte
+	LeaseNs    int64
+	// More counters.
+	RxDropped, TxDropped       uint64
+	UDPReceived, UDPSent       uint64
+	TCPEstablished, TCPRetrans uint64
+	DHCPSent, DHCPReceived     uint64
+	DHCPLeases, DHCPLosses     uint64 // leases got (new addresses) and lost (expired or refused)
+}
+
+// DHCP states of InetInfo.DHCPState (net/dhcp4's states, plus one).
+const (
+	DHCPStatic     uint8 = iota // the address is static: no DHCP
+	DHCPInit                    // about to ask
+	DHCPSelecting               // DISCOVER sent
+	DHCPRequesting              // REQUEST for an offer sent
+	DHCPBound                   // holding a lease
+	DHCPRenewing                // T1 passed: asking the server that gave it
+	DHCPRebinding               // T2 passed: asking any server
+)
+
+// DHCPStateName names a DHCPState.
+func DHCPStateName(s uint8) string {
+	switch s {
+	case DHCPStatic:
+		return "static"
+	case DHCPInit:
+		return "init"
+	case DHCPSelecting:
+		return "selecting"
+	case DHCPRequesting:
+		return "requesting"
+	case DHCPBound:
+		return "bound"
+	case DHCPRenewing:
+		return "renewing"
+	case DHCPRebinding:
+		return "rebinding"
+	}
+	return "unknown"
 }
 
 // PingResult is the outcome of Inet.Ping.

@@ -16,6 +16,13 @@ const module = "github.com/rlgo/redleaf"
 // version it prints.
 var allowedAbove = []string{module + "/idl", module + "/version", module + "/bootparam"}
 
+// allowedLeaves are single packages (not their subpackages) of the module
+// that the trusted base may import because they are leaves, importing only
+// the standard library (TestLeavesAreLeaves checks that), with why:
+//   - net/dhcp4: the DHCP client logic kernel/netup shares with the
+//     network stack domain, so that both speak DHCP the same way.
+var allowedLeaves = []string{module + "/net/dhcp4"}
+
 type listed struct {
 	ImportPath string
 	Imports    []string
@@ -55,7 +62,28 @@ func allowed(p string) bool {
 			return true
 		}
 	}
+	for _, a := range allowedLeaves {
+		if p == a {
+			return true
+		}
+	}
 	return false
+}
+
+// TestLeavesAreLeaves fails when a package of allowedLeaves depends on
+// anything but the standard library.
+func TestLeavesAreLeaves(t *testing.T) {
+	for _, leaf := range allowedLeaves {
+		pkgs := goList(t, leaf)
+		if len(pkgs) != 1 {
+			t.Fatalf("go list %s: %d packages", leaf, len(pkgs))
+		}
+		for _, d := range pkgs[0].Deps {
+			if first, _, _ := strings.Cut(d, "/"); strings.Contains(first, ".") {
+				t.Errorf("%s imports %s: a leaf the kernel may import must depend on the standard library only", leaf, d)
+			}
+		}
+	}
 }
 
 // TestKernelImportsNothingAbove fails when a package under kernel/ (its

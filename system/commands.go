@@ -31,7 +31,7 @@ func (s *System) Register(r *sh.Registry) {
 	r.Register("blk", "use the RAM disk through its shadow: blk read LBA | blk write LBA TEXT | blk info", sh.Func(s.cmdBlk))
 	r.Register("nvme", "use the NVMe disk through its shadow: nvme read LBA | nvme write LBA TEXT (flushed) | nvme info", sh.Func(s.cmdNVMe))
 	r.Register("linuxnvme", "measure Linux's NVMe driver on a second controller (the Linux half of Rv6's benchnvme): "+linuxUsage, sh.Func(s.cmdLinuxNVMe))
-	r.RegisterView("ifconfig", "show the NIC domain's link and counters and the UDP echo service's (boot with rl.net=virtio)", sh.Func(s.cmdIfconfig))
+	r.RegisterView("ifconfig", "show the NIC domain's link and counters, the UDP echo service's, and the TCP/IP stack domain's instance (boot with rl.net=virtio)", sh.Func(s.cmdIfconfig))
 	r.RegisterView("lspci", "list the PCI devices and who drives each: a domain, or a Linux driver", sh.Func(s.cmdLspci))
 	r.Register("call", "make a null call into a service (null: no shadow; ramdisk: through its shadow): call NAME", sh.Func(s.cmdCall))
 }

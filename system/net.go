@@ -55,11 +55,13 @@ var DefaultNetAddr = netip.MustParsePrefix("10.0.2.15/24")
 //	rl.net=virtio              take a virtio-net device (the last one)
 //	rl.netmac=52:54:00:12:34:56 the one with this address instead
 //	rl.netaddr=10.0.2.15/24    the echo service's (or the stack's) address (DefaultNetAddr)
+//	rl.netaddr=dhcp            the stack's address by DHCP (with rl.netstack=1 only)
 //	rl.netstack=1              the TCP/IP stack domain (services/netstack) instead of the echo
 type NetConfig struct {
 	Driver string           // "virtio", or "" for none
 	MAC    net.HardwareAddr // nil: the last virtio-net device
-	Addr   netip.Prefix     // zero: DefaultNetAddr
+	Addr   netip.Prefix     // zero: DefaultNetAddr (unless DHCP)
+	DHCP   bool             // the stack gets its address by DHCP (Addr is zero)
 	Stack  bool             // run the stack (InetCap for Rv6) rather than the UDP echo
 }
 
@@ -83,11 +85,15 @@ func ParseNetConfig(c *boot.Cmdline) (NetConfig, error) {
 		cfg.MAC = mac
 	}
 	if v, ok := c.Lookup(bootparam.NetAddr); ok {
-		p, err := netip.ParsePrefix(v)
-		if err != nil || !p.Addr().Is4() {
-			return NetConfig{}, fmt.Errorf("%s=%q: want an IPv4 address and prefix length, as 10.0.2.15/24", bootparam.NetAddr, v)
+		if strings.EqualFold(v, "dhcp") {
+			cfg.DHCP = true
+		} else {
+			p, err := parseHostPrefix(v)
+			if err != nil {
+				return NetConfig{}, fmt.Errorf("%s=%q: want an IPv4 address and prefix length, as 10.0.2.15/24, or dhcp (%v)", bootparam.NetAddr, v, err)
+			}
+			cfg.Addr = p
 		}
-		cfg.Addr = p
 	}
 	if v, ok := c.Lookup(bootparam.NetStack); ok {
 		switch strings.ToLower(v) {
@@ -98,7 +104,29 @@ func ParseNetConfig(c *boot.Cmdline) (NetConfig, error) {
 			return NetConfig{}, fmt.Errorf("%s=%q: want 1 or 0", bootparam.NetStack, v)
 		}
 	}
+	if cfg.DHCP && !cfg.Stack {
+		return NetConfig{}, fmt.Errorf("%s=dhcp needs %s=1: only the TCP/IP stack domain runs a DHCP client (the UDP echo service takes a static address)", bootparam.NetAddr, bootparam.NetStack)
+	}
 	return cfg, nil
+}
+
+// parseHostPrefix parses a host's IPv4 address with its prefix length,
+// refusing what no host can have.
+func parseHostPrefix(v string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		return p, errors.New("not an address/prefix")
+	}
+	a := p.Addr()
+	switch {
+	case !a.Is4():
+		return p, errors.New("not IPv4")
+	case p.Bits() < 1:
+		return p, errors.New("prefix length 0")
+	case a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || a.As4()[0] >= 240:
+		return p, fmt.Errorf("%v is not a host address", a)
+	}
+	return p, nil
 }
 
 // netConfig is the configuration in effect: opts.Net, else the kernel
@@ -243,7 +271,7 @@ func (s *System) bindNet(opts Options, cfg NetConfig, d pci.Device) error {
 	s.logf("net: %s (%04x:%04x) taken from %s: domain %s (shadowed)%s", d.Addr, d.Vendor, d.DeviceID, prev, NetName, what)
 
 	addr := cfg.Addr
-	if !addr.IsValid() {
+	if !addr.IsValid() && !cfg.DHCP {
 		addr = DefaultNetAddr
 	}
 	if cfg.Stack {
@@ -279,15 +307,19 @@ func (s *System) bindNet(opts Options, cfg NetConfig, d pci.Device) error {
 }
 
 // startStack starts the TCP/IP stack domain over the NIC's shadow g,
-// behind a shadow of its own, at addr: Rv6 may then hand its sockets out
-// as InetCap. A stack that does not start is logged, not fatal.
+// behind a shadow of its own, at addr (invalid: by DHCP): Rv6 may then
+// hand its sockets out as InetCap. A stack that does not start is logged,
+// not fatal.
 func (s *System) startStack(opts Options, n *nic, g *shadow.Guard, addr netip.Prefix) {
 	var seed [8]byte
 	if _, err := rand.Read(seed[:]); err != nil {
 		s.logf("net: %s: no random seed for its sequence numbers: %v", StackName, err)
 		return
 	}
-	cfg := netstack.Config{Stack: stack.Config{Addr: addr.Addr().As4(), PrefixLen: addr.Bits(), Seed: binary.LittleEndian.Uint64(seed[:])}}
+	cfg := netstack.Config{Stack: stack.Config{Seed: binary.LittleEndian.Uint64(seed[:])}, DHCP: !addr.IsValid()}
+	if !cfg.DHCP {
+		cfg.Stack.Addr, cfg.Stack.PrefixLen = addr.Addr().As4(), addr.Bits()
+	}
 	sg, inet, err := guarded[idl.Inet](s, netstack.Kind, StackName, "", opts.Policy, DefaultNetDeadline,
 		domain.Grant(netstack.GrantNet, g),
 		domain.GrantDevice(netstack.GrantConfig, cfg))
@@ -301,7 +333,11 @@ func (s *System) startStack(opts Options, n *nic, g *shadow.Guard, addr netip.Pr
 		guard: sg,
 		ping:  func() error { _, err := inet.Info(); return err },
 	})
-	s.logf("net: %s: TCP/IP on %s, its sockets grantable as %s", StackName, addr, InetCap)
+	where := addr.String()
+	if cfg.DHCP {
+		where = "an address by DHCP"
+	}
+	s.logf("net: %s: TCP/IP on %s, its sockets grantable as %s", StackName, where, InetCap)
 }
 
 func macString(m [6]byte) string { return net.HardwareAddr(m[:]).String() }
@@ -322,8 +358,8 @@ func (s *System) NIC() idl.Net {
 	return s.nic.net
 }
 
-// cmdIfconfig is the ifconfig command: the NIC's link and counters, and
-// the echo service's.
+// cmdIfconfig is the ifconfig command: the NIC's link and counters, the
+// echo service's, and the stack domain's instance.
 func (s *System) cmdIfconfig(_ context.Context, p *sh.Proc) int {
 	if len(p.Args) != 1 {
 		return usage(p, "ifconfig")
@@ -372,6 +408,13 @@ func (s *System) writeVirtioIfconfig(w io.Writer) error {
 		a := netip.PrefixFrom(netip.AddrFrom4(e.Addr), int(e.PrefixLen))
 		fmt.Fprintf(w, "%s: %s port %d: echoed %d, ARP replies %d, pings %d, ignored %d, dropped %d\n",
 			EchoName, a, e.Port, e.Echoed, e.ARPReplies, e.Pings, e.Ignored, e.Dropped)
+	}
+	if n.inet != nil {
+		// Least privilege: this view is every process's; the stack's
+		// address, lease and sockets are shown to holders of its
+		// capability (Rv6's ifconfig asks the stack through it).
+		fmt.Fprintf(w, "%s: TCP/IP stack domain on %s, instance #%d, restarts %d; its address, lease and sockets: grant %s ifconfig\n",
+			StackName, NetName, n.inet.Current().ID(), n.inet.Restarts(), InetCap)
 	}
 	return nil
 }

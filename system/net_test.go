@@ -29,6 +29,13 @@ func TestParseNetConfig(t *testing.T) {
 		{"rl.net=virtio rl.netstack=1", "virtio [] invalid Prefix stack"},
 		{"rl.net=virtio rl.netstack=0", "virtio [] invalid Prefix echo"},
 		{"rl.netstack=maybe", `rl.netstack="maybe": want 1 or 0`},
+		{"rl.net=virtio rl.netstack=1 rl.netaddr=dhcp", "virtio [] invalid Prefix dhcp stack"},
+		{"rl.net=virtio rl.netstack=1 rl.netaddr=DHCP", "virtio [] invalid Prefix dhcp stack"},
+		{"rl.net=virtio rl.netaddr=dhcp", `rl.netaddr=dhcp needs rl.netstack=1`},
+		{"rl.netaddr=dhcpd", `rl.netaddr="dhcpd": want an IPv4 address and prefix length, as 10.0.2.15/24, or dhcp (not an address/prefix)`},
+		{"rl.netaddr=0.0.0.0/24", `rl.netaddr="0.0.0.0/24": want an IPv4 address and prefix length, as 10.0.2.15/24, or dhcp (0.0.0.0 is not a host address)`},
+		{"rl.netaddr=224.0.0.1/24", `is not a host address`},
+		{"rl.netaddr=10.0.2.15/0", `(prefix length 0)`},
 	} {
 		cfg, err := system.ParseNetConfig(boot.ParseCmdline(tc.line))
 		got := ""
@@ -40,6 +47,9 @@ func TestParseNetConfig(t *testing.T) {
 				mac = cfg.MAC.String()
 			}
 			got = cfg.Driver + " " + mac + " " + cfg.Addr.String()
+			if cfg.DHCP {
+				got += " dhcp"
+			}
 			if cfg.Stack {
 				got += " stack"
 			} else {

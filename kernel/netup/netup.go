@@ -2,7 +2,8 @@
 // stack, so that the domain kernel can talk to the netboot server that
 // booted it: it picks the interface (the one whose MAC the server booted,
 // else the first with carrier), sets it up, gets an address by DHCP
-// (github.com/insomniacslk/dhcp's nclient4, on a packet socket, so the
+// (net/dhcp4's client, the one the network stack domain runs, over
+// github.com/insomniacslk/dhcp's nclient4 UDP on a packet socket, so the
 // interface needs no address first) and configures address and default
 // route with netlink. Report then posts to the server's API.
 //
@@ -16,6 +17,8 @@ package netup
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -23,10 +26,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/rlgo/redleaf/net/dhcp4"
 )
 
 // Config configures Up. The zero value brings up the first interface
@@ -37,8 +41,8 @@ type Config struct {
 	MAC net.HardwareAddr
 	// CarrierWait bounds the wait for a link's carrier (default 10 s).
 	CarrierWait time.Duration
-	// DHCPTimeout is the wait for each DHCP reply (default 3 s); nclient4
-	// sends each message up to 3 times, and Up starts over until its
+	// DHCPTimeout is the wait for the first DHCP reply (default 3 s);
+	// later waits double up to 16 s, and Up keeps asking until its
 	// context ends.
 	DHCPTimeout time.Duration
 	// Logf reports progress (nil: nothing).
@@ -108,7 +112,7 @@ func Up(ctx context.Context, c Config) (*Link, error) {
 		return nil, err
 	}
 	c.logf("DHCP on %s (%s)", l.Name, l.MAC)
-	lease, err := getLease(ctx, c, l.Name)
+	lease, err := getLease(ctx, c, l.Name, l.MAC)
 	if err != nil {
 		return nil, err
 	}
@@ -259,69 +263,85 @@ type lease struct {
 	time   time.Duration
 }
 
-// parseACK extracts the lease from an ACK. The subnet mask defaults to
-// the address's classful mask, as RFC 2131 clients do without option 1.
-func parseACK(ack *dhcpv4.DHCPv4) (lease, error) {
-	var l lease
-	ip, ok := netip.AddrFromSlice(ack.YourIPAddr)
-	if !ok || !ip.Unmap().Is4() || ip.Unmap().IsUnspecified() {
-		return l, fmt.Errorf("DHCP ACK without an address (yiaddr %v)", ack.YourIPAddr)
+// fromLease converts net/dhcp4's lease (an infinite one lasts the
+// longest time.Duration).
+func fromLease(l dhcp4.Lease) lease {
+	out := lease{addr: netip.PrefixFrom(netip.AddrFrom4(l.Addr), l.PrefixLen), time: l.Time}
+	if l.Router != ([4]byte{}) {
+		out.router = netip.AddrFrom4(l.Router)
 	}
-	ip = ip.Unmap()
-	mask := ack.SubnetMask()
-	if mask == nil {
-		mask = ack.YourIPAddr.To4().DefaultMask()
+	if l.Server != ([4]byte{}) {
+		out.server = netip.AddrFrom4(l.Server)
 	}
-	ones, bits := mask.Size()
-	if bits != 32 || ones == 0 {
-		return l, fmt.Errorf("DHCP ACK with an invalid subnet mask %v", mask)
+	if l.Infinite {
+		out.time = time.Duration(1<<63 - 1)
 	}
-	l.addr = netip.PrefixFrom(ip, ones)
-	for _, r := range ack.Router() {
-		if a, ok := netip.AddrFromSlice(r); ok && a.Unmap().Is4() && !a.Unmap().IsUnspecified() {
-			l.router = a.Unmap()
-			break
-		}
-	}
-	if a, ok := netip.AddrFromSlice(ack.ServerIdentifier()); ok {
-		l.server = a.Unmap()
-	}
-	l.time = ack.IPAddressLeaseTime(0)
-	return l, nil
+	return out
 }
 
-// getLease gets a lease on iface, trying again (with a fresh client) until
-// ctx ends.
-func getLease(ctx context.Context, c Config, iface string) (lease, error) {
-	var last error
-	for attempt := 1; ; attempt++ {
-		l, err := dhcpOnce(ctx, c, iface)
-		if err == nil {
-			return l, nil
-		}
-		last = err
-		c.logf("DHCP on %s, attempt %d: %v", iface, attempt, err)
-		select {
-		case <-ctx.Done():
-			return lease{}, fmt.Errorf("DHCP on %s: no lease after %d attempts: %w", iface, attempt, last)
-		case <-time.After(time.Second):
-		}
+// getLease gets a lease on iface with net/dhcp4's client, the one the
+// network stack domain runs too, over nclient4's UDP on a packet socket
+// (the interface has no address yet). The client retransmits with
+// backoff and starts over after NAKs or unanswered REQUESTs, until ctx
+// ends.
+func getLease(ctx context.Context, c Config, iface string, mac net.HardwareAddr) (lease, error) {
+	if len(mac) != 6 {
+		return lease{}, fmt.Errorf("DHCP on %s: hardware address %v is not Ethernet's", iface, mac)
 	}
-}
-
-func dhcpOnce(ctx context.Context, c Config, iface string) (lease, error) {
-	client, err := nclient4.New(iface, nclient4.WithTimeout(c.DHCPTimeout), nclient4.WithRetry(3))
+	var seed [8]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return lease{}, fmt.Errorf("DHCP on %s: %w", iface, err)
+	}
+	cl, err := dhcp4.New(dhcp4.Config{MAC: [6]byte(mac), Seed: binary.LittleEndian.Uint64(seed[:]),
+		Retry: c.DHCPTimeout, MaxRetry: max(c.DHCPTimeout, 16*time.Second)})
 	if err != nil {
-		return lease{}, err
+		return lease{}, fmt.Errorf("DHCP on %s: %w", iface, err)
 	}
-	defer client.Close()
-	// The vendor class says who asks; the server treats it as a plain
-	// client (no option 93), so it gets an address and no boot file.
-	l, err := client.Request(ctx, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("rlkernel")))
+	conn, err := nclient4.NewRawUDPConn(iface, dhcp4.ClientPort)
 	if err != nil {
-		return lease{}, err
+		return lease{}, fmt.Errorf("DHCP on %s: opening a packet socket: %w", iface, err)
 	}
-	return parseACK(l.ACK)
+	defer conn.Close()
+	start := time.Now()
+	now := func() time.Duration { return time.Since(start) }
+	out, in := make([]byte, dhcp4.MaxMessage), make([]byte, 1500)
+	sent, last := 0, error(nil)
+	for {
+		n, dst, _ := cl.Poll(now(), out)
+		if n > 0 {
+			sent++
+			if _, err := conn.WriteTo(out[:n], &net.UDPAddr{IP: net.IP(dst[:]), Port: dhcp4.ServerPort}); err != nil {
+				last = err
+				c.logf("DHCP on %s: sending: %v", iface, err)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			if last == nil {
+				last = fmt.Errorf("no reply (state %v)", cl.State())
+			}
+			return lease{}, fmt.Errorf("DHCP on %s: no lease after %d messages: %w (%w)", iface, sent, last, err)
+		}
+		// Wake for the next retransmission, and at least every second to
+		// see ctx end.
+		conn.SetReadDeadline(start.Add(min(cl.Next(), now()+time.Second)))
+		k, _, err := conn.ReadFrom(in)
+		if err != nil {
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				return lease{}, fmt.Errorf("DHCP on %s: receiving: %w", iface, err)
+			}
+			continue
+		}
+		ev, err := cl.Input(now(), in[:k])
+		if err != nil {
+			last = err
+			continue
+		}
+		if ev == dhcp4.EventBound {
+			l, _ := cl.Lease()
+			return fromLease(l), nil
+		}
+	}
 }
 
 // apply configures the lease on the link: the address (replacing one

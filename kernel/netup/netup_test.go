@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/rlgo/redleaf/net/dhcp4"
 )
 
 func TestChoose(t *testing.T) {
@@ -34,7 +36,18 @@ func TestChoose(t *testing.T) {
 	}
 }
 
-func TestParseACK(t *testing.T) {
+// TestLeaseFromACK: an ACK built by insomniacslk/dhcp (as the netboot
+// server builds them) turns into the lease Up configures, through
+// net/dhcp4.
+func TestLeaseFromACK(t *testing.T) {
+	parse := func(ack *dhcpv4.DHCPv4) (lease, error) {
+		m, err := dhcp4.Parse(ack.ToBytes())
+		if err != nil {
+			return lease{}, err
+		}
+		l, err := dhcp4.LeaseFromAck(&m)
+		return fromLease(l), err
+	}
 	ack, err := dhcpv4.New(
 		dhcpv4.WithMessageType(dhcpv4.MessageTypeAck),
 		dhcpv4.WithYourIP(net.IPv4(10, 77, 0, 100)),
@@ -46,7 +59,7 @@ func TestParseACK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := parseACK(ack)
+	l, err := parse(ack)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,14 +69,18 @@ func TestParseACK(t *testing.T) {
 	}
 
 	// No mask: the classful default; no router: none.
-	ack, _ = dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeAck), dhcpv4.WithYourIP(net.IPv4(192, 168, 7, 9)))
-	if l, err := parseACK(ack); err != nil || l.addr != netip.MustParsePrefix("192.168.7.9/24") || l.router.IsValid() {
+	ack, _ = dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeAck), dhcpv4.WithYourIP(net.IPv4(192, 168, 7, 9)), dhcpv4.WithLeaseTime(60))
+	if l, err := parse(ack); err != nil || l.addr != netip.MustParsePrefix("192.168.7.9/24") || l.router.IsValid() {
 		t.Errorf("classful: %+v %v", l, err)
 	}
 
-	// No address: an error, not a zero lease.
-	ack, _ = dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeAck))
-	if _, err := parseACK(ack); err == nil {
+	// No address, or no lease time: an error, not a zero lease.
+	ack, _ = dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeAck), dhcpv4.WithLeaseTime(60))
+	if _, err := parse(ack); err == nil {
 		t.Error("ACK without yiaddr accepted")
+	}
+	ack, _ = dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeAck), dhcpv4.WithYourIP(net.IPv4(192, 168, 7, 9)))
+	if _, err := parse(ack); err == nil {
+		t.Error("ACK without a lease time accepted")
 	}
 }

@@ -116,6 +116,10 @@ func (s *Stack) handleARP(b []byte, now time.Duration) {
 		s.stats.RxDropped++
 		return
 	}
+	if !s.HasAddr() {
+		s.stats.RxNotForUs++ // nothing to answer for, nobody asked
+		return
+	}
 	if p.spa == ([4]byte{}) && p.op == arpRequest && p.tpa == s.cfg.Addr {
 		// An address probe (RFC 5227): answer, learn nothing.
 	} else if e := s.arp.find(p.spa); e != nil || p.tpa == s.cfg.Addr {
@@ -144,6 +148,9 @@ func (s *Stack) handleARP(b []byte, now time.Duration) {
 func (s *Stack) resolve(ip [4]byte, now time.Duration) ([6]byte, bool) {
 	if ip == broadcastIP || ip == s.subnetBroadcast {
 		return broadcastMAC, true
+	}
+	if !s.HasAddr() {
+		return [6]byte{}, false
 	}
 	hop := ip
 	if !s.onLink(ip) {

@@ -17,4 +17,6 @@ var (
 	ErrMessageSize  = errors.New("stack: message longer than the MTU allows")
 	ErrInvalid      = errors.New("stack: invalid argument")
 	ErrNoRoute      = errors.New("stack: no route to host (off-link address and no gateway)")
+	ErrNoAddr       = errors.New("stack: the interface has no IPv4 address yet (DHCP has not got a lease)")
+	ErrAddrLost     = errors.New("stack: the interface lost its IPv4 address (its DHCP lease ended or changed)")
 )

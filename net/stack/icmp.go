@@ -67,6 +67,9 @@ func (s *Stack) Ping(dst [4]byte, id, seq uint16, payload []byte) error {
 	if ipv4HeaderLen+8+len(payload) > s.cfg.MTU {
 		return ErrMessageSize
 	}
+	if !s.HasAddr() {
+		return ErrNoAddr
+	}
 	mac, ok := s.resolve(dst, s.now)
 	if !ok {
 		return ErrWouldBlock

@@ -81,7 +81,14 @@ func (s *Stack) handleIPv4(eh *etherHeader, b []byte, now time.Duration) {
 		return
 	}
 	bcast := h.dst == broadcastIP || h.dst == s.subnetBroadcast
-	if h.dst != s.cfg.Addr && !bcast {
+	if !s.HasAddr() {
+		// Only UDP, to any address: DHCP's replies before we have one.
+		if h.proto != protoUDP {
+			s.stats.RxNotForUs++
+			return
+		}
+		bcast = true
+	} else if h.dst != s.cfg.Addr && !bcast {
 		s.stats.RxNotForUs++
 		return
 	}

@@ -144,6 +144,9 @@ func (s *Stack) Dial(addr [4]byte, port uint16) (Conn, error) {
 	if port == 0 || addr == ([4]byte{}) || addr == broadcastIP || addr == s.subnetBroadcast || addr[0] >= 224 {
 		return Conn{}, ErrInvalid
 	}
+	if !s.HasAddr() {
+		return Conn{}, ErrNoAddr
+	}
 	if !s.onLink(addr) && s.cfg.Gateway == ([4]byte{}) {
 		return Conn{}, ErrNoRoute
 	}

@@ -9,10 +9,14 @@ import (
 
 // Config configures a Stack. The zero value of a field takes its default.
 type Config struct {
-	Addr      [4]byte // our IPv4 address (required)
+	Addr      [4]byte // our IPv4 address (required unless Unaddressed)
 	PrefixLen int     // of our network (default 24)
 	Gateway   [4]byte // next hop for off-link addresses (none: unreachable)
 	MTU       int     // IP MTU (default and maximum 1500; at least 576)
+
+	// Unaddressed starts the stack without an address (Addr zero), for a
+	// DHCP client that sets one later with SetAddr (see addr.go).
+	Unaddressed bool
 
 	MaxConns int // TCP connection slots, listeners' pending ones included (default 256)
 	MaxUDP   int // UDP sockets (default 16)
@@ -45,8 +49,11 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if c.Addr == ([4]byte{}) {
-		return c, fmt.Errorf("stack: Config.Addr is required (the stack's IPv4 address)")
+	if c.Addr == ([4]byte{}) && !c.Unaddressed {
+		return c, fmt.Errorf("stack: Config.Addr is required (the stack's IPv4 address), unless Config.Unaddressed (DHCP sets it)")
+	}
+	if c.Addr != ([4]byte{}) && c.Unaddressed {
+		return c, fmt.Errorf("stack: Config.Addr and Config.Unaddressed are both set")
 	}
 	if c.PrefixLen == 0 {
 		c.PrefixLen = 24
@@ -131,6 +138,7 @@ type Stats struct {
 	TCPKeepAliveProbes    uint64
 	TCPEstablished        uint64 // connections that reached ESTABLISHED
 	TCPBadSegments        uint64 // checksum or header errors
+	AddrLostConns         uint64 // connections closed because the address went (ClearAddr, SetAddr)
 }
 
 // A Stack is one network interface's IPv4 stack. See the package doc.
@@ -171,11 +179,7 @@ func New(link Link, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	s := &Stack{cfg: cfg, link: link, mac: link.HardwareAddr()}
-	s.mask = ^uint32(0) << (32 - cfg.PrefixLen)
-	binary.BigEndian.PutUint32(s.subnetBroadcast[:], binary.BigEndian.Uint32(cfg.Addr[:])|^s.mask)
-	if cfg.PrefixLen >= 31 {
-		s.subnetBroadcast = broadcastIP
-	}
+	s.setMask()
 	s.arp.e = make([]arpEntry, cfg.ARPSize)
 	s.udp = make([]udpSocket, cfg.MaxUDP)
 	if cfg.PingQueue > 0 {

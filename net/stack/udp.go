@@ -7,6 +7,10 @@ import (
 
 const udpHeaderLen = 8
 
+// udpARPWait is how many ARP retry intervals a datagram waits for its
+// next hop before it is dropped.
+const udpARPWait = 3
+
 // A dgram is one queued datagram's metadata; its bytes are in the queue's
 // arena.
 type dgram struct {
@@ -163,7 +167,7 @@ func (c UDPConn) SendTo(p []byte, addr [4]byte, port uint16) error {
 	if port == 0 {
 		return ErrInvalid
 	}
-	if !u.tx.put(addr, port, 0, p, 0) {
+	if !u.tx.put(addr, port, 0, p, c.s.now) {
 		u.tx.overflowed--
 		return ErrWouldBlock
 	}
@@ -244,7 +248,11 @@ func (s *Stack) handleUDP(h *ipv4Header, b []byte, now time.Duration) {
 }
 
 // flushUDP sends the queued datagrams whose next hop is resolved; the
-// others wait (the ARP request is out).
+// others wait (the ARP request is out), for at most udpARPWait ARP
+// retries: then the datagram is dropped (as Linux drops what waited for a
+// neighbour that never answered), so that it does not hold up the
+// socket's later datagrams (a DHCP client's broadcasts behind a unicast
+// to a server that went away).
 func (s *Stack) flushUDP(now time.Duration) {
 	s.udpPending = false
 	for i := range s.udp {
@@ -253,6 +261,11 @@ func (s *Stack) flushUDP(now time.Duration) {
 			d, b, _ := u.tx.peek()
 			mac, ok := s.resolve(d.addr, now)
 			if !ok {
+				if now-d.at >= udpARPWait*s.cfg.ARPRetry {
+					u.tx.pop()
+					s.stats.TxDropped++
+					continue
+				}
 				s.udpPending = true
 				break
 			}

@@ -63,3 +63,32 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestUDPUnresolvedDropped: a datagram to a neighbour that never answers
+// ARP is dropped after udpARPWait retries, and the broadcast queued behind
+// it goes out.
+func TestUDPUnresolvedDropped(t *testing.T) {
+	p := newPair(t, 32, Config{})
+	ua, _ := p.a.BindUDP(68)
+	ub, _ := p.b.BindUDP(67)
+	if err := ua.SendTo([]byte("to nobody"), [4]byte{10, 0, 0, 99}, 67); err != nil {
+		t.Fatal(err)
+	}
+	if err := ua.SendTo([]byte("to all"), broadcastIP, 67); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		p.round()
+	}
+	if ub.Ready()&EventReadable != 0 {
+		t.Fatal("the broadcast overtook the datagram waiting for ARP")
+	}
+	dropped := p.a.Stats().TxDropped
+	p.now += udpARPWait * time.Second
+	p.until("broadcast", time.Minute, func() bool { return ub.Ready()&EventReadable != 0 })
+	buf := make([]byte, 64)
+	n, _, _, _ := ub.RecvFrom(buf)
+	if string(buf[:n]) != "to all" || p.a.Stats().TxDropped != dropped+1 {
+		t.Errorf("got %q, dropped %d (was %d)", buf[:n], p.a.Stats().TxDropped, dropped)
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/rref"
+	"github.com/rlgo/redleaf/net/dhcp4"
 	"github.com/rlgo/redleaf/net/stack"
 	"github.com/rlgo/redleaf/net/stack/idlnet"
 	"github.com/rlgo/redleaf/rv6/fs/errno"
@@ -45,7 +46,9 @@ const (
 
 // Config configures the domain.
 type Config struct {
-	Stack      stack.Config  // Addr (required), PrefixLen, Gateway, Seed (give a random one)...
+	Stack      stack.Config  // Addr (required unless DHCP), PrefixLen, Gateway, Seed (give a random one)...
+	DHCP       bool          // get the address by DHCP (Stack.Addr must be zero): see dhcp.go
+	DHCPClient dhcp4.Config  // the DHCP client's timings (zero: RFC 2131's); its MAC is the NIC's
 	Queue      uint16        // the NIC's queue
 	Batch      int           // packets per batch (default 32)
 	Idle       time.Duration // sleep after an idle poll (default 500 µs)
@@ -86,8 +89,9 @@ type Service struct {
 	cfg   Config
 	start time.Time
 
-	mu    sync.Mutex // the stack, the link, the sockets
+	mu    sync.Mutex // the stack, the link, the sockets, the DHCP client
 	st    *stack.Stack
+	dhcp  *stack.DHCP // nil: static address
 	link  *idlnet.Link
 	socks []socket
 	open  int
@@ -128,15 +132,28 @@ func New(ctx *domain.Context) (idl.Inet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netstack: %w", err)
 	}
+	if cfg.DHCP {
+		if cfg.Stack.Addr != ([4]byte{}) {
+			return nil, fmt.Errorf("netstack: Config.DHCP with a static Config.Stack.Addr: choose one")
+		}
+		cfg.Stack.Unaddressed = true
+	}
 	st, err := stack.New(link, cfg.Stack)
 	if err != nil {
 		return nil, fmt.Errorf("netstack: %w", err)
 	}
 	s := &Service{ctx: ctx, cfg: cfg, start: time.Now(), st: st, link: link,
 		socks: make([]socket, cfg.MaxSockets), payload: make([]byte, maxPing)}
+	if err := s.startDHCP(); err != nil {
+		return nil, err
+	}
 	a, m := cfg.Stack.Addr, st.HardwareAddr()
-	ctx.Logf("%d.%d.%d.%d/%d on %02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3], st.Config().PrefixLen,
-		m[0], m[1], m[2], m[3], m[4], m[5])
+	if cfg.DHCP {
+		ctx.Logf("address by DHCP on %02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+	} else {
+		ctx.Logf("%d.%d.%d.%d/%d on %02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3], st.Config().PrefixLen,
+			m[0], m[1], m[2], m[3], m[4], m[5])
+	}
 	ctx.Spawn("poll", s.run)
 	return s, nil
 }
@@ -149,7 +166,9 @@ func (s *Service) run() {
 	failing := false
 	for {
 		s.mu.Lock()
-		worked, err := s.st.Poll(s.now())
+		now := s.now()
+		worked, err := s.st.Poll(now)
+		s.pollDHCP(now)
 		s.polls++
 		s.mu.Unlock()
 		if err != nil {
@@ -200,6 +219,8 @@ func errnoOf(op string, err error) error {
 		e = errno.EMSGSIZE
 	case errors.Is(err, stack.ErrNoRoute):
 		e = errno.EHOSTUNREACH
+	case errors.Is(err, stack.ErrNoAddr), errors.Is(err, stack.ErrAddrLost):
+		e = errno.ENETDOWN
 	default:
 		e = errno.EINVAL
 	}
@@ -248,8 +269,12 @@ func (s *Service) Info() (idl.InetInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, st := s.st.Config(), s.st.Stats()
-	return idl.InetInfo{Addr: c.Addr, PrefixLen: uint8(c.PrefixLen), Gateway: c.Gateway, MAC: s.st.HardwareAddr(),
-		Sockets: int32(s.open), Conns: int32(s.st.Conns()), RxFrames: st.RxFrames, TxFrames: st.TxFrames}, nil
+	info := idl.InetInfo{Addr: c.Addr, PrefixLen: uint8(c.PrefixLen), Gateway: c.Gateway, MAC: s.st.HardwareAddr(),
+		Sockets: int32(s.open), Conns: int32(s.st.Conns()), RxFrames: st.RxFrames, TxFrames: st.TxFrames,
+		RxDropped: st.RxDropped, TxDropped: st.TxDropped, UDPReceived: st.UDPReceived, UDPSent: st.UDPSent,
+		TCPEstablished: st.TCPEstablished, TCPRetrans: st.TCPRetransmits}
+	s.dhcpInfo(&info)
+	return info, nil
 }
 
 // Listen implements idl.Inet.

@@ -53,6 +53,7 @@ const (
 	ETIMEDOUT    Errno = 110
 	ECONNREFUSED Errno = 111
 	EHOSTUNREACH Errno = 113
+	ENETDOWN     Errno = 100 // the stack has no address (DHCP has no lease)
 )
 
 // messages are the texts of the Errnos, as strerror gives them. The table is
@@ -93,6 +94,7 @@ var messages = map[Errno]string{
 	ETIMEDOUT:    "connection timed out",
 	ECONNREFUSED: "connection refused",
 	EHOSTUNREACH: "no route to host",
+	ENETDOWN:     "network is down",
 }
 
 // names are the symbolic names of the Errnos.
@@ -105,7 +107,7 @@ var names = map[Errno]string{
 	EACCES: "EACCES", EMFILE: "EMFILE", ENOTTY: "ENOTTY", ESPIPE: "ESPIPE", EPIPE: "EPIPE",
 	ENOSYS: "ENOSYS", EMSGSIZE: "EMSGSIZE", ECONNABORTED: "ECONNABORTED", ECONNRESET: "ECONNRESET",
 	EADDRINUSE: "EADDRINUSE", ENOTCONN: "ENOTCONN", ETIMEDOUT: "ETIMEDOUT", ECONNREFUSED: "ECONNREFUSED",
-	EHOSTUNREACH: "EHOSTUNREACH",
+	EHOSTUNREACH: "EHOSTUNREACH", ENETDOWN: "ENETDOWN",
 }
 
 // Error returns the message of e, as strerror would.

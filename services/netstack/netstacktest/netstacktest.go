@@ -34,9 +34,23 @@ type End struct {
 	mac  [6]byte
 	peer *End
 
+	// host, if set, stands for the NIC at this end of the cable: it
+	// answers each frame sent to it (see Wire).
+	host func(frame []byte) [][]byte
+
 	mu      sync.Mutex
 	in      [][]byte
 	dropped uint64
+}
+
+// Wire makes one NIC whose cable leads to host instead of a second NIC:
+// host gets every frame the NIC transmits and returns the frames the
+// segment sends back (a DHCP server, a router). host runs on the
+// transmitting thread, one frame at a time.
+func Wire(mac [6]byte, host func(frame []byte) [][]byte) *End {
+	e := &End{mac: mac}
+	e.peer = &End{peer: e, host: host}
+	return e
 }
 
 // Pair makes the two ends of a cable.
@@ -82,6 +96,12 @@ func (e *End) TxBatch(_ uint16, pkts rref.Deque[idl.Packet]) (rref.Deque[idl.Pac
 }
 
 func (e *End) deliver(f []byte) {
+	if e.host != nil {
+		for _, r := range e.host(f) {
+			e.peer.deliver(r)
+		}
+		return
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.in) >= queueLimit {
