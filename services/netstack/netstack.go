@@ -14,6 +14,11 @@
 //
 // Sockets are numbered per stack (a slot and a generation, so a stale
 // number fails with EBADF); at most Config.MaxSockets are open at once.
+// Each instance starts its generations at a base of its own (mixed from
+// its domain id and start time), so that after a restart the numbers the
+// dead instance handed out, which its holders and the shadow's retries
+// still use, fail with EBADF instead of naming the new instance's
+// sockets (but for a chance of one in 2^19 per slot).
 // They belong to the stack, not to the caller: a program that ends
 // without closing its sockets leaves them open until the stack restarts
 // (rv6/ulib closes a program's sockets when its Main returns).
@@ -58,6 +63,7 @@ const (
 	defaultSockets = 256
 	maxSockets     = 1 << slotBits
 	slotBits       = 12
+	genMask        = 1<<(31-slotBits) - 1 // handles are positive int32s
 	pingQueue      = 8
 	maxPing        = 1472 // an ICMP payload in a 1500-byte MTU
 )
@@ -75,7 +81,7 @@ const (
 
 type socket struct {
 	kind uint8
-	gen  uint16
+	gen  uint32 // 1..genMask
 	l    stack.Listener
 	c    stack.Conn
 }
@@ -134,11 +140,28 @@ func New(ctx *domain.Context) (idl.Inet, error) {
 	}
 	s := &Service{ctx: ctx, cfg: cfg, start: time.Now(), st: st, link: link,
 		socks: make([]socket, cfg.MaxSockets), payload: make([]byte, maxPing)}
+	base := genBase(uint64(ctx.ID()), uint64(s.start.UnixNano()))
+	for i := range s.socks {
+		s.socks[i].gen = base
+	}
 	a, m := cfg.Stack.Addr, st.HardwareAddr()
 	ctx.Logf("%d.%d.%d.%d/%d on %02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3], st.Config().PrefixLen,
 		m[0], m[1], m[2], m[3], m[4], m[5])
 	ctx.Spawn("poll", s.run)
 	return s, nil
+}
+
+// genBase is an instance's first socket generation: splitmix64 of its
+// domain id and start time, so that instances after one another start
+// far apart.
+func genBase(id, t uint64) uint32 {
+	x := id*0x9e3779b97f4a7c15 ^ t
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return uint32(x) & genMask
 }
 
 // now is the stack's clock.
@@ -215,7 +238,7 @@ func (s *Service) handle(i int) int32 {
 func (s *Service) alloc(op string) (int, error) {
 	for i := range s.socks {
 		if s.socks[i].kind == free {
-			s.socks[i].gen++
+			s.socks[i].gen = (s.socks[i].gen + 1) & genMask
 			if s.socks[i].gen == 0 { // wrapped: handles stay positive
 				s.socks[i].gen = 1
 			}
