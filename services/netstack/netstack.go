@@ -33,6 +33,7 @@ import (
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
+	"github.com/rlgo/redleaf/kernel/faults"
 	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/net/stack"
 	"github.com/rlgo/redleaf/net/stack/idlnet"
@@ -44,8 +45,9 @@ const Kind = "netstack"
 
 // Grant names.
 const (
-	GrantNet    = "net"    // the NIC, an idl.Net (required)
-	GrantConfig = "config" // a Config (required: the address and the seed)
+	GrantNet    = "net"        // the NIC, an idl.Net (required)
+	GrantConfig = "config"     // a Config (required: the address and the seed)
+	GrantFaults = faults.Grant // a faults.Device (optional): a fault point at the entry of every socket call
 )
 
 // Config configures the domain.
@@ -89,6 +91,7 @@ type socket struct {
 // Service is the domain's idl.Inet.
 type Service struct {
 	ctx   *domain.Context
+	fp    faults.Device
 	cfg   Config
 	start time.Time
 
@@ -138,7 +141,7 @@ func New(ctx *domain.Context) (idl.Inet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netstack: %w", err)
 	}
-	s := &Service{ctx: ctx, cfg: cfg, start: time.Now(), st: st, link: link,
+	s := &Service{ctx: ctx, fp: faults.From(ctx), cfg: cfg, start: time.Now(), st: st, link: link,
 		socks: make([]socket, cfg.MaxSockets), payload: make([]byte, maxPing)}
 	base := genBase(uint64(ctx.ID()), uint64(s.start.UnixNano()))
 	for i := range s.socks {
@@ -268,6 +271,7 @@ func (s *Service) lookup(op string, h int32, want uint8) (*socket, int, error) {
 
 // Info implements idl.Inet.
 func (s *Service) Info() (idl.InetInfo, error) {
+	s.fp.Point(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, st := s.st.Config(), s.st.Stats()
@@ -277,6 +281,7 @@ func (s *Service) Info() (idl.InetInfo, error) {
 
 // Listen implements idl.Inet.
 func (s *Service) Listen(port uint16, backlog int32) (int32, error) {
+	s.fp.Point(s.ctx)
 	if port == 0 || backlog < 1 || backlog > 1024 {
 		return 0, fmt.Errorf("listen: port %d backlog %d: want a port and a backlog in 1..1024: %w", port, backlog, errno.EINVAL)
 	}
@@ -298,6 +303,7 @@ func (s *Service) Listen(port uint16, backlog int32) (int32, error) {
 
 // Accept implements idl.Inet.
 func (s *Service) Accept(h int32) (int32, error) {
+	s.fp.Point(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, _, err := s.lookup("accept", h, listener)
@@ -323,6 +329,7 @@ func (s *Service) Accept(h int32) (int32, error) {
 
 // Dial implements idl.Inet.
 func (s *Service) Dial(addr [4]byte, port uint16) (int32, error) {
+	s.fp.Point(s.ctx)
 	if port == 0 {
 		return 0, fmt.Errorf("dial: port 0: %w", errno.EINVAL)
 	}
@@ -344,6 +351,7 @@ func (s *Service) Dial(addr [4]byte, port uint16) (int32, error) {
 
 // Peer implements idl.Inet.
 func (s *Service) Peer(h int32) ([4]byte, uint16, error) {
+	s.fp.Point(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, _, err := s.lookup("peer", h, conn)
@@ -355,6 +363,7 @@ func (s *Service) Peer(h int32) ([4]byte, uint16, error) {
 
 // Recv implements idl.Inet.
 func (s *Service) Recv(h int32, buf rref.RRef[idl.IOBuf], n int32) (rref.RRef[idl.IOBuf], int32, error) {
+	s.fp.Point(s.ctx)
 	if n < 0 || n > idl.IOSize {
 		return buf, 0, fmt.Errorf("recv: %d bytes: want 0..%d: %w", n, idl.IOSize, errno.EINVAL)
 	}
@@ -373,6 +382,7 @@ func (s *Service) Recv(h int32, buf rref.RRef[idl.IOBuf], n int32) (rref.RRef[id
 
 // Send implements idl.Inet.
 func (s *Service) Send(h int32, buf rref.Borrow[idl.IOBuf], n int32) (int32, error) {
+	s.fp.Point(s.ctx)
 	if n < 0 || n > idl.IOSize {
 		return 0, fmt.Errorf("send: %d bytes: want 0..%d: %w", n, idl.IOSize, errno.EINVAL)
 	}
@@ -388,6 +398,7 @@ func (s *Service) Send(h int32, buf rref.Borrow[idl.IOBuf], n int32) (int32, err
 
 // Shutdown implements idl.Inet.
 func (s *Service) Shutdown(h int32, how uint8) error {
+	s.fp.Point(s.ctx)
 	var sh stack.How
 	switch how {
 	case idl.ShutRead:
@@ -410,6 +421,7 @@ func (s *Service) Shutdown(h int32, how uint8) error {
 
 // Close implements idl.Inet.
 func (s *Service) Close(h int32) error {
+	s.fp.Point(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, _, err := s.lookup("close", h, free)
@@ -458,6 +470,7 @@ func clampWait(ns int64) time.Duration {
 // Wait implements idl.Inet. It checks after every poll of the stack's
 // thread (it sleeps a fraction of the idle time between checks).
 func (s *Service) Wait(h int32, events uint8, timeoutNs int64) (uint8, error) {
+	s.fp.Point(s.ctx)
 	deadline := time.Now().Add(clampWait(timeoutNs))
 	want := events | idl.SockClosed
 	for {
@@ -477,6 +490,7 @@ func (s *Service) Wait(h int32, events uint8, timeoutNs int64) (uint8, error) {
 
 // Ping implements idl.Inet.
 func (s *Service) Ping(addr [4]byte, seq uint16, size int32, timeoutNs int64) (idl.PingResult, error) {
+	s.fp.Point(s.ctx)
 	if size < 0 || int(size) > len(s.payload) {
 		return idl.PingResult{}, fmt.Errorf("ping: %d bytes: want 0..%d: %w", size, len(s.payload), errno.EMSGSIZE)
 	}
