@@ -174,10 +174,7 @@ func (s *Service) now() time.Duration { return time.Since(s.start) }
 func (s *Service) run() {
 	failing := false
 	for {
-		s.mu.Lock()
-		worked, err := s.st.Poll(s.now())
-		s.polls++
-		s.mu.Unlock()
+		worked, err := s.poll()
 		if err != nil {
 			if !failing {
 				s.ctx.Logf("the NIC failed: %v; retrying", err)
@@ -194,6 +191,18 @@ func (s *Service) run() {
 			s.ctx.Sleep(s.cfg.Idle)
 		}
 	}
+}
+
+// poll polls the stack once. The lock is released by a defer, as
+// everywhere here: Poll crosses into the NIC's domain, and when this
+// instance dies meanwhile the thread unwinds on its way back. A lock it
+// kept would hold every caller already inside this instance (threads of
+// other domains, Wait's) forever.
+func (s *Service) poll() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.polls++
+	return s.st.Poll(s.now())
 }
 
 // errnoOf maps the stack's errors to errno values, keeping the message.
@@ -474,18 +483,23 @@ func (s *Service) Wait(h int32, events uint8, timeoutNs int64) (uint8, error) {
 	deadline := time.Now().Add(clampWait(timeoutNs))
 	want := events | idl.SockClosed
 	for {
-		s.mu.Lock()
-		k, _, err := s.lookup("wait", h, free)
-		var r uint8
-		if err == nil {
-			r = ready(k)
-		}
-		s.mu.Unlock()
+		r, err := s.readiness(h)
 		if err != nil || r&want != 0 || !time.Now().Before(deadline) {
 			return r, err
 		}
 		s.ctx.Sleep(s.cfg.Idle / 2)
 	}
+}
+
+// readiness is the readiness of socket h.
+func (s *Service) readiness(h int32) (uint8, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, _, err := s.lookup("wait", h, free)
+	if err != nil {
+		return 0, err
+	}
+	return ready(k), nil
 }
 
 // Ping implements idl.Inet.
@@ -505,17 +519,8 @@ func (s *Service) Ping(addr [4]byte, seq uint16, size int32, timeoutNs int64) (i
 	deadline := time.Now().Add(clampWait(timeoutNs))
 	var sent time.Duration
 	for sent == 0 { // until the request is queued (ARP may take a while)
-		s.mu.Lock()
-		for { // drop stale replies
-			if _, ok := s.st.EchoReply(nil); !ok {
-				break
-			}
-		}
-		err := s.st.Ping(addr, id, seq, p)
-		if err == nil {
-			sent = max(s.now(), 1)
-		}
-		s.mu.Unlock()
+		var err error
+		sent, err = s.sendPing(addr, id, seq, p)
 		if err != nil && !errors.Is(err, stack.ErrWouldBlock) {
 			return idl.PingResult{}, errnoOf("ping", err)
 		}
@@ -527,9 +532,7 @@ func (s *Service) Ping(addr [4]byte, seq uint16, size int32, timeoutNs int64) (i
 		}
 	}
 	for {
-		s.mu.Lock()
-		r, ok := s.st.EchoReply(nil)
-		s.mu.Unlock()
+		r, ok := s.echoReply()
 		if ok && r.From == addr && r.ID == id && r.Seq == seq {
 			return idl.PingResult{Got: true, RTTNs: int64(max(r.Received-sent, 0))}, nil
 		}
@@ -540,4 +543,27 @@ func (s *Service) Ping(addr [4]byte, seq uint16, size int32, timeoutNs int64) (i
 			s.ctx.Sleep(s.cfg.Idle / 2)
 		}
 	}
+}
+
+// sendPing drops stale echo replies and queues an echo request; sent is
+// when (0 if it was not queued).
+func (s *Service) sendPing(addr [4]byte, id, seq uint16, p []byte) (sent time.Duration, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for { // drop stale replies
+		if _, ok := s.st.EchoReply(nil); !ok {
+			break
+		}
+	}
+	if err := s.st.Ping(addr, id, seq, p); err != nil {
+		return 0, err
+	}
+	return max(s.now(), 1), nil
+}
+
+// echoReply takes the next echo reply.
+func (s *Service) echoReply() (stack.EchoReply, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.EchoReply(nil)
 }
