@@ -170,7 +170,23 @@ type tally struct {
 	wrong    atomic.Int64 // responses that differ from what was asked for
 	dials    atomic.Int64
 	mu       sync.Mutex
-	firstBad []string // the first few wrong responses and connection errors
+	byErr    map[string]int // connection errors by kind
+	firstBad []string       // the first few wrong responses and connection errors
+}
+
+// errKind names the kind of a connection's error, for the accounting.
+func errKind(err error) string {
+	switch {
+	case errors.Is(err, stack.ErrReset):
+		return "reset"
+	case errors.Is(err, stack.ErrRefused):
+		return "refused"
+	case errors.Is(err, stack.ErrTimeout):
+		return "TCP timeout"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "EOF"
+	}
+	return "other"
 }
 
 func (y *tally) note(bad bool, format string, args ...any) {
@@ -223,6 +239,9 @@ func (c *client) drop(err error, timeout bool) {
 			c.y.timeouts.Add(1)
 		} else {
 			c.y.connErrs.Add(1)
+			c.y.mu.Lock()
+			c.y.byErr[errKind(err)]++
+			c.y.mu.Unlock()
 			c.y.note(false, "%s: %v", c.name, err)
 		}
 	}
@@ -250,7 +269,7 @@ func (c *client) step(st *stack.Stack, now time.Duration, buf []byte) {
 			return
 		case state == stack.StateClosed: // a connection that failed counts as a failed request
 			c.busy = true
-			c.drop(fmt.Errorf("connect: %v", c.c.Err()), false)
+			c.drop(fmt.Errorf("connect: %w", c.c.Err()), false)
 			c.retry = now + 10*time.Millisecond // refused: the server is not listening again yet
 			return
 		case now-c.since > reqBound:
@@ -383,7 +402,7 @@ func runFaults(t *testing.T, plan []injection) {
 
 	// The load: 8 HTTP clients and 2 kvstore clients on a plain
 	// net/stack at the other end of the cable, one goroutine.
-	web, kv := &tally{}, &tally{}
+	web, kv := &tally{byErr: map[string]int{}}, &tally{byErr: map[string]int{}}
 	var clients []*client
 	for i := range 8 {
 		clients = append(clients, &client{name: fmt.Sprintf("http%d", i), y: web, port: httpPort, next: httpRequest(names, files)})
@@ -490,12 +509,14 @@ func runFaults(t *testing.T, plan []injection) {
 		y    *tally
 	}{{"httpd", web}, {"kvstore", kv}} {
 		st := s.appStats[a.name]
-		t.Logf("%s: requests ok %d, connection errors (resets, refusals, EOF) %d, timeouts at %v %d, wrong %d; dials %d; server: listens %d, accepted %d, ended %d, failed %d",
-			a.name, a.y.ok.Load(), a.y.connErrs.Load(), reqBound, a.y.timeouts.Load(), a.y.wrong.Load(), a.y.dials.Load(),
+		a.y.mu.Lock()
+		t.Logf("%s: requests ok %d, connection errors %d %v, timeouts at %v %d, wrong %d; dials %d; server: listens %d, accepted %d, ended %d, failed %d",
+			a.name, a.y.ok.Load(), a.y.connErrs.Load(), a.y.byErr, reqBound, a.y.timeouts.Load(), a.y.wrong.Load(), a.y.dials.Load(),
 			st.Listens.Load(), st.Accepted.Load(), st.Ended.Load(), st.Failed.Load())
 		for _, l := range a.y.firstBad {
 			t.Logf("  %s", l)
 		}
+		a.y.mu.Unlock()
 		if a.y.wrong.Load() > 0 {
 			t.Errorf("%s: %d responses were wrong", a.name, a.y.wrong.Load())
 		}
