@@ -322,7 +322,8 @@ func (s *System) startStack(opts Options, n *nic, g *shadow.Guard, addr netip.Pr
 	}
 	sg, inet, err := guarded[idl.Inet](s, netstack.Kind, StackName, "", opts.Policy, DefaultNetDeadline,
 		domain.Grant(netstack.GrantNet, g),
-		domain.GrantDevice(netstack.GrantConfig, cfg))
+		domain.GrantDevice(netstack.GrantConfig, cfg),
+		domain.GrantDevice(netstack.GrantFaults, s.inj.Device()))
 	if err != nil {
 		s.logf("net: %v", err)
 		return

@@ -23,7 +23,7 @@ func (s *Stack) handleTCP(eh *etherHeader, h *ipv4Header, b []byte, now time.Dur
 	}
 	for li := range t.listeners {
 		if l := &t.listeners[li]; l.port == g.dport {
-			t.listen(int32(li), h.src, &g, now)
+			t.listen(int32(li), h.src, eh.src, &g, now)
 			return
 		}
 	}
@@ -47,13 +47,15 @@ func (t *tcpTable) resetFor(raddr [4]byte, mac [6]byte, g *tcpSegment) {
 }
 
 // listen handles a segment for a listening port: a SYN opens a connection
-// in SYN-RECEIVED if the backlog has room.
-func (t *tcpTable) listen(li int32, raddr [4]byte, g *tcpSegment, now time.Duration) {
+// in SYN-RECEIVED if the backlog has room. Anything else is answered with
+// a RST to the link address it came from (mac): the ARP cache may not know
+// the sender, e.g. a peer of connections a restarted stack forgot.
+func (t *tcpTable) listen(li int32, raddr [4]byte, mac [6]byte, g *tcpSegment, now time.Duration) {
 	if g.flags&flagRST != 0 {
 		return
 	}
 	if g.flags&flagACK != 0 || g.flags&flagSYN == 0 {
-		t.resetFor(raddr, t.s.macFor(raddr), g)
+		t.resetFor(raddr, mac, g)
 		return
 	}
 	l := &t.listeners[li]

@@ -14,6 +14,11 @@
 //
 // Sockets are numbered per stack (a slot and a generation, so a stale
 // number fails with EBADF); at most Config.MaxSockets are open at once.
+// Each instance starts its generations at a base of its own (mixed from
+// its domain id and start time), so that after a restart the numbers the
+// dead instance handed out, which its holders and the shadow's retries
+// still use, fail with EBADF instead of naming the new instance's
+// sockets (but for a chance of one in 2^19 per slot).
 // They belong to the stack, not to the caller: a program that ends
 // without closing its sockets leaves them open until the stack restarts
 // (rv6/ulib closes a program's sockets when its Main returns).
@@ -28,6 +33,7 @@ import (
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
+	"github.com/rlgo/redleaf/kernel/faults"
 	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/net/dhcp4"
 	"github.com/rlgo/redleaf/net/stack"
@@ -40,8 +46,9 @@ const Kind = "netstack"
 
 // Grant names.
 const (
-	GrantNet    = "net"    // the NIC, an idl.Net (required)
-	GrantConfig = "config" // a Config (required: the address and the seed)
+	GrantNet    = "net"        // the NIC, an idl.Net (required)
+	GrantConfig = "config"     // a Config (required: the address and the seed)
+	GrantFaults = faults.Grant // a faults.Device (optional): a fault point at the entry of every socket call
 )
 
 // Config configures the domain.
@@ -61,6 +68,7 @@ const (
 	defaultSockets = 256
 	maxSockets     = 1 << slotBits
 	slotBits       = 12
+	genMask        = 1<<(31-slotBits) - 1 // handles are positive int32s
 	pingQueue      = 8
 	maxPing        = 1472 // an ICMP payload in a 1500-byte MTU
 )
@@ -78,7 +86,7 @@ const (
 
 type socket struct {
 	kind uint8
-	gen  uint16
+	gen  uint32 // 1..genMask
 	l    stack.Listener
 	c    stack.Conn
 }
@@ -86,6 +94,7 @@ type socket struct {
 // Service is the domain's idl.Inet.
 type Service struct {
 	ctx   *domain.Context
+	fp    faults.Device
 	cfg   Config
 	start time.Time
 
@@ -142,8 +151,12 @@ func New(ctx *domain.Context) (idl.Inet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netstack: %w", err)
 	}
-	s := &Service{ctx: ctx, cfg: cfg, start: time.Now(), st: st, link: link,
+	s := &Service{ctx: ctx, fp: faults.From(ctx), cfg: cfg, start: time.Now(), st: st, link: link,
 		socks: make([]socket, cfg.MaxSockets), payload: make([]byte, maxPing)}
+	base := genBase(uint64(ctx.ID()), uint64(s.start.UnixNano()))
+	for i := range s.socks {
+		s.socks[i].gen = base
+	}
 	if err := s.startDHCP(); err != nil {
 		return nil, err
 	}
@@ -158,6 +171,19 @@ func New(ctx *domain.Context) (idl.Inet, error) {
 	return s, nil
 }
 
+// genBase is an instance's first socket generation: splitmix64 of its
+// domain id and start time, so that instances after one another start
+// far apart.
+func genBase(id, t uint64) uint32 {
+	x := id*0x9e3779b97f4a7c15 ^ t
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return uint32(x) & genMask
+}
+
 // now is the stack's clock.
 func (s *Service) now() time.Duration { return time.Since(s.start) }
 
@@ -165,12 +191,7 @@ func (s *Service) now() time.Duration { return time.Since(s.start) }
 func (s *Service) run() {
 	failing := false
 	for {
-		s.mu.Lock()
-		now := s.now()
-		worked, err := s.st.Poll(now)
-		s.pollDHCP(now)
-		s.polls++
-		s.mu.Unlock()
+		worked, err := s.poll()
 		if err != nil {
 			if !failing {
 				s.ctx.Logf("the NIC failed: %v; retrying", err)
@@ -187,6 +208,21 @@ func (s *Service) run() {
 			s.ctx.Sleep(s.cfg.Idle)
 		}
 	}
+}
+
+// poll polls the stack once. The lock is released by a defer, as
+// everywhere here: Poll crosses into the NIC's domain, and when this
+// instance dies meanwhile the thread unwinds on its way back. A lock it
+// kept would hold every caller already inside this instance (threads of
+// other domains, Wait's) forever.
+func (s *Service) poll() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.polls++
+	now := s.now()
+	worked, err := s.st.Poll(now)
+	s.pollDHCP(now)
+	return worked, err
 }
 
 // errnoOf maps the stack's errors to errno values, keeping the message.
@@ -236,7 +272,7 @@ func (s *Service) handle(i int) int32 {
 func (s *Service) alloc(op string) (int, error) {
 	for i := range s.socks {
 		if s.socks[i].kind == free {
-			s.socks[i].gen++
+			s.socks[i].gen = (s.socks[i].gen + 1) & genMask
 			if s.socks[i].gen == 0 { // wrapped: handles stay positive
 				s.socks[i].gen = 1
 			}
@@ -266,6 +302,7 @@ func (s *Service) lookup(op string, h int32, want uint8) (*socket, int, error) {
 
 // Info implements idl.Inet.
 func (s *Service) Info() (idl.InetInfo, error) {
+	s.fp.Point(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, st := s.st.Config(), s.st.Stats()
@@ -279,6 +316,7 @@ func (s *Service) Info() (idl.InetInfo, error) {
 
 // Listen implements idl.Inet.
 func (s *Service) Listen(port uint16, backlog int32) (int32, error) {
+	s.fp.Point(s.ctx)
 	if port == 0 || backlog < 1 || backlog > 1024 {
 		return 0, fmt.Errorf("listen: port %d backlog %d: want a port and a backlog in 1..1024: %w", port, backlog, errno.EINVAL)
 	}
@@ -300,6 +338,7 @@ func (s *Service) Listen(port uint16, backlog int32) (int32, error) {
 
 // Accept implements idl.Inet.
 func (s *Service) Accept(h int32) (int32, error) {
+	s.fp.Point(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, _, err := s.lookup("accept", h, listener)
@@ -325,6 +364,7 @@ func (s *Service) Accept(h int32) (int32, error) {
 
 // Dial implements idl.Inet.
 func (s *Service) Dial(addr [4]byte, port uint16) (int32, error) {
+	s.fp.Point(s.ctx)
 	if port == 0 {
 		return 0, fmt.Errorf("dial: port 0: %w", errno.EINVAL)
 	}
@@ -346,6 +386,7 @@ func (s *Service) Dial(addr [4]byte, port uint16) (int32, error) {
 
 // Peer implements idl.Inet.
 func (s *Service) Peer(h int32) ([4]byte, uint16, error) {
+	s.fp.Point(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, _, err := s.lookup("peer", h, conn)
@@ -357,6 +398,7 @@ func (s *Service) Peer(h int32) ([4]byte, uint16, error) {
 
 // Recv implements idl.Inet.
 func (s *Service) Recv(h int32, buf rref.RRef[idl.IOBuf], n int32) (rref.RRef[idl.IOBuf], int32, error) {
+	s.fp.Point(s.ctx)
 	if n < 0 || n > idl.IOSize {
 		return buf, 0, fmt.Errorf("recv: %d bytes: want 0..%d: %w", n, idl.IOSize, errno.EINVAL)
 	}
@@ -375,6 +417,7 @@ func (s *Service) Recv(h int32, buf rref.RRef[idl.IOBuf], n int32) (rref.RRef[id
 
 // Send implements idl.Inet.
 func (s *Service) Send(h int32, buf rref.Borrow[idl.IOBuf], n int32) (int32, error) {
+	s.fp.Point(s.ctx)
 	if n < 0 || n > idl.IOSize {
 		return 0, fmt.Errorf("send: %d bytes: want 0..%d: %w", n, idl.IOSize, errno.EINVAL)
 	}
@@ -390,6 +433,7 @@ func (s *Service) Send(h int32, buf rref.Borrow[idl.IOBuf], n int32) (int32, err
 
 // Shutdown implements idl.Inet.
 func (s *Service) Shutdown(h int32, how uint8) error {
+	s.fp.Point(s.ctx)
 	var sh stack.How
 	switch how {
 	case idl.ShutRead:
@@ -412,6 +456,7 @@ func (s *Service) Shutdown(h int32, how uint8) error {
 
 // Close implements idl.Inet.
 func (s *Service) Close(h int32) error {
+	s.fp.Point(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, _, err := s.lookup("close", h, free)
@@ -460,16 +505,11 @@ func clampWait(ns int64) time.Duration {
 // Wait implements idl.Inet. It checks after every poll of the stack's
 // thread (it sleeps a fraction of the idle time between checks).
 func (s *Service) Wait(h int32, events uint8, timeoutNs int64) (uint8, error) {
+	s.fp.Point(s.ctx)
 	deadline := time.Now().Add(clampWait(timeoutNs))
 	want := events | idl.SockClosed
 	for {
-		s.mu.Lock()
-		k, _, err := s.lookup("wait", h, free)
-		var r uint8
-		if err == nil {
-			r = ready(k)
-		}
-		s.mu.Unlock()
+		r, err := s.readiness(h)
 		if err != nil || r&want != 0 || !time.Now().Before(deadline) {
 			return r, err
 		}
@@ -477,8 +517,20 @@ func (s *Service) Wait(h int32, events uint8, timeoutNs int64) (uint8, error) {
 	}
 }
 
+// readiness is the readiness of socket h.
+func (s *Service) readiness(h int32) (uint8, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, _, err := s.lookup("wait", h, free)
+	if err != nil {
+		return 0, err
+	}
+	return ready(k), nil
+}
+
 // Ping implements idl.Inet.
 func (s *Service) Ping(addr [4]byte, seq uint16, size int32, timeoutNs int64) (idl.PingResult, error) {
+	s.fp.Point(s.ctx)
 	if size < 0 || int(size) > len(s.payload) {
 		return idl.PingResult{}, fmt.Errorf("ping: %d bytes: want 0..%d: %w", size, len(s.payload), errno.EMSGSIZE)
 	}
@@ -493,17 +545,8 @@ func (s *Service) Ping(addr [4]byte, seq uint16, size int32, timeoutNs int64) (i
 	deadline := time.Now().Add(clampWait(timeoutNs))
 	var sent time.Duration
 	for sent == 0 { // until the request is queued (ARP may take a while)
-		s.mu.Lock()
-		for { // drop stale replies
-			if _, ok := s.st.EchoReply(nil); !ok {
-				break
-			}
-		}
-		err := s.st.Ping(addr, id, seq, p)
-		if err == nil {
-			sent = max(s.now(), 1)
-		}
-		s.mu.Unlock()
+		var err error
+		sent, err = s.sendPing(addr, id, seq, p)
 		if err != nil && !errors.Is(err, stack.ErrWouldBlock) {
 			return idl.PingResult{}, errnoOf("ping", err)
 		}
@@ -515,9 +558,7 @@ func (s *Service) Ping(addr [4]byte, seq uint16, size int32, timeoutNs int64) (i
 		}
 	}
 	for {
-		s.mu.Lock()
-		r, ok := s.st.EchoReply(nil)
-		s.mu.Unlock()
+		r, ok := s.echoReply()
 		if ok && r.From == addr && r.ID == id && r.Seq == seq {
 			return idl.PingResult{Got: true, RTTNs: int64(max(r.Received-sent, 0))}, nil
 		}
@@ -528,4 +569,27 @@ func (s *Service) Ping(addr [4]byte, seq uint16, size int32, timeoutNs int64) (i
 			s.ctx.Sleep(s.cfg.Idle / 2)
 		}
 	}
+}
+
+// sendPing drops stale echo replies and queues an echo request; sent is
+// when (0 if it was not queued).
+func (s *Service) sendPing(addr [4]byte, id, seq uint16, p []byte) (sent time.Duration, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for { // drop stale replies
+		if _, ok := s.st.EchoReply(nil); !ok {
+			break
+		}
+	}
+	if err := s.st.Ping(addr, id, seq, p); err != nil {
+		return 0, err
+	}
+	return max(s.now(), 1), nil
+}
+
+// echoReply takes the next echo reply.
+func (s *Service) echoReply() (stack.EchoReply, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.EchoReply(nil)
 }

@@ -227,3 +227,68 @@ func TestShadowRestart(t *testing.T) {
 		t.Fatalf("the connection to the restarted stack: readiness %#x", r)
 	}
 }
+
+// A socket number of an instance that died is never a socket of the
+// instance that replaced it: after the restart the new instance's first
+// sockets fill the same slots, and the old numbers must still fail with
+// EBADF, not reach someone else's connection.
+func TestStaleSocketsAfterRestart(t *testing.T) {
+	m := domain.NewManager()
+	t.Cleanup(m.Close)
+	da, db, err := netstacktest.StartPair(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := shadow.New(m, db, shadow.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := domain.Connect[idl.Inet](m.Kernel(), da)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := domain.Connect[idl.Inet](m.Kernel(), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old []int32
+	for port := uint16(80); port < 84; port++ {
+		l, err := b.Listen(port, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, l)
+	}
+	m.Kill(g.Current())
+	if _, err := b.Info(); err != nil { // restarts it
+		t.Fatal(err)
+	}
+	l, err := b.Listen(80, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := a.Dial(netstacktest.AddrB, 80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, b, l, idl.SockReadable)
+	s, err := b.Accept(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, a, c, idl.SockWritable)
+	for _, h := range old {
+		if h == l || h == s {
+			t.Errorf("the restarted stack reused socket number %d of the instance before", h)
+		}
+		if _, err := b.Accept(h); !errors.Is(err, errno.EBADF) {
+			t.Errorf("accept on socket %d of the dead instance: %v, want EBADF", h, err)
+		}
+		if err := b.Close(h); !errors.Is(err, errno.EBADF) {
+			t.Errorf("close of socket %d of the dead instance: %v, want EBADF", h, err)
+		}
+	}
+	if _, _, err := b.Peer(s); err != nil {
+		t.Fatalf("the new instance's connection after stale closes: %v", err)
+	}
+}
