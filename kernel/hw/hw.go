@@ -23,7 +23,11 @@
 // (it can already write any number into a descriptor).
 package hw
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rlgo/redleaf/kernel/rref"
+)
 
 // Regs is a register window of a device. Offsets are in bytes from the
 // window's start; an access outside the window, or misaligned, panics (in a
@@ -83,3 +87,18 @@ type PCIDevice interface {
 // ErrNoBusMaster is what a driver reports when bus mastering is off: the
 // device cannot reach memory, so it never completes anything.
 var ErrNoBusMaster = errors.New("hw: bus mastering is disabled in the PCI command register; the device cannot DMA")
+
+// A CellPool is a pool of shared-heap cells in DMA memory that the kernel
+// grants a driver (kernel/dma.CellPool): the device reads and writes the
+// cells' payloads itself, so packets move between the device and the
+// driver's callers without a copy.
+type CellPool[T any] interface {
+	// Get hands out a free cell, owned by a, zeroed; false if the pool is
+	// empty.
+	Get(a *rref.Account) (rref.RRef[T], bool)
+	// Phys is the bus address of byte off of r's payload, if r is a valid
+	// handle (its holder owns the cell) to a cell of this pool and off is
+	// inside the payload; false otherwise (a cell on the Go heap, another
+	// pool's, a stale handle).
+	Phys(r rref.RRef[T], off int) (uint64, bool)
+}

@@ -1,0 +1,78 @@
+package rref
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+	"unsafe"
+)
+
+// Pools in given memory: cells whose storage the kernel chose, such as DMA
+// memory a device reads and writes (kernel/dma's CellPool). The cells are
+// ordinary cells in every other respect: owned, moved, lent, dropped and
+// reclaimed as any other, and back in their pool when dropped or reclaimed.
+
+// CellSize is the number of bytes a cell holding a T takes in memory given
+// to NewPoolIn.
+func CellSize[T any]() int { return int(unsafe.Sizeof(cell[T]{})) }
+
+// CellAlign is the alignment the memory of such a cell needs.
+func CellAlign[T any]() int { return int(unsafe.Alignof(cell[T]{})) }
+
+// PayloadOffset is the offset of the payload (the T) in such a cell: the
+// payload of the cell in mem starts at mem[PayloadOffset[T]()].
+func PayloadOffset[T any]() int { return int(unsafe.Offsetof(cell[T]{}.val)) }
+
+// placed keeps every pool in given memory reachable for ever: its cells
+// point to it (their home), and the garbage collector does not look into
+// memory off the Go heap, nor into a []byte, to find that out.
+var placed struct {
+	mu    sync.Mutex
+	pools []any
+}
+
+// NewPoolIn makes a pool of len(mems) cells of T, cell i in mems[i], which
+// must hold CellSize[T]() bytes aligned to CellAlign[T](). T must be
+// exchangeable, so the garbage collector has nothing to find in a payload;
+// the rest of a cell points only to static data and to the pool, which is
+// kept alive. The memory must stay mapped for ever and must not be used for
+// anything else: the pool owns it from now on. For the kernel (kernel/dma):
+// a domain is not given memory to place cells in.
+func NewPoolIn[T any](name string, mems [][]byte) *Pool[T] {
+	t := reflect.TypeFor[T]()
+	mustExchange(t)
+	size, align := CellSize[T](), CellAlign[T]()
+	p := &pool[T]{name: name, at: make([]*cell[T], len(mems)), free: make([]int32, len(mems))}
+	for i, m := range mems {
+		if len(m) < size {
+			panic(fmt.Sprintf("rref: NewPoolIn %s: cell %d has %d bytes of memory, a cell of %v needs %d", name, i, len(m), t, size))
+		}
+		base := unsafe.Pointer(unsafe.SliceData(m))
+		if uintptr(base)%uintptr(align) != 0 {
+			panic(fmt.Sprintf("rref: NewPoolIn %s: the memory of cell %d is not aligned to %d bytes", name, i, align))
+		}
+		clear(m[:size]) // the zero cell
+		c := (*cell[T])(base)
+		c.typ, c.slot, c.home, c.idx = t, int32(i), p, -1
+		p.at[i] = c
+		p.free[i] = int32(len(mems) - 1 - i)
+	}
+	placed.mu.Lock()
+	placed.pools = append(placed.pools, p)
+	placed.mu.Unlock()
+	return &Pool[T]{p}
+}
+
+// Slot reports which cell of the pool r is, if r is a valid handle to one
+// of them: for the kernel's tables kept beside a pool (the bus address of
+// each cell of a CellPool). Valid means its holder owns the cell now, so a
+// slot is only ever told to the cell's owner.
+func (h *Pool[T]) Slot(r RRef[T]) (int, bool) {
+	if h == nil || h.p == nil || r.c == nil || r.c.home != recycler(h.p) {
+		return 0, false
+	}
+	if !r.Valid() {
+		return 0, false
+	}
+	return int(r.c.slot), true
+}
