@@ -7,6 +7,7 @@ import (
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/hw"
+	"github.com/rlgo/redleaf/kernel/rref"
 )
 
 // Config is what the kernel configures a NIC with (granted to the domain
@@ -51,9 +52,16 @@ func (c Config) withDefaults() (Config, error) {
 // Hooks let the driver cooperate with the domain kernel: Check is called
 // while polling (Context.Check: a dead domain's thread unwinds there) and
 // Sleep waits (Context.Sleep). Nil hooks do nothing and time.Sleep.
+//
+// Packets is the NIC's pool of packet cells in DMA memory (GrantPackets),
+// nil for none: with it the rings hold cells of the pool and packets move
+// without a copy; Heap is the account that owns them while they are in the
+// rings (the domain's, Context.Heap), required with Packets.
 type Hooks struct {
-	Check func()
-	Sleep func(time.Duration)
+	Check   func()
+	Sleep   func(time.Duration)
+	Packets hw.CellPool[idl.Packet]
+	Heap    *rref.Account
 }
 
 // A Device is one 82599 brought up by the driver.
@@ -94,6 +102,9 @@ func Open(dev hw.PCIDevice, cfg Config, hooks Hooks) (*Device, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if hooks.Packets != nil && hooks.Heap == nil {
+		return nil, fmt.Errorf("%w: a packet pool without an account to own the rings' cells (set Hooks.Heap)", ErrPool)
 	}
 	vendor, device := dev.IDs()
 	m, ok := Lookup(vendor, device)

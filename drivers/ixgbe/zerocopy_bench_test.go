@@ -6,6 +6,7 @@ import (
 
 	"github.com/rlgo/redleaf/drivers/ixgbe/model"
 	"github.com/rlgo/redleaf/idl"
+	"github.com/rlgo/redleaf/kernel/hw"
 	"github.com/rlgo/redleaf/kernel/rref"
 )
 
@@ -33,16 +34,25 @@ func BenchmarkIxgbePath(b *testing.B) {
 
 func benchPath(b *testing.B, path string, size, batch int, mode string) {
 	m := model.New(model.Config{Queues: 1})
-	d, err := Open(m, Config{RingSize: 512}, Hooks{})
+	heap := testHeap(b)
+	hooks := Hooks{}
+	if mode == "zerocopy" {
+		pool, err := m.Packets("bench", 2*512+batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		hooks.Packets, hooks.Heap = pool, heap
+	}
+	d, err := Open(m, Config{RingSize: 512}, hooks)
 	if err != nil {
 		b.Fatal(err)
 	}
-	nic, heap := NewNIC(nil, d), testHeap(b)
+	nic := NewNIC(nil, d)
 	m.Capture(false)
 	if path != "tx" {
 		m.Generate(0, frame(0, size, nil))
 	}
-	q := benchBuffers(b, m, heap, batch, mode)
+	q := benchBuffers(b, hooks.Packets, heap, batch, mode)
 	b.ReportAllocs()
 	b.ResetTimer()
 	pkts := 0
@@ -78,12 +88,22 @@ func benchPath(b *testing.B, path string, size, batch int, mode string) {
 	}
 }
 
-var benchModes = []string{"copy"}
+var benchModes = []string{"copy", "zerocopy"}
 
-func benchBuffers(b *testing.B, _ *model.Model, heap *rref.Account, n int, mode string) rref.Deque[idl.Packet] {
+func benchBuffers(b *testing.B, pool hw.CellPool[idl.Packet], heap *rref.Account, n int, mode string) rref.Deque[idl.Packet] {
 	switch mode {
 	case "copy":
 		return buffers(heap, n)
+	case "zerocopy":
+		q := rref.NewDeque[idl.Packet](heap, n)
+		for range n {
+			c, ok := pool.Get(heap)
+			if !ok {
+				b.Fatal("pool empty")
+			}
+			q.PushBack(c)
+		}
+		return q
 	}
 	b.Fatalf("mode %s", mode)
 	return rref.Deque[idl.Packet]{}
