@@ -2,6 +2,7 @@ package dma
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/rlgo/redleaf/kernel/hw"
 	"github.com/rlgo/redleaf/kernel/rref"
@@ -48,7 +49,7 @@ func NewCellPool[T any](name string, a *Allocator, n int) (*CellPool[T], error) 
 		mems[i], phys[i] = b.Bytes(), b.Phys()+uint64(off)
 	}
 	a.Keep()
-	return &CellPool[T]{pool: rref.NewPoolIn[T](name, mems), phys: phys, size: size - off}, nil
+	return &CellPool[T]{pool: rref.NewPoolIn[T](name, mems), phys: phys, size: int(reflect.TypeFor[T]().Size())}, nil
 }
 
 // Get implements hw.CellPool.
