@@ -112,14 +112,6 @@ func (g *ring) exchange(i int, q rref.Deque[idl.Packet], k int, replace bool) bo
 	return true
 }
 
-// data is the memory of descriptor i's buffer, for a copy.
-func (g *ring) data(i int) []byte {
-	if g.cells != nil {
-		return g.cells[i].Get().Data[:]
-	}
-	return g.bufs[i].Bytes()
-}
-
 // An rxQueue is a receive ring. The device owns descriptors [RDH, RDT);
 // the driver owns the rest, from next (the oldest the device may have
 // written back) to RDT, which is always next-1: one descriptor stays with
@@ -161,7 +153,8 @@ func (q *rxQueue) receive(bufs rref.Deque[idl.Packet]) int {
 	dry := false // seen a descriptor without DD: nothing more to receive
 	for k := range bufs.Len() {
 		p := bufs.At(k) // in place: no ownership moves per packet
-		for p.Len == 0 && !dry {
+		filled := false // by an exchange: element k is no longer p
+		for p.Len == 0 && !filled && !dry {
 			off := i * descSize
 			st := q.desc.Load32(off + 8) // atomic: the device writes it
 			if st&rxStatDD == 0 {
@@ -172,12 +165,13 @@ func (q *rxQueue) receive(bufs rref.Deque[idl.Packet]) int {
 			good := st&rxStatEOP != 0 && st&rxErrRXE == 0 && length > 0 && length <= bufSize
 			if good {
 				if q.cells != nil {
-					q.cells[i].Get().Len = uint16(length)
+					c := q.cells[i].Get()
+					c.Len = uint16(length)
 					if q.exchange(i, bufs, k, true) {
-						p = bufs.At(k)
+						filled = true // p is the caller's cell, now in the ring
 					} else {
-						q.cells[i].Get().Len = 0
-						copy(p.Data[:length], q.data(i))
+						c.Len = 0
+						copy(p.Data[:length], c.Data[:length])
 						p.Len = uint16(length)
 					}
 				} else {
@@ -264,11 +258,12 @@ func (q *txQueue) send(pkts rref.Deque[idl.Packet]) (int, error) {
 			off := i * descSize
 			length := uint32(p.Len)
 			if q.cells != nil {
-				q.cells[i].Get().Len = 0 // sent before, or fresh: the caller's free buffer
+				c := q.cells[i].Get()
+				c.Len = 0 // sent before, or fresh: the caller's free buffer
 				if q.exchange(i, pkts, k, false) {
-					p = pkts.At(k)
+					p = c // element k now, Len 0 already
 				} else {
-					copy(q.data(i), p.Data[:length])
+					copy(c.Data[:length], p.Data[:length])
 				}
 			} else {
 				q.bufs[i].CopyIn(0, p.Data[:length])

@@ -68,11 +68,14 @@ func NewPoolIn[T any](name string, mems [][]byte) *Pool[T] {
 // each cell of a CellPool). Valid means its holder owns the cell now, so a
 // slot is only ever told to the cell's owner.
 func (h *Pool[T]) Slot(r RRef[T]) (int, bool) {
-	if h == nil || h.p == nil || r.c == nil || r.c.home != recycler(h.p) {
+	if h == nil || h.p == nil || r.c == nil {
 		return 0, false
 	}
-	if !r.Valid() {
+	// The cell of r's slot in this pool is r's cell: a pointer compare,
+	// cheaper than comparing r's home (an interface) with the pool.
+	p, s := h.p, r.c.slot
+	if s < 0 || int(s) >= len(p.at)+len(p.cells) || p.cell(s) != r.c || !r.Valid() {
 		return 0, false
 	}
-	return int(r.c.slot), true
+	return int(s), true
 }
