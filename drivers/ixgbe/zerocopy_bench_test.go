@@ -33,16 +33,18 @@ func BenchmarkIxgbePath(b *testing.B) {
 }
 
 func benchPath(b *testing.B, path string, size, batch int, mode string) {
-	m := model.New(model.Config{Queues: 1})
-	heap := testHeap(b)
+	m := model.New(model.Config{Queues: 1, RAM: 4 << 20})
 	hooks := Hooks{}
 	if mode == "zerocopy" {
 		pool, err := m.Packets("bench", 2*512+batch)
 		if err != nil {
 			b.Fatal(err)
 		}
-		hooks.Packets, hooks.Heap = pool, heap
+		retire(b, pool, false)
+		hooks.Packets = pool
 	}
+	heap := testHeap(b)
+	hooks.Heap = heap
 	d, err := Open(m, Config{RingSize: 512}, hooks)
 	if err != nil {
 		b.Fatal(err)

@@ -64,6 +64,10 @@ func (p *CellPool[T]) Phys(r rref.RRef[T], off int) (uint64, bool) {
 	return p.phys[i] + uint64(off), true
 }
 
+// Retire lets the pool and its memory go once every cell is back
+// (rref.Pool.Retire): for device models, whose DMA memory is Go memory.
+func (p *CellPool[T]) Retire() error { return p.pool.Retire() }
+
 // Pool is the pool of the cells, for the kernel's accounting (Free, Cap).
 func (p *CellPool[T]) Pool() *rref.Pool[T] { return p.pool }
 

@@ -23,9 +23,9 @@ func CellAlign[T any]() int { return int(unsafe.Alignof(cell[T]{})) }
 // payload of the cell in mem starts at mem[PayloadOffset[T]()].
 func PayloadOffset[T any]() int { return int(unsafe.Offsetof(cell[T]{}.val)) }
 
-// placed keeps every pool in given memory reachable for ever: its cells
-// point to it (their home), and the garbage collector does not look into
-// memory off the Go heap, nor into a []byte, to find that out.
+// placed keeps every pool in given memory reachable until it is retired:
+// its cells point to it (their home), and the garbage collector does not
+// look into memory off the Go heap, nor into a []byte, to find that out.
 var placed struct {
 	mu    sync.Mutex
 	pools []any
@@ -78,4 +78,32 @@ func (h *Pool[T]) Slot(r RRef[T]) (int, bool) {
 		return 0, false
 	}
 	return int(s), true
+}
+
+// Retire lets the pool go: it no longer keeps itself reachable, so that
+// the garbage collector can take it (and its memory, when that is Go
+// memory: a device model's) once nobody holds it. Every cell must be back
+// in the pool (Get hands out none afterwards): it returns an error naming
+// how many are out otherwise, and keeps the pool. For tests and
+// device models; the kernel's DMA memory is never unmapped.
+func (h *Pool[T]) Retire() error {
+	p := h.pool("pool Retire")
+	p.mu.Lock()
+	out := len(p.at) - len(p.free)
+	if out == 0 {
+		p.retired = true // Get hands out nothing any more
+	}
+	p.mu.Unlock()
+	if out != 0 {
+		return fmt.Errorf("rref: pool %s: %d of %d cells are still out; not retired", p.name, out, len(p.at))
+	}
+	placed.mu.Lock()
+	defer placed.mu.Unlock()
+	for i, q := range placed.pools {
+		if q == any(p) {
+			placed.pools = append(placed.pools[:i], placed.pools[i+1:]...)
+			break
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package rref
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -110,4 +111,23 @@ func TestPoolInTooSmall(t *testing.T) {
 		}
 	}()
 	NewPoolIn[block]("small", [][]byte{make([]byte, 8)})
+}
+
+// Retire refuses while a cell is out, and afterwards Get hands out none.
+func TestPoolInRetire(t *testing.T) {
+	_, mems := placedMem[block](2)
+	p := NewPoolIn[block]("retired", mems)
+	a := newAccount("a")
+	defer a.Close()
+	r, _ := p.Get(a)
+	if err := p.Retire(); err == nil || !strings.Contains(err.Error(), "1 of 2 cells are still out") {
+		t.Errorf("Retire with a cell out: %v", err)
+	}
+	r.Drop()
+	if err := p.Retire(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Get(a); ok {
+		t.Error("Get from a retired pool")
+	}
 }

@@ -27,6 +27,8 @@ type pool[T any] struct {
 	at    []*cell[T] // the cells of a pool in given memory (NewPoolIn), instead of cells
 	mu    sync.Mutex
 	free  []int32 // indices of free cells, a stack; guarded by mu
+	// retired: a pool in given memory let go (Retire); guarded by mu
+	retired bool
 }
 
 // NewPool preallocates n cells of T. T must be exchangeable.
@@ -58,7 +60,7 @@ func (h *Pool[T]) Get(a *Account) (RRef[T], bool) {
 	mustAccount("allocate", a)
 	p := h.pool("pool Get")
 	p.mu.Lock()
-	if len(p.free) == 0 {
+	if len(p.free) == 0 || p.retired {
 		p.mu.Unlock()
 		return RRef[T]{}, false
 	}

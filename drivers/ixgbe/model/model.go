@@ -225,7 +225,9 @@ func (m *Model) Reset() {
 
 // Packets makes the NIC's packet pool: n cells of idl.Packet in the model's
 // DMA memory, which it reads and writes like a driver's buffers, kept
-// across Reset. Make it before a driver allocates (dma.NewCellPool).
+// across Reset. Make it before a driver allocates (dma.NewCellPool). The
+// pool keeps the model's memory for as long as it lives: retire it
+// (CellPool.Retire) when done with the model.
 func (m *Model) Packets(name string, n int) (*dma.CellPool[idl.Packet], error) {
 	return dma.NewCellPool[idl.Packet](name, m.alloc, n)
 }
