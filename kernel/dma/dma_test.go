@@ -166,7 +166,7 @@ func TestCellPool(t *testing.T) {
 	defer mgr.Close()
 	heap := mgr.Kernel().Heap()
 	size, off := rref.CellSize[payload](), uint64(rref.PayloadOffset[payload]())
-	stride := uint64(size+63) &^ 63 // cells are 64-aligned
+	stride := uint64(size+63) &^ 63                                              // cells are 64-aligned
 	want := []uint64{10 * 4096, 10*4096 + stride, 10*4096 + 2*stride, 40 * 4096} // the fourth would cross into page 2
 	var got []uint64
 	for range 4 {
