@@ -84,7 +84,7 @@ var kernelAPI = map[string][]string{
 		// address of a cell only to its owner (a valid handle), which is
 		// what a driver writes into a descriptor; nothing it could not
 		// already write there.
-		"CellPool", "CellPool.Get", "CellPool.Phys",
+		"CellPool", "CellPool.Get", "CellPool.Phys", "Exchange",
 	},
 }
 

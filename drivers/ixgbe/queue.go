@@ -89,27 +89,16 @@ func newRing(d *Device, id int, what string) (ring, error) {
 }
 
 // exchange puts cell i of the ring in place of element k of q and takes
-// that element in its place; it reports false, changing nothing, if the
-// element is not a cell of the pool (and cannot be replaced by one from
-// the pool, when replace is set).
+// that element in its place (hw.Exchange); it reports false, changing
+// nothing, if the element is not a cell of the pool (and cannot be
+// replaced by one from the pool, when replace is set).
 func (g *ring) exchange(i int, q rref.Deque[idl.Packet], k int, replace bool) bool {
-	x := q.Swap(k, g.cells[i])
-	ph, ok := g.pool.Phys(x, dataOff)
-	if !ok {
-		var c rref.RRef[idl.Packet]
-		if replace {
-			c, ok = g.pool.Get(g.heap)
-		}
-		if !ok {
-			g.cells[i] = q.Swap(k, x)
-			return false
-		}
-		x.Drop() // the caller's buffer on the Go heap: given up for a DMA cell
-		x = c
-		ph, _ = g.pool.Phys(c, dataOff)
+	x, ph, ok := hw.Exchange(g.pool, g.heap, q, k, g.cells[i], dataOff, replace)
+	g.cells[i] = x // the cell taken, or the ring's own back, with a new handle
+	if ok {
+		g.phys[i] = ph
 	}
-	g.cells[i], g.phys[i] = x, ph
-	return true
+	return ok
 }
 
 // An rxQueue is a receive ring. The device owns descriptors [RDH, RDT);

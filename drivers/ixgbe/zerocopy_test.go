@@ -193,43 +193,48 @@ func TestZeroCopyTxMoves(t *testing.T) {
 // Buffers on the Go heap (rref.New) still work: on RX the driver exchanges
 // each for a cell of the pool (so a caller is zero-copy from its second
 // batch on), on TX it copies them; with the pool empty, RX copies too.
+// Three rounds of 40 frames go around the 64-entry rings twice.
 func TestZeroCopyHeapBuffers(t *testing.T) {
 	for _, spare := range []int{32, 0} {
 		m, d, pool, heap := zeroCopy(t, model.Config{}, Config{RingSize: 64}, 2*64+spare)
-		q := buffers(heap, 32)
-		var want [][]byte
-		for i := range 20 {
-			want = append(want, frame(uint32(i), 60+37*i, nil))
-			m.Inject(0, want[i])
-		}
-		n, err := d.Receive(0, q)
-		if err != nil || n != 20 {
-			t.Fatalf("spare %d: Receive %d %v", spare, n, err)
-		}
-		cells := 0
-		for _, a := range addrs(pool, q) {
-			if a != 0 {
-				cells++
+		seq := uint32(0)
+		for round := range 3 {
+			q := buffers(heap, 40)
+			var want [][]byte
+			for i := range 40 {
+				want = append(want, frame(seq, 60+37*i, nil))
+				m.Inject(0, want[i])
+				seq++
 			}
-		}
-		if wantCells := min(spare, 20); cells != wantCells {
-			t.Errorf("spare %d: %d buffers are cells of the pool after RX, want %d", spare, cells, wantCells)
-		}
-		got := drain(q, nil)
-		if !slices.EqualFunc(got, want, bytes.Equal) {
-			t.Fatalf("spare %d: received frames differ", spare)
-		}
-		tq := buffers(heap, 20)
-		fill(tq, want)
-		if k, err := d.Send(0, tq); err != nil || k != 20 {
-			t.Fatalf("spare %d: Send %d %v", spare, k, err)
-		}
-		if wire := m.Captured(0); !slices.EqualFunc(wire, want, bytes.Equal) {
-			t.Fatalf("spare %d: %d frames on the wire differ from the %d sent", spare, len(wire), len(want))
-		}
-		for _, a := range addrs(pool, tq) {
-			if a != 0 {
-				t.Fatalf("spare %d: TX exchanged a heap buffer for a cell of the pool", spare)
+			n, err := d.Receive(0, q)
+			if err != nil || n != 40 {
+				t.Fatalf("spare %d round %d: Receive %d %v", spare, round, n, err)
+			}
+			cells := 0
+			for _, a := range addrs(pool, q) {
+				if a != 0 {
+					cells++
+				}
+			}
+			if wantCells := min(max(spare-round*40, 0), 40); cells != wantCells {
+				t.Errorf("spare %d round %d: %d buffers are cells of the pool after RX, want %d", spare, round, cells, wantCells)
+			}
+			got := drain(q, nil)
+			if !slices.EqualFunc(got, want, bytes.Equal) {
+				t.Fatalf("spare %d round %d: received frames differ", spare, round)
+			}
+			tq := buffers(heap, 40)
+			fill(tq, want)
+			if k, err := d.Send(0, tq); err != nil || k != 40 {
+				t.Fatalf("spare %d round %d: Send %d %v", spare, round, k, err)
+			}
+			if wire := m.Captured(0); !slices.EqualFunc(wire, want, bytes.Equal) {
+				t.Fatalf("spare %d round %d: %d frames on the wire differ from the %d sent", spare, round, len(wire), len(want))
+			}
+			for _, a := range addrs(pool, tq) {
+				if a != 0 {
+					t.Fatalf("spare %d round %d: TX exchanged a heap buffer for a cell of the pool", spare, round)
+				}
 			}
 		}
 	}
