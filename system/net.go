@@ -19,7 +19,9 @@ import (
 	"github.com/rlgo/redleaf/drivers/virtionet"
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/boot"
+	"github.com/rlgo/redleaf/kernel/dma"
 	"github.com/rlgo/redleaf/kernel/domain"
+	"github.com/rlgo/redleaf/kernel/hw"
 	"github.com/rlgo/redleaf/kernel/pci"
 	"github.com/rlgo/redleaf/kernel/shadow"
 	"github.com/rlgo/redleaf/net/stack"
@@ -204,6 +206,11 @@ func (s *System) linuxMAC(addr string) string {
 	return ""
 }
 
+// netPacketCells is the size of the virtio-net NIC's packet pool: the
+// cells of its two queues of 256 descriptors (128 two-descriptor slots
+// each) and as many for its callers' buffers.
+const netPacketCells = 512
+
 // bindNet takes d from Linux and starts the driver domain (behind a
 // shadow) and the echo service.
 func (s *System) bindNet(opts Options, cfg NetConfig, d pci.Device) error {
@@ -216,9 +223,21 @@ func (s *System) bindNet(opts Options, cfg NetConfig, d pci.Device) error {
 	if err != nil {
 		return err
 	}
-	g, nc, err := guarded[idl.Net](s, virtionet.Kind, NetName, " (the device is no longer Linux's)", opts.Policy, DefaultNetDeadline,
+	grants := []domain.CreateOption{
 		domain.GrantDevice(virtionet.GrantPCI, virtionet.Function(fn)),
-		domain.GrantDevice(virtionet.GrantFaults, s.inj.Device()))
+		domain.GrantDevice(virtionet.GrantFaults, s.inj.Device()),
+	}
+	// The packet pool, in the function's DMA memory before the driver
+	// allocates any (kept across its restarts): zero-copy queues.
+	if a, ok := f.DMA().(*dma.Allocator); ok {
+		pool, err := dma.NewCellPool[idl.Packet](NetName+" packets", a, netPacketCells)
+		if err != nil {
+			fn.cfg.Close()
+			return fmt.Errorf("%s: packet pool: %w", NetName, err)
+		}
+		grants = append(grants, domain.GrantDevice(virtionet.GrantPackets, hw.CellPool[idl.Packet](pool)))
+	}
+	g, nc, err := guarded[idl.Net](s, virtionet.Kind, NetName, " (the device is no longer Linux's)", opts.Policy, DefaultNetDeadline, grants...)
 	if err != nil {
 		fn.cfg.Close()
 		return err
