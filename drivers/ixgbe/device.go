@@ -19,7 +19,17 @@ type Config struct {
 	LinkTimeout time.Duration // how long Open waits for the link; 0: not at all (LinkStatus tells)
 	Promisc     bool          // start in promiscuous mode
 	Loopback    bool          // MAC loopback: what is sent is received (self test)
+	// CopyBreak is, with a packet pool, the longest frame that is copied
+	// between a ring's cell and the caller's buffer rather than exchanged:
+	// for a short frame the copy costs less than the exchange's ownership
+	// moves (BENCHMARKS.md). 0: DefaultCopyBreak; negative: exchange every
+	// frame.
+	CopyBreak int
 }
+
+// DefaultCopyBreak is Config.CopyBreak's default, the header size below
+// which Linux's ixgbe driver copies too.
+const DefaultCopyBreak = 256
 
 // Limits of Config.
 const (
@@ -38,6 +48,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = time.Second
+	}
+	if c.CopyBreak == 0 {
+		c.CopyBreak = DefaultCopyBreak
 	}
 	if c.Queues < 1 || c.Queues > MaxQueues {
 		return c, fmt.Errorf("%w: %d queues; the driver serves 1 to %d", ErrConfig, c.Queues, MaxQueues)

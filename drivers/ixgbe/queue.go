@@ -30,7 +30,8 @@ import (
 //
 // A caller's buffer that is not a cell of the pool (an rref.New'd packet)
 // is exchanged for one from the pool on RX, and copied on TX (and on RX
-// when the pool is empty).
+// when the pool is empty). Frames up to copyBreak bytes are copied too:
+// for them a copy is cheaper than an exchange.
 type ring struct {
 	id    int
 	n     int        // descriptors
@@ -42,6 +43,9 @@ type ring struct {
 	phys  []uint64
 	regs  hw.Regs
 	tail  int // offset of the tail register (RDT, TDT)
+	// copyBreak: frames up to this length are copied, not exchanged
+	// (Config.CopyBreak; -1: none)
+	copyBreak int
 }
 
 // dataOff is the offset of idl.Packet's Data in the payload of its cell:
@@ -50,7 +54,7 @@ const dataOff = 2
 
 func newRing(d *Device, id int, what string) (ring, error) {
 	n := d.cfg.RingSize
-	g := ring{id: id, n: n, regs: d.regs, phys: make([]uint64, n)}
+	g := ring{id: id, n: n, regs: d.regs, phys: make([]uint64, n), copyBreak: max(d.cfg.CopyBreak, -1)}
 	var err error
 	// 128-byte alignment: RDBAL/TDBAL ignore their low 7 bits.
 	if g.desc, err = d.dma.Alloc(n*descSize, 128); err != nil {
@@ -156,7 +160,7 @@ func (q *rxQueue) receive(bufs rref.Deque[idl.Packet]) int {
 				if q.cells != nil {
 					c := q.cells[i].Get()
 					c.Len = uint16(length)
-					if q.exchange(i, bufs, k, true) {
+					if length > q.copyBreak && q.exchange(i, bufs, k, true) {
 						filled = true // p is the caller's cell, now in the ring
 					} else {
 						c.Len = 0
@@ -249,7 +253,7 @@ func (q *txQueue) send(pkts rref.Deque[idl.Packet]) (int, error) {
 			if q.cells != nil {
 				c := q.cells[i].Get()
 				c.Len = 0 // sent before, or fresh: the caller's free buffer
-				if q.exchange(i, pkts, k, false) {
+				if int(length) > q.copyBreak && q.exchange(i, pkts, k, false) {
 					p = c // element k now, Len 0 already
 				} else {
 					copy(c.Data[:length], p.Data[:length])

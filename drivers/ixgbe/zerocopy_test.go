@@ -87,7 +87,7 @@ func addrs(pool hw.CellPool[idl.Packet], q rref.Deque[idl.Packet]) []uint64 {
 // free cells go into the RX ring in their place, and every TX descriptor
 // points at the caller's own cell: nothing was copied.
 func TestZeroCopyForward(t *testing.T) {
-	m, d, pool, heap := zeroCopy(t, model.Config{}, Config{RingSize: 64}, 2*64+32)
+	m, d, pool, heap := zeroCopy(t, model.Config{}, Config{RingSize: 64, CopyBreak: -1}, 2*64+32)
 	rng := rand.New(rand.NewPCG(3, 4))
 	var sent [][]byte
 	for i := range 1000 {
@@ -154,7 +154,7 @@ func TestZeroCopyForward(t *testing.T) {
 // another, free cell in its place, and the caller's cell is the one the TX
 // descriptor points at.
 func TestZeroCopyTxMoves(t *testing.T) {
-	_, d, pool, heap := zeroCopy(t, model.Config{Async: true}, Config{RingSize: 16}, 2*16+1)
+	_, d, pool, heap := zeroCopy(t, model.Config{Async: true}, Config{RingSize: 16, CopyBreak: -1}, 2*16+1)
 	r, _ := pool.Get(heap)
 	f := frame(7, 100, nil)
 	p := r.Get()
@@ -196,7 +196,7 @@ func TestZeroCopyTxMoves(t *testing.T) {
 // Three rounds of 40 frames go around the 64-entry rings twice.
 func TestZeroCopyHeapBuffers(t *testing.T) {
 	for _, spare := range []int{32, 0} {
-		m, d, pool, heap := zeroCopy(t, model.Config{}, Config{RingSize: 64}, 2*64+spare)
+		m, d, pool, heap := zeroCopy(t, model.Config{}, Config{RingSize: 64, CopyBreak: -1}, 2*64+spare)
 		seq := uint32(0)
 		for round := range 3 {
 			q := buffers(heap, 40)
@@ -237,6 +237,38 @@ func TestZeroCopyHeapBuffers(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// With the default CopyBreak, frames up to DefaultCopyBreak bytes are
+// copied (the caller keeps its cells, the ring its own) and longer ones
+// exchanged, both ways.
+func TestZeroCopyCopyBreak(t *testing.T) {
+	m, d, pool, heap := zeroCopy(t, model.Config{}, Config{RingSize: 16}, 2*16+2)
+	for _, size := range []int{60, DefaultCopyBreak, DefaultCopyBreak + 1, 1514} {
+		q := cellBuffers(t, pool, heap, 1)
+		mine := addrs(pool, q)[0]
+		f := frame(uint32(size), size, nil)
+		m.Inject(0, f)
+		if n, err := d.Receive(0, q); err != nil || n != 1 {
+			t.Fatalf("%d bytes: Receive %d %v", size, n, err)
+		}
+		copied := size <= DefaultCopyBreak
+		if got := addrs(pool, q)[0]; (got == mine) != copied {
+			t.Errorf("%d bytes received: the caller's cell %#x, now %#x; want copied %v", size, mine, got, copied)
+		}
+		mine = addrs(pool, q)[0]
+		first := d.tx[0].next
+		if n, err := d.Send(0, q); err != nil || n != 1 {
+			t.Fatalf("%d bytes: Send %d %v", size, n, err)
+		}
+		if a := d.tx[0].desc.Get64(first * descSize); (a == mine) == copied {
+			t.Errorf("%d bytes sent: descriptor at %#x, the caller's cell at %#x; want copied %v", size, a, mine, copied)
+		}
+		if wire := m.Captured(0); len(wire) != 1 || !bytes.Equal(wire[0], f) {
+			t.Errorf("%d bytes: the wire has %d frames, or the frame differs", size, len(wire))
+		}
+		q.Drop()
 	}
 }
 

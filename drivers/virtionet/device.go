@@ -20,7 +20,16 @@ type Config struct {
 	QueueSize int
 	// Timeout bounds the wait for the device's reset (default 1 s).
 	Timeout time.Duration
+	// CopyBreak is, with a packet pool, the longest frame that is copied
+	// between a queue's cell and the caller's buffer rather than
+	// exchanged: for a short frame the copy costs less than the exchange's
+	// ownership moves (BENCHMARKS.md). 0: DefaultCopyBreak; negative:
+	// exchange every frame.
+	CopyBreak int
 }
+
+// DefaultCopyBreak is Config.CopyBreak's default.
+const DefaultCopyBreak = 256
 
 func (c Config) withDefaults() Config {
 	if c.QueueSize <= 0 {
@@ -29,6 +38,10 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = time.Second
 	}
+	if c.CopyBreak == 0 {
+		c.CopyBreak = DefaultCopyBreak
+	}
+	c.CopyBreak = max(c.CopyBreak, -1)
 	return c
 }
 
@@ -288,7 +301,7 @@ func (d *Device) RxBatch(queue uint16, bufs rref.Deque[idl.Packet]) (rref.Deque[
 					break
 				}
 				c.Len = uint16(frame)
-				if q.exchange(j, bufs, k, true) {
+				if frame > d.cfg.CopyBreak && q.exchange(j, bufs, k, true) {
 					exchanged = true // p is in the queue now, c in bufs
 				} else {
 					c.Len = 0
@@ -359,7 +372,7 @@ func (d *Device) TxBatch(queue uint16, pkts rref.Deque[idl.Packet]) (rref.Deque[
 			if q.cells != nil {
 				c := q.cells[id].Get()
 				c.Len = 0 // sent before, or fresh: the caller's free buffer
-				if q.exchange(id, pkts, k, false) {
+				if length > d.cfg.CopyBreak && q.exchange(id, pkts, k, false) {
 					p = c // element k now
 				} else {
 					copy(c.Data[:length], p.Data[:length])

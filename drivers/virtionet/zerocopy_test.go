@@ -29,8 +29,9 @@ func cellPackets(tb testing.TB, pool hw.CellPool[idl.Packet], heap *rref.Account
 
 // QEMU's virtio-net with a packet pool: frames of every size arrive whole
 // in cells the device wrote (through the header + Data chains), around the
-// queues several times; buffers on the Go heap are exchanged for cells;
-// frames sent leave exact, the TX chain pointing at the caller's own cell.
+// queues several times; buffers on the Go heap are exchanged for cells
+// (frames over DefaultCopyBreak) or copied into; frames sent leave exact,
+// a long one's TX chain pointing at the caller's own cell.
 func TestZeroCopyQEMU(t *testing.T) {
 	r := newRig(t, true)
 	pool, err := dma.NewCellPool[idl.Packet]("virtio test", r.f.DMAAllocator(), 8+32+8)
@@ -113,13 +114,14 @@ func TestZeroCopyQEMU(t *testing.T) {
 // BenchmarkDriverPath is the driver's cost per packet against the
 // in-memory fake device (which moves no data: what is measured is the
 // driver's own work), batch 32, queues of 256 descriptors, 60- and
-// 1514-byte frames, copying (buffers on the Go heap, no pool) or
-// exchanging cells of a packet pool (zerocopy; promiscuous, since the
-// fake device writes no destination address).
+// 1514-byte frames, copying (buffers on the Go heap, no pool), exchanging
+// cells of a packet pool (zerocopy, CopyBreak -1; promiscuous, since the
+// fake device writes no destination address) or both (copybreak: the
+// default CopyBreak).
 func BenchmarkDriverPath(b *testing.B) {
 	for _, path := range []string{"rx", "tx"} {
 		for _, size := range []int{60, 1514} {
-			for _, mode := range []string{"copy", "zerocopy"} {
+			for _, mode := range []string{"copy", "zerocopy", "copybreak"} {
 				b.Run(fmt.Sprintf("%s/%dB/%s", path, size, mode), func(b *testing.B) {
 					benchDriverPath(b, path, size, mode)
 				})
@@ -133,7 +135,11 @@ func benchDriverPath(b *testing.B, path string, size int, mode string) {
 	d, rxDev, txDev, _ := memDevice(b, 256)
 	heap := testHeap(b)
 	bufs := packets(heap, batch)
-	if mode == "zerocopy" {
+	if mode != "copy" {
+		d.cfg.CopyBreak = -1
+		if mode == "copybreak" {
+			d.cfg.CopyBreak = DefaultCopyBreak
+		}
 		a := dma.NewContiguous(make([]byte, 4<<20), 1<<32)
 		pool, err := dma.NewCellPool[idl.Packet]("bench", a, 256+batch)
 		if err != nil {
