@@ -95,9 +95,12 @@ func TestZeroCopyQEMU(t *testing.T) {
 	kept := c
 	bufs.PushFront(c)
 	slot := d.tx.next & (d.tx.size - 1)
-	var n int
-	if bufs, n, err = d.TxBatch(0, bufs); err != nil || n != 1 {
+	bufs, n, err := d.TxBatch(0, bufs)
+	if err != nil || n != 1 {
 		t.Fatalf("TxBatch: %d %v", n, err)
+	}
+	if back, _ := bufs.PopFront(); back.Get().Len != 0 {
+		t.Error("the buffer the caller got back for the one it sent is not free")
 	}
 	head := d.tx.avail.Get16(ringHeaderLen + 2*int(slot))
 	if a := d.tx.desc.Get64((int(head) + 1) * descSize); a != at {
