@@ -210,16 +210,8 @@ func (s *System) startIxgbe(name string, dev hw.PCIDevice, m *model.Model, where
 		domain.GrantDevice(ixgbe.GrantMode, mode),
 		domain.GrantDevice(ixgbe.GrantFaults, s.inj.Device()),
 	}
-	// The packet pool, in the device's DMA memory before the driver
-	// allocates any (it is kept across the driver's restarts): zero-copy
-	// rings. An allocator of another kind (a test's) gets none: the driver
-	// copies.
-	if a, ok := dev.DMA().(*dma.Allocator); ok {
-		pool, err := dma.NewCellPool[idl.Packet](name+" packets", a, ixgbePacketCells)
-		if err != nil {
-			return nil, fmt.Errorf("%s: packet pool: %w", name, err)
-		}
-		grants = append(grants, domain.GrantDevice(ixgbe.GrantPackets, hw.CellPool[idl.Packet](pool)))
+	if pool := s.packetPool(name, dev.DMA(), ixgbePacketCells); pool != nil {
+		grants = append(grants, domain.GrantDevice(ixgbe.GrantPackets, pool))
 	}
 	g, ctl, err := guarded[idl.Net](s, ixgbe.Kind, name, "", s.opts.Policy, ixgbeDeadline, grants...)
 	if err != nil {
@@ -323,4 +315,22 @@ func replayed(g *shadow.Guard) string {
 		return "restart failed: " + log[len(log)-1].Err.Error()
 	}
 	return "config replayed"
+}
+
+// packetPool makes the packet pool of the NIC name, n cells in its DMA
+// memory mem, before the driver allocates any (the pool is kept across the
+// driver's restarts): zero-copy rings. Without one (memory of another kind,
+// or too little of it: logged) the driver copies.
+func (s *System) packetPool(name string, mem hw.DMA, n int) hw.CellPool[idl.Packet] {
+	a, ok := mem.(*dma.Allocator)
+	if !ok {
+		return nil
+	}
+	pool, err := dma.NewCellPool[idl.Packet](name+" packets", a, n)
+	if err != nil {
+		a.Reset() // what it took
+		s.logf("%s: no packet pool (%v): the driver copies frames", name, err)
+		return nil
+	}
+	return pool
 }

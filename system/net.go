@@ -19,9 +19,7 @@ import (
 	"github.com/rlgo/redleaf/drivers/virtionet"
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/boot"
-	"github.com/rlgo/redleaf/kernel/dma"
 	"github.com/rlgo/redleaf/kernel/domain"
-	"github.com/rlgo/redleaf/kernel/hw"
 	"github.com/rlgo/redleaf/kernel/pci"
 	"github.com/rlgo/redleaf/kernel/shadow"
 	"github.com/rlgo/redleaf/net/stack"
@@ -229,13 +227,8 @@ func (s *System) bindNet(opts Options, cfg NetConfig, d pci.Device) error {
 	}
 	// The packet pool, in the function's DMA memory before the driver
 	// allocates any (kept across its restarts): zero-copy queues.
-	if a, ok := f.DMA().(*dma.Allocator); ok {
-		pool, err := dma.NewCellPool[idl.Packet](NetName+" packets", a, netPacketCells)
-		if err != nil {
-			fn.cfg.Close()
-			return fmt.Errorf("%s: packet pool: %w", NetName, err)
-		}
-		grants = append(grants, domain.GrantDevice(virtionet.GrantPackets, hw.CellPool[idl.Packet](pool)))
+	if pool := s.packetPool(NetName, f.DMA(), netPacketCells); pool != nil {
+		grants = append(grants, domain.GrantDevice(virtionet.GrantPackets, pool))
 	}
 	g, nc, err := guarded[idl.Net](s, virtionet.Kind, NetName, " (the device is no longer Linux's)", opts.Policy, DefaultNetDeadline, grants...)
 	if err != nil {
