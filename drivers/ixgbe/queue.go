@@ -29,8 +29,8 @@ import (
 //     bring-up; a packet is copied between it and the caller's buffer.
 //
 // A caller's buffer that is not a cell of the pool (an rref.New'd packet)
-// is exchanged for one from the pool on RX, and copied on TX (and on RX
-// when the pool is empty). Frames up to copyBreak bytes are copied too:
+// is replaced by one from the pool as it passes (on TX its frame copied
+// into it once), and copied when the pool is empty. Frames up to copyBreak bytes are copied too:
 // for them a copy is cheaper than an exchange.
 type ring struct {
 	id    int
@@ -94,15 +94,24 @@ func newRing(d *Device, id int, what string) (ring, error) {
 
 // exchange puts cell i of the ring in place of element k of q and takes
 // that element in its place (hw.Exchange); it reports false, changing
-// nothing, if the element is not a cell of the pool (and cannot be
-// replaced by one from the pool, when replace is set).
-func (g *ring) exchange(i int, q rref.Deque[idl.Packet], k int, replace bool) bool {
-	x, ph, ok := hw.Exchange(g.pool, g.heap, q, k, g.cells[i], dataOff, replace)
+// nothing, if the element is not a cell of the pool and the pool has none
+// to take its place. A caller's heap buffer replaced by a cell of the pool
+// is dropped, its first frame bytes copied into the cell first (a frame to
+// send).
+func (g *ring) exchange(i int, q rref.Deque[idl.Packet], k int, frame int) bool {
+	x, ph, old, ok := hw.Exchange(g.pool, g.heap, q, k, g.cells[i], dataOff)
 	g.cells[i] = x // the cell taken, or the ring's own back, with a new handle
-	if ok {
-		g.phys[i] = ph
+	if !ok {
+		return false
 	}
-	return ok
+	g.phys[i] = ph
+	if old.Valid() {
+		if frame > 0 {
+			copy(x.Get().Data[:frame], old.Get().Data[:frame])
+		}
+		old.Drop()
+	}
+	return true
 }
 
 // An rxQueue is a receive ring. The device owns descriptors [RDH, RDT);
@@ -160,7 +169,7 @@ func (q *rxQueue) receive(bufs rref.Deque[idl.Packet]) int {
 				if q.cells != nil {
 					c := q.cells[i].Get()
 					c.Len = uint16(length)
-					if length > q.copyBreak && q.exchange(i, bufs, k, true) {
+					if length > q.copyBreak && q.exchange(i, bufs, k, 0) {
 						filled = true // p is the caller's cell, now in the ring
 					} else {
 						c.Len = 0
@@ -253,7 +262,7 @@ func (q *txQueue) send(pkts rref.Deque[idl.Packet]) (int, error) {
 			if q.cells != nil {
 				c := q.cells[i].Get()
 				c.Len = 0 // sent before, or fresh: the caller's free buffer
-				if int(length) > q.copyBreak && q.exchange(i, pkts, k, false) {
+				if int(length) > q.copyBreak && q.exchange(i, pkts, k, int(length)) {
 					p = c // element k now, Len 0 already
 				} else {
 					copy(c.Data[:length], p.Data[:length])

@@ -301,7 +301,7 @@ func (d *Device) RxBatch(queue uint16, bufs rref.Deque[idl.Packet]) (rref.Deque[
 					break
 				}
 				c.Len = uint16(frame)
-				if frame > d.cfg.CopyBreak && q.exchange(j, bufs, k, true) {
+				if frame > d.cfg.CopyBreak && q.exchange(j, bufs, k, 0) {
 					exchanged = true // p is in the queue now, c in bufs
 				} else {
 					c.Len = 0
@@ -372,7 +372,7 @@ func (d *Device) TxBatch(queue uint16, pkts rref.Deque[idl.Packet]) (rref.Deque[
 			if q.cells != nil {
 				c := q.cells[id].Get()
 				c.Len = 0 // sent before, or fresh: the caller's free buffer
-				if length > d.cfg.CopyBreak && q.exchange(id, pkts, k, false) {
+				if length > d.cfg.CopyBreak && q.exchange(id, pkts, k, length) {
 					p = c // element k now
 				} else {
 					copy(c.Data[:length], p.Data[:length])

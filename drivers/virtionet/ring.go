@@ -219,15 +219,23 @@ func (q *queue) frameLen(j uint16) int {
 
 // exchange puts slot j's cell in place of element k of d and takes that
 // element in its place (hw.Exchange); false, changing nothing, if the
-// element is not a cell of the pool (and cannot be replaced by one, when
-// replace is set).
-func (q *queue) exchange(j uint16, d rref.Deque[idl.Packet], k int, replace bool) bool {
-	x, ph, ok := hw.Exchange(q.pool, q.heap, d, k, q.cells[j], dataOff, replace)
+// element is not a cell of the pool and the pool has none to take its
+// place. A caller's heap buffer replaced by a cell of the pool is dropped,
+// its first frame bytes copied into the cell first (a frame to send).
+func (q *queue) exchange(j uint16, d rref.Deque[idl.Packet], k int, frame int) bool {
+	x, ph, old, ok := hw.Exchange(q.pool, q.heap, d, k, q.cells[j], dataOff)
 	q.cells[j] = x // the cell taken, or the slot's own back, with a new handle
-	if ok {
-		q.phys[j] = ph
+	if !ok {
+		return false
 	}
-	return ok
+	q.phys[j] = ph
+	if old.Valid() {
+		if frame > 0 {
+			copy(x.Get().Data[:frame], old.Get().Data[:frame])
+		}
+		old.Drop()
+	}
+	return true
 }
 
 // take pops a free descriptor.

@@ -106,24 +106,23 @@ type CellPool[T any] interface {
 // Exchange puts c, a cell of pool its caller owns (a descriptor's), in
 // place of element k of q and returns the element taken out, with the bus
 // address of byte off of its payload: what a zero-copy driver posts in the
-// descriptor instead of c. If the element is not a cell of pool (a buffer
-// on the Go heap), it is given up (dropped) for a fresh cell of pool when
-// replace is set and the pool has one; otherwise c goes back where it was
-// and x is c's new handle (the old one went stale in the deque), phys 0 and
-// ok false: the caller copies. Two compare-and-swaps when it exchanges.
-func Exchange[T any](pool CellPool[T], heap *rref.Account, q rref.Deque[T], k int, c rref.RRef[T], off int, replace bool) (x rref.RRef[T], phys uint64, ok bool) {
+// descriptor instead of c. Two compare-and-swaps.
+//
+// If the element is not a cell of pool (a buffer on the Go heap), x is a
+// fresh cell of pool instead and old is the element, now the caller's: it
+// copies what it needs of it into x (a frame to send) and drops it. So a
+// caller's heap buffers become cells of the pool as they pass. If the pool
+// is empty, c goes back where it was: x is c's new handle (the old one went
+// stale in the deque), phys 0 and ok false, and the caller copies.
+func Exchange[T any](pool CellPool[T], heap *rref.Account, q rref.Deque[T], k int, c rref.RRef[T], off int) (x rref.RRef[T], phys uint64, old rref.RRef[T], ok bool) {
 	x = q.Swap(k, c)
 	if phys, ok = pool.Phys(x, off); ok {
-		return x, phys, true
+		return x, phys, old, true
 	}
-	var fresh rref.RRef[T]
-	if replace {
-		fresh, ok = pool.Get(heap)
-	}
+	fresh, ok := pool.Get(heap)
 	if !ok {
-		return q.Swap(k, x), 0, false // c back, with a new handle
+		return q.Swap(k, x), 0, old, false // c back, with a new handle
 	}
-	x.Drop()
 	phys, _ = pool.Phys(fresh, off)
-	return fresh, phys, true
+	return fresh, phys, x, true
 }
