@@ -44,18 +44,26 @@ type NetStats struct {
 // one compare-and-swap for the whole batch, and no packet is copied between
 // domains. Queues are numbered from 0; each is served by one caller at a
 // time (the driver serializes calls on the same queue).
+//
+// A driver with a packet pool in DMA memory (kernel/dma.CellPool) does not
+// copy frames at all: it exchanges buffers. A buffer it filled or sent may
+// come back as a different cell in the same place of the deque; the
+// caller's own cell went into the NIC's ring, and any handle or pointer
+// the caller kept to it is no longer the caller's to use.
 type Net interface {
 	// RxBatch fills the free buffers (Len 0) of bufs, front to back, with
 	// packets received on queue, in arrival order, and returns the deque
-	// (the same buffers, in the same order) and how many it filled.
-	// Buffers that already hold a packet are left alone.
+	// (as many buffers, in the same order; a filled one may be another
+	// cell, exchanged for the free one) and how many it filled. Buffers
+	// that already hold a packet are left alone.
 	RxBatch(queue uint16, bufs rref.Deque[Packet]) (rref.Deque[Packet], int, error)
 	// TxBatch queues the packets of pkts (those with Len > 0), front to
-	// back, while queue's ring has room, and returns the deque (the same
+	// back, while queue's ring has room, and returns the deque (as many
 	// buffers, in the same order) and how many it queued. A queued
-	// packet's buffer gets Len 0: it is free for reuse at once. Packets
-	// still holding a frame did not fit and can be sent again; a frame
-	// longer than MaxFrame is never sent and makes the call's error.
+	// packet's buffer gets Len 0, or is exchanged for a free one: either
+	// way it is free for reuse at once. Packets still holding a frame did
+	// not fit and can be sent again; a frame longer than MaxFrame is never
+	// sent and makes the call's error.
 	TxBatch(queue uint16, pkts rref.Deque[Packet]) (rref.Deque[Packet], int, error)
 	// LinkStatus reads the link state.
 	LinkStatus() (Link, error)

@@ -13,6 +13,7 @@ import (
 	"github.com/rlgo/redleaf/drivers/ixgbe/bench"
 	"github.com/rlgo/redleaf/drivers/ixgbe/model"
 	"github.com/rlgo/redleaf/idl"
+	"github.com/rlgo/redleaf/kernel/dma"
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/hw"
 	"github.com/rlgo/redleaf/kernel/pci"
@@ -47,9 +48,18 @@ const IxgbeModelPorts = 2
 // new instance (a reset, 10 ms, and the rings) inside the call it retries.
 const ixgbeDeadline = 15 * time.Second
 
-// ixgbeModelRAM is the DMA memory of one model port: the driver's 512-entry
-// RX and TX rings of 2 KiB buffers need about 2 MiB of it.
-const ixgbeModelRAM = 4 << 20
+// ixgbeModelRAM is the DMA memory of one model port: its packet pool
+// (ixgbePacketCells cells of a little over 2 KiB) and the driver's
+// descriptor rings.
+const ixgbeModelRAM = 8 << 20
+
+// ixgbePacketCells is the size of a port's packet pool (kernel/dma.CellPool
+// in the port's DMA memory, granted as ixgbe.GrantPackets): the cells of
+// its 512-entry RX and TX rings (a restarted instance takes them again
+// after its predecessor's came back) and as many for its callers' buffers,
+// which the driver exchanges for cells of the pool on RX. When the pool
+// runs dry the driver copies, as it does without one.
+const ixgbePacketCells = 4 * 512
 
 // ixgbeConfig is what the ports are brought up with: one queue pair of
 // RedLeaf's 512-entry rings.
@@ -194,11 +204,16 @@ func (s *System) startModelIxgbe(i int, why string) (*ixgbePort, error) {
 // adds it to the system's services.
 func (s *System) startIxgbe(name string, dev hw.PCIDevice, m *model.Model, where string) (*ixgbePort, error) {
 	mode := &ixgbe.Mode{}
-	g, ctl, err := guarded[idl.Net](s, ixgbe.Kind, name, "", s.opts.Policy, ixgbeDeadline,
+	grants := []domain.CreateOption{
 		domain.GrantDevice(ixgbe.GrantPCI, dev),
 		domain.GrantDevice(ixgbe.GrantConfig, ixgbeConfig),
 		domain.GrantDevice(ixgbe.GrantMode, mode),
-		domain.GrantDevice(ixgbe.GrantFaults, s.inj.Device()))
+		domain.GrantDevice(ixgbe.GrantFaults, s.inj.Device()),
+	}
+	if pool := s.packetPool(name, dev.DMA(), ixgbePacketCells); pool != nil {
+		grants = append(grants, domain.GrantDevice(ixgbe.GrantPackets, pool))
+	}
+	g, ctl, err := guarded[idl.Net](s, ixgbe.Kind, name, "", s.opts.Policy, ixgbeDeadline, grants...)
 	if err != nil {
 		return nil, err
 	}
@@ -300,4 +315,22 @@ func replayed(g *shadow.Guard) string {
 		return "restart failed: " + log[len(log)-1].Err.Error()
 	}
 	return "config replayed"
+}
+
+// packetPool makes the packet pool of the NIC name, n cells in its DMA
+// memory mem, before the driver allocates any (the pool is kept across the
+// driver's restarts): zero-copy rings. Without one (memory of another kind,
+// or too little of it: logged) the driver copies.
+func (s *System) packetPool(name string, mem hw.DMA, n int) hw.CellPool[idl.Packet] {
+	a, ok := mem.(*dma.Allocator)
+	if !ok {
+		return nil
+	}
+	pool, err := dma.NewCellPool[idl.Packet](name+" packets", a, n)
+	if err != nil {
+		a.Reset() // what it took
+		s.logf("%s: no packet pool (%v): the driver copies frames", name, err)
+		return nil
+	}
+	return pool
 }

@@ -232,6 +232,11 @@ func (s *System) linuxMAC(addr string) string {
 	return ""
 }
 
+// netPacketCells is the size of the virtio-net NIC's packet pool: the
+// cells of its two queues of 256 descriptors (128 two-descriptor slots
+// each) and as many for its callers' buffers.
+const netPacketCells = 512
+
 // bindNet takes d from Linux and starts the driver domain (behind a
 // shadow) and the echo service.
 func (s *System) bindNet(opts Options, cfg NetConfig, d pci.Device) error {
@@ -244,9 +249,16 @@ func (s *System) bindNet(opts Options, cfg NetConfig, d pci.Device) error {
 	if err != nil {
 		return err
 	}
-	g, nc, err := guarded[idl.Net](s, virtionet.Kind, NetName, " (the device is no longer Linux's)", opts.Policy, DefaultNetDeadline,
+	grants := []domain.CreateOption{
 		domain.GrantDevice(virtionet.GrantPCI, virtionet.Function(fn)),
-		domain.GrantDevice(virtionet.GrantFaults, s.inj.Device()))
+		domain.GrantDevice(virtionet.GrantFaults, s.inj.Device()),
+	}
+	// The packet pool, in the function's DMA memory before the driver
+	// allocates any (kept across its restarts): zero-copy queues.
+	if pool := s.packetPool(NetName, f.DMA(), netPacketCells); pool != nil {
+		grants = append(grants, domain.GrantDevice(virtionet.GrantPackets, pool))
+	}
+	g, nc, err := guarded[idl.Net](s, virtionet.Kind, NetName, " (the device is no longer Linux's)", opts.Policy, DefaultNetDeadline, grants...)
 	if err != nil {
 		fn.cfg.Close()
 		return err

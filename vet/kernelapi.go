@@ -51,6 +51,9 @@ var kernelAPI = map[string][]string{
 		"Borrow", "Borrow.Get", "Borrow.Valid",
 		"Deque", "Deque.At", "Deque.Cap", "Deque.Drop", "Deque.Len", "Deque.Owner", "Deque.PopBack",
 		"Deque.PopFront", "Deque.PushBack", "Deque.PushFront", "Deque.Valid",
+		// Exchanging an element for one of the owner's cells: a pop and a
+		// push in one (a zero-copy driver's RX and TX).
+		"Deque.Swap",
 		// Allocating on the domain's own account (Context.Heap), from a
 		// granted pool, and dropping.
 		"New", "NewDeque", "Discard", "DiscardDeque",
@@ -77,6 +80,11 @@ var kernelAPI = map[string][]string{
 		"Buffer.Get32", "Buffer.Get64", "Buffer.Len", "Buffer.Load32", "Buffer.Phys", "Buffer.PhysAt",
 		"Buffer.Put8", "Buffer.Put16", "Buffer.Put32", "Buffer.Put64", "Buffer.Store32", "Buffer.Sub",
 		"Buffer.Zero",
+		// A granted pool of cells in DMA memory: Phys tells the bus
+		// address of a cell only to its owner (a valid handle), which is
+		// what a driver writes into a descriptor; nothing it could not
+		// already write there.
+		"CellPool", "CellPool.Get", "CellPool.Phys", "Exchange",
 	},
 }
 

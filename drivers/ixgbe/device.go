@@ -7,6 +7,7 @@ import (
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/hw"
+	"github.com/rlgo/redleaf/kernel/rref"
 )
 
 // Config is what the kernel configures a NIC with (granted to the domain
@@ -18,7 +19,17 @@ type Config struct {
 	LinkTimeout time.Duration // how long Open waits for the link; 0: not at all (LinkStatus tells)
 	Promisc     bool          // start in promiscuous mode
 	Loopback    bool          // MAC loopback: what is sent is received (self test)
+	// CopyBreak is, with a packet pool, the longest frame that is copied
+	// between a ring's cell and the caller's buffer rather than exchanged:
+	// for a short frame the copy costs less than the exchange's ownership
+	// moves (BENCHMARKS.md). 0: DefaultCopyBreak; negative: exchange every
+	// frame.
+	CopyBreak int
 }
+
+// DefaultCopyBreak is Config.CopyBreak's default, the header size below
+// which Linux's ixgbe driver copies too.
+const DefaultCopyBreak = 256
 
 // Limits of Config.
 const (
@@ -38,6 +49,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Timeout <= 0 {
 		c.Timeout = time.Second
 	}
+	if c.CopyBreak == 0 {
+		c.CopyBreak = DefaultCopyBreak
+	}
 	if c.Queues < 1 || c.Queues > MaxQueues {
 		return c, fmt.Errorf("%w: %d queues; the driver serves 1 to %d", ErrConfig, c.Queues, MaxQueues)
 	}
@@ -51,9 +65,16 @@ func (c Config) withDefaults() (Config, error) {
 // Hooks let the driver cooperate with the domain kernel: Check is called
 // while polling (Context.Check: a dead domain's thread unwinds there) and
 // Sleep waits (Context.Sleep). Nil hooks do nothing and time.Sleep.
+//
+// Packets is the NIC's pool of packet cells in DMA memory (GrantPackets),
+// nil for none: with it the rings hold cells of the pool and packets move
+// without a copy; Heap is the account that owns them while they are in the
+// rings (the domain's, Context.Heap), required with Packets.
 type Hooks struct {
-	Check func()
-	Sleep func(time.Duration)
+	Check   func()
+	Sleep   func(time.Duration)
+	Packets hw.CellPool[idl.Packet]
+	Heap    *rref.Account
 }
 
 // A Device is one 82599 brought up by the driver.
@@ -94,6 +115,9 @@ func Open(dev hw.PCIDevice, cfg Config, hooks Hooks) (*Device, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if hooks.Packets != nil && hooks.Heap == nil {
+		return nil, fmt.Errorf("%w: a packet pool without an account to own the rings' cells (set Hooks.Heap)", ErrPool)
 	}
 	vendor, device := dev.IDs()
 	m, ok := Lookup(vendor, device)

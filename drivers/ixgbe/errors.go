@@ -20,4 +20,7 @@ var (
 	ErrConfig = errors.New("ixgbe: bad configuration")
 	// ErrSelfTest: the self test saw traffic or counters it did not expect.
 	ErrSelfTest = errors.New("ixgbe: self test failed")
+	// ErrPool: the granted packet pool cannot fill the rings (too few
+	// cells, or no account to own them).
+	ErrPool = errors.New("ixgbe: packet pool")
 )

@@ -16,12 +16,14 @@
 //
 // The fast path moves packets in batches and reads no register: a
 // descriptor is done when its DD bit is set in memory, and the tail
-// register is written once per batch. Each descriptor has its own DMA
-// buffer, allocated at bring-up; a packet is copied once, between that
-// buffer and the caller's RRef'd idl.Packet, and never between domains.
-// (The shared heap is Go memory a device cannot address; zero-copy DMA
-// into RRefs needs a pool of cells in DMA memory, which the kernel does not
-// have yet.) Nothing is allocated per packet.
+// register is written once per batch. Nothing is allocated per packet.
+// Granted a packet pool (GrantPackets: cells of the shared heap in the
+// NIC's DMA memory, kernel/dma.CellPool), each descriptor holds a cell of
+// it and packets are never copied: RX hands the cell the NIC wrote to the
+// caller in exchange for the caller's free one, TX puts the caller's cell
+// in the ring in exchange for a sent one (see ring). Without a pool each
+// descriptor has its own DMA buffer and a packet is copied once, between
+// that buffer and the caller's RRef'd idl.Packet; never between domains.
 //
 // Behind a shadow (kernel/shadow), a dead instance is replaced by one that
 // resets the NIC and replays SetPromisc; packets in the rings of the dead
@@ -45,6 +47,9 @@ const (
 	GrantConfig = "config"     // a Config (optional)
 	GrantFaults = faults.Grant // a faults.Device (optional)
 	GrantMode   = "mode"       // a *Mode (optional): MAC loopback if set when the instance starts
+	// GrantPackets is the NIC's packet pool, an hw.CellPool[idl.Packet]
+	// over the same device's DMA memory (optional: zero-copy rings).
+	GrantPackets = "packets"
 )
 
 func init() {
@@ -69,7 +74,11 @@ func New(ctx *domain.Context) (idl.Net, error) {
 	if mode, _ := domain.Device[*Mode](ctx, GrantMode); mode != nil && mode.Loopback() {
 		cfg.Loopback = true
 	}
-	d, err := Open(dev, cfg, Hooks{Check: ctx.Check, Sleep: ctx.Sleep})
+	hooks := Hooks{Check: ctx.Check, Sleep: ctx.Sleep}
+	if pool, _ := domain.Device[hw.CellPool[idl.Packet]](ctx, GrantPackets); pool != nil {
+		hooks.Packets, hooks.Heap = pool, ctx.Heap()
+	}
+	d, err := Open(dev, cfg, hooks)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,16 @@ type Config struct {
 	QueueSize int
 	// Timeout bounds the wait for the device's reset (default 1 s).
 	Timeout time.Duration
+	// CopyBreak is, with a packet pool, the longest frame that is copied
+	// between a queue's cell and the caller's buffer rather than
+	// exchanged: for a short frame the copy costs less than the exchange's
+	// ownership moves (BENCHMARKS.md). 0: DefaultCopyBreak; negative:
+	// exchange every frame.
+	CopyBreak int
 }
+
+// DefaultCopyBreak is Config.CopyBreak's default.
+const DefaultCopyBreak = 256
 
 func (c Config) withDefaults() Config {
 	if c.QueueSize <= 0 {
@@ -29,15 +38,26 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = time.Second
 	}
+	if c.CopyBreak == 0 {
+		c.CopyBreak = DefaultCopyBreak
+	}
+	c.CopyBreak = max(c.CopyBreak, -1)
 	return c
 }
 
 // Hooks let the driver cooperate with the domain kernel: Check is called
 // while waiting (Context.Check), Sleep waits (Context.Sleep). Nil hooks do
 // nothing and time.Sleep.
+//
+// Packets is the device's pool of packet cells in DMA memory (GrantPackets),
+// nil for none: with it the queues hold cells of the pool and packets move
+// without a copy; Heap is the account that owns them while they are in the
+// queues (the domain's, Context.Heap), required with Packets.
 type Hooks struct {
-	Check func()
-	Sleep func(time.Duration)
+	Check   func()
+	Sleep   func(time.Duration)
+	Packets hw.CellPool[idl.Packet]
+	Heap    *rref.Account
 }
 
 // A Device is one virtio-net device brought up by the driver, with one
@@ -75,6 +95,9 @@ func Open(fn Function, cfg Config, hooks Hooks) (*Device, error) {
 	}
 	if hooks.Sleep == nil {
 		hooks.Sleep = time.Sleep
+	}
+	if hooks.Packets != nil && hooks.Heap == nil {
+		return nil, fmt.Errorf("%w: a packet pool without an account to own the queues' cells (set Hooks.Heap)", ErrPool)
 	}
 	d := &Device{fn: fn, cfg: cfg.withDefaults(), hooks: hooks}
 	if err := d.checkCommand(); err != nil {
@@ -124,7 +147,7 @@ func Open(fn Function, cfg Config, hooks Hooks) (*Device, error) {
 		if !ok {
 			break
 		}
-		d.rx.add(id, bufSize)
+		d.rx.post(id)
 	}
 	d.rx.publish()
 	t.setStatus(statusAcknowledge | statusDriver | statusFeaturesOK | statusDriverOK)
@@ -188,7 +211,13 @@ func (d *Device) setupQueue(index uint16, write bool) (*queue, error) {
 	for size > max {
 		size >>= 1
 	}
-	q, err := newQueue(d.fn.DMA(), index, size, write)
+	var q *queue
+	var err error
+	if d.hooks.Packets != nil {
+		q, err = newCellQueue(d.fn.DMA(), index, size, write, d.hooks.Packets, d.hooks.Heap)
+	} else {
+		q, err = newQueue(d.fn.DMA(), index, size, write)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -249,27 +278,48 @@ func (d *Device) RxBatch(queue uint16, bufs rref.Deque[idl.Packet]) (rref.Deque[
 	filled, bytes, bad := 0, 0, 0
 	empty := false
 	for k := range bufs.Len() {
-		p := bufs.At(k) // in place: no ownership moves per packet
-		for p.Len == 0 && !empty {
+		p := bufs.At(k)    // in place: no ownership moves per packet
+		exchanged := false // element k is no longer p
+		for p.Len == 0 && !exchanged && !empty {
 			id, n, ok := q.nextUsed()
 			if !ok {
 				empty = true
 				break
 			}
-			if id >= uint32(q.size) {
+			j, ok := q.slotOf(id)
+			if !ok {
 				bad++ // nothing to give back: the device is confused
 				continue
 			}
-			b := q.bufs[id]
-			if n < hdrLen+14 || n > bufSize {
+			frame := int(n) - hdrLen
+			switch {
+			case frame < 14 || frame > q.room():
 				bad++
-			} else if frame := int(n) - hdrLen; promisc || d.accept(b) {
+			case q.cells != nil:
+				c := q.cells[j].Get()
+				if !promisc && !d.accept(c.Data[:6]) {
+					break
+				}
+				c.Len = uint16(frame)
+				if frame > d.cfg.CopyBreak && q.exchange(j, bufs, k, 0) {
+					exchanged = true // p is in the queue now, c in bufs
+				} else {
+					c.Len = 0
+					p.Len = uint16(copy(p.Data[:frame], c.Data[:frame]))
+				}
+				filled++
+				bytes += frame
+			default:
+				b := q.bufs[j]
+				if !promisc && !d.accept(b.Bytes()[hdrLen:hdrLen+6]) {
+					break
+				}
 				b.CopyOut(p.Data[:frame], hdrLen)
 				p.Len = uint16(frame)
 				filled++
 				bytes += frame
 			}
-			q.add(uint16(id), bufSize)
+			q.post(j)
 		}
 	}
 	if q.publish() {
@@ -285,18 +335,13 @@ func (d *Device) RxBatch(queue uint16, bufs rref.Deque[idl.Packet]) (rref.Deque[
 	return bufs, filled, nil
 }
 
-// accept reports whether the frame in b (after its header) is for this
+// accept reports whether a frame to dst (its first 6 bytes) is for this
 // device: to its address, or broadcast or multicast.
-func (d *Device) accept(b *hw.Buffer) bool {
-	if b.Get8(hdrLen)&1 != 0 {
+func (d *Device) accept(dst []byte) bool {
+	if dst[0]&1 != 0 {
 		return true // group address: multicast or broadcast
 	}
-	for i, m := range d.mac {
-		if b.Get8(hdrLen+i) != m {
-			return false
-		}
-	}
-	return true
+	return [6]byte(dst) == d.mac
 }
 
 // TxBatch implements idl.Net: it copies the frames of pkts, front to back,
@@ -323,8 +368,20 @@ func (d *Device) TxBatch(queue uint16, pkts rref.Deque[idl.Packet]) (rref.Deque[
 			if !ok {
 				break // the ring is full: the packet keeps its frame
 			}
-			q.bufs[id].CopyIn(hdrLen, p.Data[:p.Len])
-			q.add(id, hdrLen+int(p.Len))
+			length := int(p.Len)
+			if q.cells != nil {
+				c := q.cells[id].Get()
+				c.Len = 0 // sent before, or fresh: the caller's free buffer
+				if length > d.cfg.CopyBreak && q.exchange(id, pkts, k, length) {
+					p = c // element k now
+				} else {
+					copy(c.Data[:length], p.Data[:length])
+				}
+				q.addCell(id, length)
+			} else {
+				q.bufs[id].CopyIn(hdrLen, p.Data[:length])
+				q.add(id, hdrLen+length)
+			}
 			p.Len = 0
 			sent++
 		}
@@ -349,12 +406,13 @@ func (d *Device) reclaimTx() {
 		if !ok {
 			break
 		}
-		if id >= uint32(q.size) {
+		j, ok := q.slotOf(id)
+		if !ok {
 			d.txErrors.Add(1)
 			continue
 		}
-		bytes += q.descLen(uint16(id)) - hdrLen
-		q.release(uint16(id))
+		bytes += q.frameLen(j)
+		q.release(j)
 		n++
 	}
 	if n > 0 {

@@ -18,4 +18,7 @@ var (
 	ErrQueue = errors.New("virtio-net: no such queue (the driver has queue 0 only)")
 	// ErrFrameTooLong: a frame longer than idl.MaxFrame was not sent.
 	ErrFrameTooLong = errors.New("virtio-net: frame longer than the maximum was not sent")
+	// ErrPool: the granted packet pool cannot fill the queues (too few
+	// cells, or no account to own them).
+	ErrPool = errors.New("virtio-net: packet pool")
 )

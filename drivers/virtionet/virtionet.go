@@ -16,10 +16,16 @@
 // every receive buffer.
 //
 // Packets move in batches of RRef'd idl.Packet buffers owned by the
-// caller. DMA memory cannot be on the shared heap (its physical address is
-// unknown), so each descriptor has its own 2 KiB DMA buffer, allocated at
+// caller. Granted a packet pool (GrantPackets: cells of the shared heap in
+// the function's DMA memory, kernel/dma.CellPool), each packet slot of a
+// queue is a chain of two descriptors, its virtio-net header and the Data
+// of a cell of the pool, and frames are never copied: RX hands up the cell
+// the device wrote in exchange for the caller's free one, TX puts the
+// caller's cell in the queue in exchange for a sent one (see queue). A
+// queue then holds half as many packets as it has descriptors. Without a
+// pool each descriptor has its own 2 KiB DMA buffer, allocated at
 // bring-up, and a frame is copied once between it and the caller's
-// packet; nothing is allocated per packet. The available index is written
+// packet. Nothing is allocated per packet. The available index is written
 // and the device notified (only if it asks to be) once per batch, and
 // completions are found in memory (the used ring), never by reading a
 // register. The driver polls: interrupts are off.
@@ -29,6 +35,7 @@ import (
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/faults"
+	"github.com/rlgo/redleaf/kernel/hw"
 	"github.com/rlgo/redleaf/kernel/rref"
 )
 
@@ -40,6 +47,9 @@ const (
 	GrantPCI    = "pci"        // the device, a Function (required)
 	GrantConfig = "config"     // a Config (optional)
 	GrantFaults = faults.Grant // a faults.Device (optional)
+	// GrantPackets is the device's packet pool, an hw.CellPool[idl.Packet]
+	// over the same function's DMA memory (optional: zero-copy queues).
+	GrantPackets = "packets"
 )
 
 func init() {
@@ -62,7 +72,11 @@ func New(ctx *domain.Context) (idl.Net, error) {
 		return nil, ErrNoDevice
 	}
 	cfg, _ := domain.Device[Config](ctx, GrantConfig)
-	d, err := Open(fn, cfg, Hooks{Check: ctx.Check, Sleep: ctx.Sleep})
+	hooks := Hooks{Check: ctx.Check, Sleep: ctx.Sleep}
+	if pool, _ := domain.Device[hw.CellPool[idl.Packet]](ctx, GrantPackets); pool != nil {
+		hooks.Packets, hooks.Heap = pool, ctx.Heap()
+	}
+	d, err := Open(fn, cfg, hooks)
 	if err != nil {
 		return nil, err
 	}

@@ -44,3 +44,28 @@ func TestIXGBECampaign(t *testing.T) {
 		t.Error("no packet came back")
 	}
 }
+
+// TestIXGBEZeroCopyCampaign is the ixgbe campaign with the driver's rings
+// holding cells of a packet pool: whatever the faults, every cell is back
+// in the pool at the end and none leaked.
+func TestIXGBEZeroCopyCampaign(t *testing.T) {
+	n := 100
+	if raceEnabled || testing.Short() {
+		n = 40
+	}
+	tg := &IXGBE{ZeroCopy: true}
+	r, err := Run(tg, Config{Faults: n, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s\npackets lost with a driver instance: %d", r.Table(), tg.Lost())
+	if err := r.Check(); err != nil {
+		t.Error(err)
+	}
+	if r.Units == 0 {
+		t.Error("no packet came back")
+	}
+	if free, capacity := tg.PoolFree(); free != capacity {
+		t.Errorf("%d of %d cells of the packet pool back after the campaign", free, capacity)
+	}
+}

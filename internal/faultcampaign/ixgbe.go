@@ -9,6 +9,7 @@ import (
 	"github.com/rlgo/redleaf/drivers/ixgbe"
 	"github.com/rlgo/redleaf/drivers/ixgbe/model"
 	"github.com/rlgo/redleaf/idl"
+	"github.com/rlgo/redleaf/kernel/dma"
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/faults"
 	"github.com/rlgo/redleaf/kernel/hw"
@@ -24,10 +25,27 @@ import (
 // driver dies are lost with it, as on a real NIC: the client counts them
 // (Lost), and only a packet that comes back wrong, or unsent, or twice, is
 // a mismatch.
+//
+// With ZeroCopy the driver is granted a packet pool in the model's DMA
+// memory (its rings hold cells of the pool, exchanged with the client's
+// buffers instead of copied); PoolFree then tells whether every cell came
+// back.
 type IXGBE struct {
+	ZeroCopy bool
+
 	m      *model.Model
+	pool   *dma.CellPool[idl.Packet]
 	client *packetClient
 	lost   int
+}
+
+// PoolFree is how many cells of the packet pool are free, of how many
+// (0, 0 without ZeroCopy).
+func (t *IXGBE) PoolFree() (free, capacity int) {
+	if t.pool == nil {
+		return 0, 0
+	}
+	return t.pool.Pool().Free(), t.pool.Pool().Cap()
 }
 
 // Name implements Target.
@@ -47,10 +65,18 @@ func (t *IXGBE) Lost() int {
 // Start implements Target.
 func (t *IXGBE) Start(m *domain.Manager, inj *faults.Injector, p shadow.Policy, deadline time.Duration) (*shadow.Guard, Client, error) {
 	t.m = model.New(model.Config{})
-	d, err := m.Create(ixgbe.Kind, domain.Name(ixgbe.Kind),
+	grants := []domain.CreateOption{domain.Name(ixgbe.Kind),
 		domain.GrantDevice(ixgbe.GrantPCI, hw.PCIDevice(t.m)),
 		domain.GrantDevice(ixgbe.GrantConfig, ixgbe.Config{RingSize: 256, Loopback: true}),
-		domain.GrantDevice(ixgbe.GrantFaults, inj.Device()))
+		domain.GrantDevice(ixgbe.GrantFaults, inj.Device())}
+	if t.ZeroCopy {
+		var err error
+		if t.pool, err = t.m.Packets("ixgbe campaign", 2*256+32+64+32); err != nil {
+			return nil, nil, fmt.Errorf("ixgbe: %w", err)
+		}
+		grants = append(grants, domain.GrantDevice(ixgbe.GrantPackets, hw.CellPool[idl.Packet](t.pool)))
+	}
+	d, err := m.Create(ixgbe.Kind, grants...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ixgbe: %w", err)
 	}
@@ -71,6 +97,9 @@ func (t *IXGBE) Start(m *domain.Manager, inj *faults.Injector, p shadow.Policy, 
 func (t *IXGBE) Close() {
 	if t.client != nil {
 		t.lost = t.client.lost
+	}
+	if t.pool != nil {
+		t.pool.Retire() // fails, keeping the pool and the model's memory, if a cell is out: PoolFree tells
 	}
 	t.m, t.client = nil, nil // the model's 32 MiB of DMA memory go
 }

@@ -15,7 +15,8 @@
 //   - Its physical address is a multiple of the alignment asked for (at
 //     least 64 bytes), and its memory is zeroed.
 //   - Reset takes back every buffer at once (a driver's memory when its
-//     domain dies); the chunks stay mapped and locked, for the next one.
+//     domain dies), except those made permanent by Keep (a CellPool's);
+//     the chunks stay mapped and locked, for the next one.
 package dma
 
 import (
@@ -51,7 +52,8 @@ type Allocator struct {
 
 type chunkState struct {
 	Chunk
-	next int // bump pointer: bytes below next are allocated
+	next  int // bump pointer: bytes below next are allocated
+	floor int // bytes below floor are kept: Reset does not take them back
 }
 
 // ErrExhausted is wrapped by Alloc's error when the Source has no more.
@@ -151,7 +153,19 @@ func (a *Allocator) Reset() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, c := range a.chunks {
-		c.next = 0
+		c.next = c.floor
+	}
+}
+
+// Keep makes every buffer handed out so far permanent: Reset no longer
+// takes them back. The kernel allocates what outlives a driver instance
+// (a NIC's packet cells, see CellPool) and then keeps it, before any
+// driver allocates.
+func (a *Allocator) Keep() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, c := range a.chunks {
+		c.floor = c.next
 	}
 }
 

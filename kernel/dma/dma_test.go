@@ -5,7 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	"github.com/rlgo/redleaf/kernel/domain"
+	"github.com/rlgo/redleaf/kernel/rref"
 )
 
 // writePagemap writes a pagemap file with entries at the page indexes of
@@ -139,5 +143,67 @@ func TestAllocatorZeroesAndContiguous(t *testing.T) {
 	}
 	if n != (1<<16-4096)/128 {
 		t.Errorf("%d allocations of 100 bytes aligned to 128", n)
+	}
+}
+
+// A CellPool's cells are physically contiguous and their payloads' bus
+// addresses are where the allocator put them; its memory survives Reset;
+// Phys answers only the owner, within the payload.
+func TestCellPool(t *testing.T) {
+	type payload struct {
+		Len  uint16
+		Data [2048]byte
+	}
+	// Pages 0-1 adjacent, 2-3 adjacent elsewhere: a cell (over 2 KiB)
+	// never straddles pages 1 and 2.
+	src := &fakeSource{frames: [][]uint64{{10, 11, 40, 41}}}
+	a := New(src, 4*4096)
+	p, err := NewCellPool[payload]("test", a, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr := domain.NewManager()
+	defer mgr.Close()
+	heap := mgr.Kernel().Heap()
+	size, off := rref.CellSize[payload](), uint64(rref.PayloadOffset[payload]())
+	stride := uint64(size+63) &^ 63                                              // cells are 64-aligned
+	want := []uint64{10 * 4096, 10*4096 + stride, 10*4096 + 2*stride, 40 * 4096} // the fourth would cross into page 2
+	var got []uint64
+	for range 4 {
+		r, ok := p.Get(heap)
+		if !ok {
+			t.Fatal("pool empty")
+		}
+		pa, ok := p.Phys(r, 0)
+		if !ok {
+			t.Fatal("Phys refused the owner")
+		}
+		got = append(got, pa-off)
+		if _, ok := p.Phys(r, 2050); ok {
+			t.Error("Phys past the payload")
+		}
+		if pa2, ok := p.Phys(r, 2); !ok || pa2 != pa+2 {
+			t.Errorf("Phys(r, 2) = %#x, want %#x", pa2, pa+2)
+		}
+		r.Get().Data[0] = 1
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("cells at %#x, want %#x", got, want)
+	}
+	if _, ok := p.Get(heap); ok {
+		t.Error("Get from an empty pool")
+	}
+	if _, ok := p.Phys(rref.New(heap, payload{}), 0); ok {
+		t.Error("Phys of a cell on the Go heap")
+	}
+	kept := a.InUse()
+	b, _ := a.Alloc(64, 64)
+	a.Reset()
+	if a.InUse() != kept {
+		t.Errorf("Reset took back the pool's memory: %d bytes in use, the pool has %d", a.InUse(), kept)
+	}
+	if b2, _ := a.Alloc(64, 64); b2.Phys() != b.Phys() {
+		t.Errorf("after Reset the driver's memory starts at %#x, was %#x", b2.Phys(), b.Phys())
 	}
 }

@@ -113,8 +113,10 @@
 //     every observer gets a copy (Domain.Failed recognizes one), and the
 //     record is described without running any code of a domain (a panic
 //     value of a domain's type is named by its type). Dying closes Done, marks every crossing it is a side of
-//     for the slow path, closes its heap account (reclaiming its RRefs),
-//     resets its granted devices and records the event, before it returns;
+//     for the slow path, resets its granted devices, then closes its heap
+//     account (reclaiming its RRefs: a device no longer writes into a cell
+//     its driver had put in a DMA ring when the cell goes back to its
+//     pool) and records the event, before it returns;
 //     and nobody gets the *FailedError (a caller, Kill, Restart, a thread
 //     unwinding) before that, even from another thread than the one that
 //     failed the instance. So a restarted instance never has its devices

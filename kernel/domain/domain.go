@@ -247,8 +247,13 @@ func (d *Domain) die(st State, f *FailedError) *FailedError {
 	for _, x := range xs {
 		x.state.Or(slowPath)
 	}
-	d.acct.Close()
+	// Devices first: a reset device no longer reads or writes the memory
+	// it was given, so the cells of the shared heap that a driver had put
+	// in its device's rings (DMA packet cells, kernel/dma.CellPool) may go
+	// back to their pool when the account closes, and nobody who gets one
+	// next sees the device write into it.
 	d.cfg.resetDevices(d.mgr.logf)
+	d.acct.Close()
 	d.mgr.died(d, xs)
 	close(d.gone)
 	return f.copyOf()

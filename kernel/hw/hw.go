@@ -23,7 +23,11 @@
 // (it can already write any number into a descriptor).
 package hw
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rlgo/redleaf/kernel/rref"
+)
 
 // Regs is a register window of a device. Offsets are in bytes from the
 // window's start; an access outside the window, or misaligned, panics (in a
@@ -83,3 +87,42 @@ type PCIDevice interface {
 // ErrNoBusMaster is what a driver reports when bus mastering is off: the
 // device cannot reach memory, so it never completes anything.
 var ErrNoBusMaster = errors.New("hw: bus mastering is disabled in the PCI command register; the device cannot DMA")
+
+// A CellPool is a pool of shared-heap cells in DMA memory that the kernel
+// grants a driver (kernel/dma.CellPool): the device reads and writes the
+// cells' payloads itself, so packets move between the device and the
+// driver's callers without a copy.
+type CellPool[T any] interface {
+	// Get hands out a free cell, owned by a, zeroed; false if the pool is
+	// empty.
+	Get(a *rref.Account) (rref.RRef[T], bool)
+	// Phys is the bus address of byte off of r's payload, if r is a valid
+	// handle (its holder owns the cell) to a cell of this pool and off is
+	// inside the payload; false otherwise (a cell on the Go heap, another
+	// pool's, a stale handle).
+	Phys(r rref.RRef[T], off int) (uint64, bool)
+}
+
+// Exchange puts c, a cell of pool its caller owns (a descriptor's), in
+// place of element k of q and returns the element taken out, with the bus
+// address of byte off of its payload: what a zero-copy driver posts in the
+// descriptor instead of c. Two compare-and-swaps.
+//
+// If the element is not a cell of pool (a buffer on the Go heap), x is a
+// fresh cell of pool instead and old is the element, now the caller's: it
+// copies what it needs of it into x (a frame to send) and drops it. So a
+// caller's heap buffers become cells of the pool as they pass. If the pool
+// is empty, c goes back where it was: x is c's new handle (the old one went
+// stale in the deque), phys 0 and ok false, and the caller copies.
+func Exchange[T any](pool CellPool[T], heap *rref.Account, q rref.Deque[T], k int, c rref.RRef[T], off int) (x rref.RRef[T], phys uint64, old rref.RRef[T], ok bool) {
+	x = q.Swap(k, c)
+	if phys, ok = pool.Phys(x, off); ok {
+		return x, phys, old, true
+	}
+	fresh, ok := pool.Get(heap)
+	if !ok {
+		return q.Swap(k, x), 0, old, false // c back, with a new handle
+	}
+	phys, _ = pool.Phys(fresh, off)
+	return fresh, phys, x, true
+}

@@ -285,3 +285,22 @@ func wrap(i, n int) int {
 	}
 	return i
 }
+
+// Swap puts x, which must be owned by d's owner, in place of element i (0
+// is the front) and returns that element, owned by d's owner; x's handle
+// goes stale. Two compare-and-swaps, no copy: a driver exchanges the
+// caller's free buffer for one its device filled (or the caller's full
+// buffer for one it has sent) and the batch keeps its length and order. It
+// panics with a *UseError through a stale handle, for a stale x, or for i
+// out of range.
+func (d Deque[T]) Swap(i int, x RRef[T]) RRef[T] {
+	g := d.r.Get()
+	if uint(i) >= uint(g.n) {
+		panic(&UseError{Op: "Swap", Type: reflect.TypeFor[T](), Reason: fmt.Sprintf("index %d of a deque of %d elements", i, g.n)})
+	}
+	j := wrap(g.head+i, len(g.slots))
+	in := d.adopt(x)
+	out := g.slots[j]
+	g.slots[j] = in
+	return d.release(out)
+}

@@ -24,8 +24,11 @@ type Pool[T any] struct {
 type pool[T any] struct {
 	name  string
 	cells []cell[T]
+	at    []*cell[T] // the cells of a pool in given memory (NewPoolIn), instead of cells
 	mu    sync.Mutex
 	free  []int32 // indices of free cells, a stack; guarded by mu
+	// retired: a pool in given memory let go (Retire); guarded by mu
+	retired bool
 }
 
 // NewPool preallocates n cells of T. T must be exchangeable.
@@ -57,14 +60,14 @@ func (h *Pool[T]) Get(a *Account) (RRef[T], bool) {
 	mustAccount("allocate", a)
 	p := h.pool("pool Get")
 	p.mu.Lock()
-	if len(p.free) == 0 {
+	if len(p.free) == 0 || p.retired {
 		p.mu.Unlock()
 		return RRef[T]{}, false
 	}
 	i := p.free[len(p.free)-1]
 	p.free = p.free[:len(p.free)-1]
 	p.mu.Unlock()
-	c := &p.cells[i]
+	c := p.cell(i)
 	var zero T
 	c.val = zero
 	tag := retag(c.word.Load(), a.id)
@@ -75,6 +78,14 @@ func (h *Pool[T]) Get(a *Account) (RRef[T], bool) {
 		refuseClosed(&c.header, a)
 	}
 	return RRef[T]{c, tag}, true
+}
+
+// cell is the cell of slot i.
+func (p *pool[T]) cell(i int32) *cell[T] {
+	if p.at != nil {
+		return p.at[i]
+	}
+	return &p.cells[i]
 }
 
 func (p *pool[T]) recycle(slot int32) {
@@ -105,7 +116,10 @@ func (h *Pool[T]) Free() int {
 }
 
 // Cap is the number of cells the pool was made with.
-func (h *Pool[T]) Cap() int { return len(h.pool("pool Cap").cells) }
+func (h *Pool[T]) Cap() int {
+	p := h.pool("pool Cap")
+	return len(p.cells) + len(p.at)
+}
 
 func (h *Pool[T]) String() string {
 	if h == nil || h.p == nil {

@@ -47,6 +47,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/dma"
 	"github.com/rlgo/redleaf/kernel/hw"
 )
@@ -220,6 +221,15 @@ func (m *Model) Reset() {
 	m.resets++
 	m.mu.Unlock()
 	m.alloc.Reset()
+}
+
+// Packets makes the NIC's packet pool: n cells of idl.Packet in the model's
+// DMA memory, which it reads and writes like a driver's buffers, kept
+// across Reset. Make it before a driver allocates (dma.NewCellPool). The
+// pool keeps the model's memory for as long as it lives: retire it
+// (CellPool.Retire) when done with the model.
+func (m *Model) Packets(name string, n int) (*dma.CellPool[idl.Packet], error) {
+	return dma.NewCellPool[idl.Packet](name, m.alloc, n)
 }
 
 // Resets is how many times the kernel reset the function.
