@@ -51,8 +51,9 @@ const (
 type Main func(p *Proc) int
 
 // Register registers a program under name, from the program package's init
-// function.
-func Register(name string, main Main) {
+// function; opts declare the capabilities it needs (NeedsInet).
+func Register(name string, main Main, opts ...Option) {
+	declare(name, opts)
 	domain.Register(KindPrefix+name, func(ctx *domain.Context) (idl.Program, error) {
 		sys, err := domain.Import[idl.Sys](ctx, "sys")
 		if err != nil {
