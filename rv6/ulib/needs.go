@@ -1,10 +1,10 @@
 package ulib
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/rlgo/redleaf/idl"
+	"github.com/rlgo/redleaf/kernel/domain"
 )
 
 // Declared capabilities. A program may declare at registration that it
@@ -14,25 +14,22 @@ import (
 // network stacks can be declared: admin, NICs and block devices are
 // passed by grant alone, and a program that declared nothing gets nothing
 // without grant. grant overrides the declaration: the program then gets
-// exactly what grant names. The declarations are fixed when the image is
-// built (init functions), so reading them is no authority.
+// exactly what grant names. The declarations are the domain kernel's
+// (domain.Declare): fixed when the image is built, made only by the
+// program's own package.
 
-// An Option is a setting of Register.
-type Option struct{ prefix string }
+// A Need is a kind of capability a program declares it needs.
+type Need string
 
 // NeedsInet declares that the program needs a network stack (inet:NAME).
-var NeedsInet = Option{prefix: idl.CapInetPrefix}
+const NeedsInet Need = "needs " + idl.CapInetPrefix
 
-// declared maps a program to the capability name prefixes it declared;
-// written only by Register, from init functions.
-var declared = map[string][]string{}
-
-func declare(name string, opts []Option) {
-	for _, o := range opts {
-		if o.prefix != idl.CapInetPrefix {
-			panic(fmt.Sprintf("ulib.Register %s: only ulib.NeedsInet can be declared", name))
+func declare(name string, needs []Need) {
+	for _, n := range needs {
+		if n != NeedsInet {
+			panic("ulib.Register " + name + ": only ulib.NeedsInet can be declared, not " + string(n))
 		}
-		declared[name] = append(declared[name], o.prefix)
+		domain.Declare(KindPrefix+name, string(n))
 	}
 }
 
@@ -41,9 +38,12 @@ func declare(name string, opts []Option) {
 // program that declared nothing or is unknown).
 func ImplicitCaps(prog string, held []string) []string {
 	var out []string
-	for _, prefix := range declared[prog] {
+	for _, fact := range domain.Declared(KindPrefix + prog) {
+		if Need(fact) != NeedsInet {
+			continue
+		}
 		for _, c := range held {
-			if strings.HasPrefix(c, prefix) && len(c) > len(prefix) {
+			if strings.HasPrefix(c, idl.CapInetPrefix) && len(c) > len(idl.CapInetPrefix) {
 				out = append(out, c)
 			}
 		}
