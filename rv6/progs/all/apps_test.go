@@ -77,3 +77,27 @@ func TestServerErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestHttpdLimits: with -c 1 a second client gets a 503 while the first
+// holds the only slot, and the first, idle, is closed after -idle.
+func TestHttpdLimits(t *testing.T) {
+	s := bootInet(t)
+	s.MustRun(t, "mkdir", "/www")
+	s.WriteFile(t, "/req", "GET / HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+	p := s.Start(t, "grant inet:b httpd -p 8080 -c 1 -idle 1s &\n", "sh")
+	waitOutput(t, p, "httpd: serving /www on 10.0.0.2:8080")
+	// nc -d sends nothing and ends when httpd closes the connection.
+	p.Type([]byte("grant inet:a nc -d -v 10.0.0.2 8080 &\nN=$!\n"))
+	waitOutput(t, p, "nc: connected to 10.0.0.2:8080")
+	p.Type([]byte("grant inet:a nc 10.0.0.2 8080 < /req\nwait $N\necho idle one closed $?\nexit\n"))
+	p.Type(nil)
+	out, st, err := p.Wait()
+	if err != nil || !st.Exited {
+		t.Fatalf("sh: %+v %v:\n%s", st, err, out)
+	}
+	for _, want := range []string{"HTTP/1.1 503 Service Unavailable\r\n", "idle one closed 0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in the output:\n%s", want, out)
+		}
+	}
+}
