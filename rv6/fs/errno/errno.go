@@ -53,6 +53,11 @@ const (
 	ETIMEDOUT    Errno = 110
 	ECONNREFUSED Errno = 111
 	EHOSTUNREACH Errno = 113
+	ENOTSOCK     Errno = 88
+	EDESTADDRREQ Errno = 89
+	EOPNOTSUPP   Errno = 95
+	ENETRESET    Errno = 102
+	EISCONN      Errno = 106
 )
 
 // messages are the texts of the Errnos, as strerror gives them. The table is
@@ -93,6 +98,11 @@ var messages = map[Errno]string{
 	ETIMEDOUT:    "connection timed out",
 	ECONNREFUSED: "connection refused",
 	EHOSTUNREACH: "no route to host",
+	ENOTSOCK:     "socket operation on non-socket",
+	EDESTADDRREQ: "destination address required",
+	EOPNOTSUPP:   "operation not supported",
+	ENETRESET:    "network dropped connection on reset",
+	EISCONN:      "transport endpoint is already connected",
 }
 
 // names are the symbolic names of the Errnos.
@@ -105,7 +115,8 @@ var names = map[Errno]string{
 	EACCES: "EACCES", EMFILE: "EMFILE", ENOTTY: "ENOTTY", ESPIPE: "ESPIPE", EPIPE: "EPIPE",
 	ENOSYS: "ENOSYS", EMSGSIZE: "EMSGSIZE", ECONNABORTED: "ECONNABORTED", ECONNRESET: "ECONNRESET",
 	EADDRINUSE: "EADDRINUSE", ENOTCONN: "ENOTCONN", ETIMEDOUT: "ETIMEDOUT", ECONNREFUSED: "ECONNREFUSED",
-	EHOSTUNREACH: "EHOSTUNREACH",
+	EHOSTUNREACH: "EHOSTUNREACH", ENOTSOCK: "ENOTSOCK", EDESTADDRREQ: "EDESTADDRREQ", EOPNOTSUPP: "EOPNOTSUPP",
+	ENETRESET: "ENETRESET", EISCONN: "EISCONN",
 }
 
 // Error returns the message of e, as strerror would.
