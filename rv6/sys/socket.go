@@ -46,7 +46,7 @@ type sock struct {
 	inet     idl.Inet
 	heap     *rref.Account // this domain's, for the buffers
 	cap      string        // the capability's name, for messages
-	dgram    bool   // UDP (else TCP)
+	dgram    bool          // UDP (else TCP)
 	nonblock atomic.Bool
 
 	// mu guards the state; it is never held while a call waits.

@@ -316,6 +316,21 @@ func (u *UDPConn) WriteTo(b []byte, addr [4]byte, port uint16) (int, error) {
 	return int(w), err
 }
 
+// Write sends b as one datagram to the peer of DialUDP.
+func (u *UDPConn) Write(b []byte) (int, error) {
+	if len(b) > idl.IOSize {
+		return 0, fmt.Errorf("a datagram of %d bytes: %w", len(b), errno.EMSGSIZE)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.buf.Valid() {
+		u.buf = rref.New(u.p.ctx.Heap(), idl.IOBuf{})
+	}
+	k := copy(u.buf.Get()[:], b)
+	w, err := u.p.sys.Write(u.fd, u.buf.Borrow(), int32(k))
+	return int(w), err
+}
+
 // Close closes the socket's descriptor.
 func (u *UDPConn) Close() error { return u.p.sys.Close(u.fd) }
 
