@@ -101,7 +101,7 @@ var messages = map[Errno]string{
 	ENOTSOCK:     "socket operation on non-socket",
 	EDESTADDRREQ: "destination address required",
 	EOPNOTSUPP:   "operation not supported",
-	ENETRESET:    "network dropped connection on reset",
+	ENETRESET:    "network dropped connection on reset (the network stack restarted)",
 	EISCONN:      "transport endpoint is already connected",
 }
 
