@@ -18,17 +18,17 @@ import (
 
 // Test programs that use the socket syscalls directly.
 func init() {
-	// socknoperm tries a socket on inet:a, which it is not granted.
-	ulib.Register("socknoperm", func(p *ulib.Proc) int {
+	// rv6test-socknoperm tries a socket on inet:a, which it is not granted.
+	ulib.Register("rv6test-socknoperm", func(p *ulib.Proc) int {
 		_, err := p.Sys().Socket("inet:a", idl.SockStream)
 		fmt.Fprintf(p.Stdout, "socket: %v (EACCES %v)\n", err, errors.Is(err, errno.EACCES))
 		_, err = p.Sys().Socket("inet:a", 7)
 		fmt.Fprintf(p.Stdout, "bad type: %v\n", err)
 		return 0
 	})
-	// sockpoll polls a pipe and a UDP socket (on inet:a, fed from inet:b)
+	// rv6test-sockpoll polls a pipe and a UDP socket (on inet:a, fed from inet:b)
 	// and prints what each poll reports.
-	ulib.Register("sockpoll", func(p *ulib.Proc) int {
+	ulib.Register("rv6test-sockpoll", func(p *ulib.Proc) int {
 		a, err := p.Inet("inet:a")
 		if err != nil {
 			p.Fatalf("%v", err)
@@ -148,8 +148,8 @@ func TestSocketRedirections(t *testing.T) {
 // told which grant it lacks.
 func TestSocketNeedsGrant(t *testing.T) {
 	s := bootInet(t)
-	out, _ := s.Sh(t, "socknoperm")
-	for _, want := range []string{"does not hold capability inet:a (run it as: grant inet:a socknoperm ...)", "EACCES true", "bad type: socket inet:a type 0x7"} {
+	out, _ := s.Sh(t, "rv6test-socknoperm")
+	for _, want := range []string{"does not hold capability inet:a (run it as: grant inet:a rv6test-socknoperm ...)", "EACCES true", "bad type: socket inet:a type 0x7"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in:\n%s", want, out)
 		}
@@ -159,7 +159,7 @@ func TestSocketNeedsGrant(t *testing.T) {
 // Poll sees a pipe and a socket become ready, and a bad descriptor.
 func TestPollPipeAndSocket(t *testing.T) {
 	s := bootInet(t)
-	out, st := s.Sh(t, "grant inet:a,inet:b sockpoll")
+	out, st := s.Sh(t, "grant inet:a,inet:b rv6test-sockpoll")
 	if st.Status != 0 {
 		t.Fatalf("sockpoll: %+v:\n%s", st, out)
 	}
