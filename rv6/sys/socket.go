@@ -202,7 +202,7 @@ func (p *process) Bind(fd int32, addr idl.SockAddr) error {
 		}
 		if addr.Addr != info.Addr {
 			return fmt.Errorf("%s: the stack %s has the address %s only (or bind 0.0.0.0): %w",
-				op, s.cap, formatAddr(idl.SockAddr{Addr: info.Addr}), errno.EINVAL)
+				op, s.cap, formatIP(info.Addr), errno.EINVAL)
 		}
 	}
 	s.mu.Lock()
@@ -491,7 +491,7 @@ func (s *sock) recv(p *process, buf rref.RRef[idl.IOBuf], n int32) (rref.RRef[id
 		return buf, 0, dead
 	case listening:
 		return buf, 0, fmt.Errorf("a listening socket: accept its connections: %w", errno.EINVAL)
-	case !connected:
+	case !connected && h == 0: // (h set: a non-blocking connect under way)
 		return buf, 0, errno.ENOTCONN
 	}
 	for {
@@ -560,12 +560,14 @@ func (s *sock) send(p *process, src []byte) (int, error) {
 		return s.sendTo(p, src, peer)
 	}
 	s.mu.Lock()
-	h, connected, dead := s.h, s.connected, s.dead
+	h, connected, listening, dead := s.h, s.connected, s.listening, s.dead
 	s.mu.Unlock()
 	switch {
 	case dead != nil:
 		return 0, dead
-	case !connected:
+	case listening:
+		return 0, fmt.Errorf("a listening socket: accept its connections: %w", errno.EINVAL)
+	case !connected && h == 0: // (h set: a non-blocking connect under way)
 		return 0, errno.ENOTCONN
 	}
 	s.wmu.Lock()
@@ -674,6 +676,6 @@ func (s *sock) stat() idl.FileStat {
 	return idl.FileStat{Dev: DevSocket, Inum: uint32(h), Type: idl.FileTypeSocket, Nlink: 1}
 }
 
-func formatAddr(a idl.SockAddr) string {
-	return fmt.Sprintf("%d.%d.%d.%d:%d", a.Addr[0], a.Addr[1], a.Addr[2], a.Addr[3], a.Port)
-}
+func formatAddr(a idl.SockAddr) string { return fmt.Sprintf("%s:%d", formatIP(a.Addr), a.Port) }
+
+func formatIP(a [4]byte) string { return fmt.Sprintf("%d.%d.%d.%d", a[0], a[1], a[2], a[3]) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
+	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/kernel/shadow"
 	"github.com/rlgo/redleaf/rv6/fs/errno"
 	"github.com/rlgo/redleaf/rv6/rv6test"
@@ -24,6 +25,56 @@ func init() {
 		fmt.Fprintf(p.Stdout, "socket: %v (EACCES %v)\n", err, errors.Is(err, errno.EACCES))
 		_, err = p.Sys().Socket("inet:a", 7)
 		fmt.Fprintf(p.Stdout, "bad type: %v\n", err)
+		return 0
+	})
+	// rv6test-sockerrs misuses sockets and prints what each call says.
+	ulib.Register("rv6test-sockerrs", func(p *ulib.Proc) int {
+		sys := p.Sys()
+		a, err := p.Inet("inet:a")
+		if err != nil {
+			p.Fatalf("%v", err)
+		}
+		say := func(what string, err error) {
+			var e errno.Errno
+			errors.As(err, &e)
+			fmt.Fprintf(p.Stdout, "%s: %s: %v\n", what, e.Name(), err)
+		}
+		open := func() int32 {
+			fd, err := sys.Socket("inet:a", idl.SockStream|idl.SockNonblock)
+			if err != nil {
+				p.Fatalf("%v", err)
+			}
+			return fd
+		}
+		fd := open()
+		say("listen unbound", sys.Listen(fd, 1))
+		say("bind elsewhere", sys.Bind(fd, idl.SockAddr{Addr: [4]byte{10, 0, 0, 9}, Port: 7040}))
+		say("bind port 0", sys.Bind(fd, idl.SockAddr{}))
+		_, err = sys.Write(fd, rref.New(p.Heap(), idl.IOBuf{}).Borrow(), 1)
+		say("write unconnected", err)
+		say("bind", sys.Bind(fd, idl.SockAddr{Port: 7040}))
+		say("listen", sys.Listen(fd, 4))
+		_, _, err = sys.Accept(fd)
+		say("accept nonblocking", err)
+		_, _, err = sys.Read(fd, rref.New(p.Heap(), idl.IOBuf{}), 1)
+		say("read listener", err)
+		_, err = sys.SendTo(fd, rref.New(p.Heap(), idl.IOBuf{}).Borrow(), 1, idl.SockAddr{Addr: netstacktest.AddrB, Port: 9})
+		say("sendto tcp", err)
+		say("bind stdin", sys.Bind(0, idl.SockAddr{Port: 1}))
+		st, err := sys.Fstat(fd)
+		fmt.Fprintf(p.Stdout, "fstat: type %d, %v\n", st.Type, err)
+		info, _ := a.Info()
+		before := info.Sockets
+		d, err := sys.Dup(fd)
+		if err != nil {
+			p.Fatalf("%v", err)
+		}
+		sys.Close(fd)
+		info, _ = a.Info()
+		fmt.Fprintf(p.Stdout, "after closing one of two descriptors: %d sockets (of %d)\n", info.Sockets, before)
+		sys.Close(d)
+		info, _ = a.Info()
+		fmt.Fprintf(p.Stdout, "after closing both: %d sockets\n", info.Sockets-before)
 		return 0
 	})
 	// rv6test-sockpoll polls a pipe and a UDP socket (on inet:a, fed from inet:b)
@@ -150,6 +201,35 @@ func TestSocketNeedsGrant(t *testing.T) {
 	s := bootInet(t)
 	out, _ := s.Sh(t, "rv6test-socknoperm")
 	for _, want := range []string{"does not hold capability inet:a (run it as: grant inet:a rv6test-socknoperm ...)", "EACCES true", "bad type: socket inet:a type 0x7"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+}
+
+// Sockets misused fail with errors naming the misuse; a socket closes
+// with its last descriptor.
+func TestSocketErrors(t *testing.T) {
+	s := bootInet(t)
+	out, st := s.Sh(t, "grant inet:a rv6test-sockerrs")
+	if st.Status != 0 {
+		t.Fatalf("%+v:\n%s", st, out)
+	}
+	for _, want := range []string{
+		"listen unbound: EDESTADDRREQ: listen fd 3: bind a port first",
+		"bind elsewhere: EINVAL: bind fd 3 to 10.0.0.9:7040: the stack inet:a has the address 10.0.0.1 only (or bind 0.0.0.0)",
+		"bind port 0: EINVAL",
+		"write unconnected: ENOTCONN",
+		"bind: E0: <nil>",
+		"listen: E0: <nil>",
+		"accept nonblocking: EAGAIN",
+		"read listener: EINVAL",
+		"sendto tcp: EOPNOTSUPP: sendto fd 3: a TCP socket: use write",
+		"bind stdin: ENOTSOCK",
+		"fstat: type 6, <nil>",
+		"after closing one of two descriptors: 1 sockets (of 1)",
+		"after closing both: -1 sockets",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in:\n%s", want, out)
 		}
