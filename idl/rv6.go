@@ -229,7 +229,9 @@ type Sys interface {
 	// descriptor and the peer's address.
 	Accept(fd int32) (int32, SockAddr, error)
 	// Connect connects a TCP socket (waiting until it is established or
-	// fails), or sets a UDP socket's default peer (for Write).
+	// fails), or sets a UDP socket's default peer (for Write). A
+	// non-blocking TCP socket fails with EAGAIN at once: poll it for
+	// PollOut, then Connect again for the outcome.
 	Connect(fd int32, addr SockAddr) error
 	// ShutdownSock closes one or both directions of a connection
 	// (ShutRead, ShutWrite, ShutBoth).

@@ -336,6 +336,9 @@ func (p *process) Connect(fd int32, addr idl.SockAddr) error {
 	case s.listening || s.connected:
 		s.mu.Unlock()
 		return fmt.Errorf("%s: %w", op, errno.EISCONN)
+	case s.bound:
+		s.mu.Unlock()
+		return fmt.Errorf("%s: the stack picks a connection's local port: connect without bind: %w", op, errno.EINVAL)
 	}
 	h := s.h
 	if h == 0 {

@@ -61,6 +61,10 @@ func init() {
 		_, err = sys.SendTo(fd, rref.New(p.Heap(), idl.IOBuf{}).Borrow(), 1, idl.SockAddr{Addr: netstacktest.AddrB, Port: 9})
 		say("sendto tcp", err)
 		say("bind stdin", sys.Bind(0, idl.SockAddr{Port: 1}))
+		fd2 := open()
+		sys.Bind(fd2, idl.SockAddr{Port: 7041})
+		say("connect bound", sys.Connect(fd2, idl.SockAddr{Addr: netstacktest.AddrB, Port: 80}))
+		sys.Close(fd2)
 		st, err := sys.Fstat(fd)
 		fmt.Fprintf(p.Stdout, "fstat: type %d, %v\n", st.Type, err)
 		info, _ := a.Info()
@@ -226,6 +230,7 @@ func TestSocketErrors(t *testing.T) {
 		"read listener: EINVAL",
 		"sendto tcp: EOPNOTSUPP: sendto fd 3: a TCP socket: use write",
 		"bind stdin: ENOTSOCK",
+		"connect bound: EINVAL: connect fd 4 to 10.0.0.2:80: the stack picks a connection's local port",
 		"fstat: type 6, <nil>",
 		"after closing one of two descriptors: 1 sockets (of 1)",
 		"after closing both: -1 sockets",
