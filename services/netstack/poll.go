@@ -17,7 +17,7 @@ func (s *Service) PollSocks(req idl.SockPoll, timeoutNs int64) (idl.SockPoll, er
 	req.N = int32(n)
 	deadline := time.Now().Add(clampWait(timeoutNs))
 	for {
-		any := false
+		hit := false
 		s.mu.Lock()
 		for i := range n {
 			req.Ready[i] = 0
@@ -31,11 +31,11 @@ func (s *Service) PollSocks(req idl.SockPoll, timeoutNs int64) (idl.SockPoll, er
 				req.Ready[i] = ready(k) & (req.Events[i] | idl.SockClosed)
 			}
 			if req.Ready[i] != 0 {
-				any = true
+				hit = true
 			}
 		}
 		s.mu.Unlock()
-		if any || !time.Now().Before(deadline) {
+		if hit || !time.Now().Before(deadline) {
 			return req, nil
 		}
 		s.ctx.Sleep(s.cfg.Idle / 2)
