@@ -3205,6 +3205,695 @@ func (f *sysProcsFrame) Discard() {}
 
 func (f *sysProcsFrame) Method() string { return "Sys.Procs" }
 
+// Socket implements Sys.
+func (p *sysProxy) Socket(a0 string, a1 int32) (r0 int32, err error) {
+	if p.inner != nil {
+		f := sysSocketFrames.Get().(*sysSocketFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysSocketCall{}
+		sysSocketFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.Socket(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// sysSocketCall is a call of Sys.Socket that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysSocketCall struct {
+	p   *sysProxy
+	a0  string
+	a1  int32
+	r0  int32
+	err error
+}
+
+type sysSocketFrame struct {
+	domain.Frame
+	c sysSocketCall
+}
+
+var sysSocketFrames = sync.Pool{New: func() any { return new(sysSocketFrame) }}
+
+func (f *sysSocketFrame) Run() { f.c.r0, f.c.err = f.c.p.Socket(f.c.a0, f.c.a1) }
+
+func (f *sysSocketFrame) Discard() {}
+
+func (f *sysSocketFrame) Method() string { return "Sys.Socket" }
+
+// Bind implements Sys.
+func (p *sysProxy) Bind(a0 int32, a1 SockAddr) (err error) {
+	if p.inner != nil {
+		f := sysBindFrames.Get().(*sysBindFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysBindCall{}
+		sysBindFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Bind(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// sysBindCall is a call of Sys.Bind that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysBindCall struct {
+	p   *sysProxy
+	a0  int32
+	a1  SockAddr
+	err error
+}
+
+type sysBindFrame struct {
+	domain.Frame
+	c sysBindCall
+}
+
+var sysBindFrames = sync.Pool{New: func() any { return new(sysBindFrame) }}
+
+func (f *sysBindFrame) Run() { f.c.err = f.c.p.Bind(f.c.a0, f.c.a1) }
+
+func (f *sysBindFrame) Discard() {}
+
+func (f *sysBindFrame) Method() string { return "Sys.Bind" }
+
+// Listen implements Sys.
+func (p *sysProxy) Listen(a0 int32, a1 int32) (err error) {
+	if p.inner != nil {
+		f := sysListenFrames.Get().(*sysListenFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysListenCall{}
+		sysListenFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Listen(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// sysListenCall is a call of Sys.Listen that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysListenCall struct {
+	p   *sysProxy
+	a0  int32
+	a1  int32
+	err error
+}
+
+type sysListenFrame struct {
+	domain.Frame
+	c sysListenCall
+}
+
+var sysListenFrames = sync.Pool{New: func() any { return new(sysListenFrame) }}
+
+func (f *sysListenFrame) Run() { f.c.err = f.c.p.Listen(f.c.a0, f.c.a1) }
+
+func (f *sysListenFrame) Discard() {}
+
+func (f *sysListenFrame) Method() string { return "Sys.Listen" }
+
+// Accept implements Sys.
+func (p *sysProxy) Accept(a0 int32) (r0 int32, r1 SockAddr, err error) {
+	if p.inner != nil {
+		f := sysAcceptFrames.Get().(*sysAcceptFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, r1, err = f.c.r0, f.c.r1, f.c.err
+		f.c = sysAcceptCall{}
+		sysAcceptFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			r1 = SockAddr{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, r1, err = p.impl.Accept(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// sysAcceptCall is a call of Sys.Accept that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysAcceptCall struct {
+	p   *sysProxy
+	a0  int32
+	r0  int32
+	r1  SockAddr
+	err error
+}
+
+type sysAcceptFrame struct {
+	domain.Frame
+	c sysAcceptCall
+}
+
+var sysAcceptFrames = sync.Pool{New: func() any { return new(sysAcceptFrame) }}
+
+func (f *sysAcceptFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.Accept(f.c.a0) }
+
+func (f *sysAcceptFrame) Discard() {}
+
+func (f *sysAcceptFrame) Method() string { return "Sys.Accept" }
+
+// Connect implements Sys.
+func (p *sysProxy) Connect(a0 int32, a1 SockAddr) (err error) {
+	if p.inner != nil {
+		f := sysConnectFrames.Get().(*sysConnectFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysConnectCall{}
+		sysConnectFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.Connect(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// sysConnectCall is a call of Sys.Connect that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysConnectCall struct {
+	p   *sysProxy
+	a0  int32
+	a1  SockAddr
+	err error
+}
+
+type sysConnectFrame struct {
+	domain.Frame
+	c sysConnectCall
+}
+
+var sysConnectFrames = sync.Pool{New: func() any { return new(sysConnectFrame) }}
+
+func (f *sysConnectFrame) Run() { f.c.err = f.c.p.Connect(f.c.a0, f.c.a1) }
+
+func (f *sysConnectFrame) Discard() {}
+
+func (f *sysConnectFrame) Method() string { return "Sys.Connect" }
+
+// ShutdownSock implements Sys.
+func (p *sysProxy) ShutdownSock(a0 int32, a1 uint8) (err error) {
+	if p.inner != nil {
+		f := sysShutdownSockFrames.Get().(*sysShutdownSockFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysShutdownSockCall{}
+		sysShutdownSockFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.ShutdownSock(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// sysShutdownSockCall is a call of Sys.ShutdownSock that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysShutdownSockCall struct {
+	p   *sysProxy
+	a0  int32
+	a1  uint8
+	err error
+}
+
+type sysShutdownSockFrame struct {
+	domain.Frame
+	c sysShutdownSockCall
+}
+
+var sysShutdownSockFrames = sync.Pool{New: func() any { return new(sysShutdownSockFrame) }}
+
+func (f *sysShutdownSockFrame) Run() { f.c.err = f.c.p.ShutdownSock(f.c.a0, f.c.a1) }
+
+func (f *sysShutdownSockFrame) Discard() {}
+
+func (f *sysShutdownSockFrame) Method() string { return "Sys.ShutdownSock" }
+
+// SockName implements Sys.
+func (p *sysProxy) SockName(a0 int32) (r0 SockAddr, err error) {
+	if p.inner != nil {
+		f := sysSockNameFrames.Get().(*sysSockNameFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysSockNameCall{}
+		sysSockNameFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = SockAddr{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.SockName(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// sysSockNameCall is a call of Sys.SockName that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysSockNameCall struct {
+	p   *sysProxy
+	a0  int32
+	r0  SockAddr
+	err error
+}
+
+type sysSockNameFrame struct {
+	domain.Frame
+	c sysSockNameCall
+}
+
+var sysSockNameFrames = sync.Pool{New: func() any { return new(sysSockNameFrame) }}
+
+func (f *sysSockNameFrame) Run() { f.c.r0, f.c.err = f.c.p.SockName(f.c.a0) }
+
+func (f *sysSockNameFrame) Discard() {}
+
+func (f *sysSockNameFrame) Method() string { return "Sys.SockName" }
+
+// PeerName implements Sys.
+func (p *sysProxy) PeerName(a0 int32) (r0 SockAddr, err error) {
+	if p.inner != nil {
+		f := sysPeerNameFrames.Get().(*sysPeerNameFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysPeerNameCall{}
+		sysPeerNameFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = SockAddr{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.PeerName(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// sysPeerNameCall is a call of Sys.PeerName that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysPeerNameCall struct {
+	p   *sysProxy
+	a0  int32
+	r0  SockAddr
+	err error
+}
+
+type sysPeerNameFrame struct {
+	domain.Frame
+	c sysPeerNameCall
+}
+
+var sysPeerNameFrames = sync.Pool{New: func() any { return new(sysPeerNameFrame) }}
+
+func (f *sysPeerNameFrame) Run() { f.c.r0, f.c.err = f.c.p.PeerName(f.c.a0) }
+
+func (f *sysPeerNameFrame) Discard() {}
+
+func (f *sysPeerNameFrame) Method() string { return "Sys.PeerName" }
+
+// SendTo implements Sys.
+func (p *sysProxy) SendTo(a0 int32, a1 rref.Borrow[IOBuf], a2 int32, a3 SockAddr) (r0 int32, err error) {
+	if p.inner != nil {
+		f := sysSendToFrames.Get().(*sysSendToFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		f.c.a3 = a3
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = sysSendToCall{}
+		sysSendToFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	if !rref.TryLend(a1, x.CallerHeap(), x.CalleeHeap()) {
+		rref.Lend(a1, x.CallerHeap(), x.CalleeHeap())
+	}
+	defer func() {
+		v := recover()
+		rref.Unlend(a1, x.CallerHeap(), x.CalleeHeap())
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.SendTo(a0, a1, a2, a3)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// sysSendToCall is a call of Sys.SendTo that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysSendToCall struct {
+	p   *sysProxy
+	a0  int32
+	a1  rref.Borrow[IOBuf]
+	a2  int32
+	a3  SockAddr
+	r0  int32
+	err error
+}
+
+type sysSendToFrame struct {
+	domain.Frame
+	c sysSendToCall
+}
+
+var sysSendToFrames = sync.Pool{New: func() any { return new(sysSendToFrame) }}
+
+func (f *sysSendToFrame) Run() { f.c.r0, f.c.err = f.c.p.SendTo(f.c.a0, f.c.a1, f.c.a2, f.c.a3) }
+
+func (f *sysSendToFrame) Discard() {}
+
+func (f *sysSendToFrame) Method() string { return "Sys.SendTo" }
+
+// RecvFrom implements Sys.
+func (p *sysProxy) RecvFrom(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[IOBuf], r1 int32, r2 SockAddr, err error) {
+	if p.inner != nil {
+		f := sysRecvFromFrames.Get().(*sysRecvFromFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			rref.Forfeit(a1, p.x.CallerHeap(), p.x.CalleeHeap())
+			return
+		}
+		r0, r1, r2, err = f.c.r0, f.c.r1, f.c.r2, f.c.err
+		f.c = sysRecvFromCall{}
+		sysRecvFromFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	var m1 rref.RRef[IOBuf]
+	var ok bool
+	if m1, ok = rref.TryMove(a1, x.CallerHeap(), x.CalleeHeap()); !ok {
+		m1 = rref.Move(a1, x.CallerHeap(), x.CalleeHeap())
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			rref.Rescue(m1, a1, x.CallerHeap())
+			rref.Discard(r0)
+			r0 = rref.RRef[IOBuf]{}
+			r1 = 0
+			r2 = SockAddr{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, r1, r2, err = p.impl.RecvFrom(a0, m1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
+		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
+	}
+	return
+}
+
+// sysRecvFromCall is a call of Sys.RecvFrom that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysRecvFromCall struct {
+	p   *sysProxy
+	a0  int32
+	a1  rref.RRef[IOBuf]
+	a2  int32
+	r0  rref.RRef[IOBuf]
+	r1  int32
+	r2  SockAddr
+	err error
+}
+
+type sysRecvFromFrame struct {
+	domain.Frame
+	c sysRecvFromCall
+}
+
+var sysRecvFromFrames = sync.Pool{New: func() any { return new(sysRecvFromFrame) }}
+
+func (f *sysRecvFromFrame) Run() {
+	f.c.r0, f.c.r1, f.c.r2, f.c.err = f.c.p.RecvFrom(f.c.a0, f.c.a1, f.c.a2)
+}
+
+func (f *sysRecvFromFrame) Discard() {
+	rref.Discard(f.c.r0)
+}
+
+func (f *sysRecvFromFrame) Method() string { return "Sys.RecvFrom" }
+
+// SetNonblock implements Sys.
+func (p *sysProxy) SetNonblock(a0 int32, a1 bool) (err error) {
+	if p.inner != nil {
+		f := sysSetNonblockFrames.Get().(*sysSetNonblockFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		err = f.c.err
+		f.c = sysSetNonblockCall{}
+		sysSetNonblockFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			err = x.Fail(v)
+		}
+	}()
+	err = p.impl.SetNonblock(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// sysSetNonblockCall is a call of Sys.SetNonblock that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysSetNonblockCall struct {
+	p   *sysProxy
+	a0  int32
+	a1  bool
+	err error
+}
+
+type sysSetNonblockFrame struct {
+	domain.Frame
+	c sysSetNonblockCall
+}
+
+var sysSetNonblockFrames = sync.Pool{New: func() any { return new(sysSetNonblockFrame) }}
+
+func (f *sysSetNonblockFrame) Run() { f.c.err = f.c.p.SetNonblock(f.c.a0, f.c.a1) }
+
+func (f *sysSetNonblockFrame) Discard() {}
+
+func (f *sysSetNonblockFrame) Method() string { return "Sys.SetNonblock" }
+
+// Poll implements Sys.
+func (p *sysProxy) Poll(a0 PollReq, a1 int64) (r0 PollReq, r1 int32, err error) {
+	if p.inner != nil {
+		f := sysPollFrames.Get().(*sysPollFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, r1, err = f.c.r0, f.c.r1, f.c.err
+		f.c = sysPollCall{}
+		sysPollFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = PollReq{}
+			r1 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, r1, err = p.impl.Poll(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// sysPollCall is a call of Sys.Poll that a kernel worker makes for a holder
+// whose capability has a deadline.
+type sysPollCall struct {
+	p   *sysProxy
+	a0  PollReq
+	a1  int64
+	r0  PollReq
+	r1  int32
+	err error
+}
+
+type sysPollFrame struct {
+	domain.Frame
+	c sysPollCall
+}
+
+var sysPollFrames = sync.Pool{New: func() any { return new(sysPollFrame) }}
+
+func (f *sysPollFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.Poll(f.c.a0, f.c.a1) }
+
+func (f *sysPollFrame) Discard() {}
+
+func (f *sysPollFrame) Method() string { return "Sys.Poll" }
+
 // Monitor implements Sys.
 func (p *sysProxy) Monitor(a0 string, a1 int32) (r0 int32, err error) {
 	if p.inner != nil {
@@ -3749,6 +4438,186 @@ func (s *sysShadow) Procs(a0 int32) (r0 ProcBatch, err error) {
 			break
 		}
 		if r0, err = b.Impl.Procs(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Socket implements Sys.
+func (s *sysShadow) Socket(a0 string, a1 int32) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.Socket(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.Socket(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Bind implements Sys.
+func (s *sysShadow) Bind(a0 int32, a1 SockAddr) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Bind(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Bind(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Listen implements Sys.
+func (s *sysShadow) Listen(a0 int32, a1 int32) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Listen(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Listen(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Accept implements Sys.
+func (s *sysShadow) Accept(a0 int32) (r0 int32, r1 SockAddr, err error) {
+	b := s.c.Current()
+	r0, r1, err = b.Impl.Accept(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, r1, err = b.Impl.Accept(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Connect implements Sys.
+func (s *sysShadow) Connect(a0 int32, a1 SockAddr) (err error) {
+	b := s.c.Current()
+	err = b.Impl.Connect(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.Connect(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// ShutdownSock implements Sys.
+func (s *sysShadow) ShutdownSock(a0 int32, a1 uint8) (err error) {
+	b := s.c.Current()
+	err = b.Impl.ShutdownSock(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.ShutdownSock(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// SockName implements Sys.
+func (s *sysShadow) SockName(a0 int32) (r0 SockAddr, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.SockName(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.SockName(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// PeerName implements Sys.
+func (s *sysShadow) PeerName(a0 int32) (r0 SockAddr, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.PeerName(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.PeerName(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// SendTo implements Sys.
+func (s *sysShadow) SendTo(a0 int32, a1 rref.Borrow[IOBuf], a2 int32, a3 SockAddr) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.SendTo(a0, a1, a2, a3)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.SendTo(a0, a1, a2, a3); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// RecvFrom implements Sys.
+func (s *sysShadow) RecvFrom(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[IOBuf], r1 int32, r2 SockAddr, err error) {
+	b := s.c.Current()
+	r0, r1, r2, err = b.Impl.RecvFrom(a0, a1, a2)
+	for n := 0; err != nil && a1.Valid(); n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, r1, r2, err = b.Impl.RecvFrom(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// SetNonblock implements Sys.
+func (s *sysShadow) SetNonblock(a0 int32, a1 bool) (err error) {
+	b := s.c.Current()
+	err = b.Impl.SetNonblock(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if err = b.Impl.SetNonblock(a0, a1); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// Poll implements Sys.
+func (s *sysShadow) Poll(a0 PollReq, a1 int64) (r0 PollReq, r1 int32, err error) {
+	b := s.c.Current()
+	r0, r1, err = b.Impl.Poll(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, r1, err = b.Impl.Poll(a0, a1); err == nil {
 			s.c.Recovered()
 		}
 	}
@@ -5306,7 +6175,7 @@ func (f *inetInfoFrame) Discard() {}
 func (f *inetInfoFrame) Method() string { return "Inet.Info" }
 
 // Listen implements Inet.
-func (p *inetProxy) Listen(a0 uint16, a1 int32) (r0 int32, err error) {
+func (p *inetProxy) Listen(a0 uint16, a1 int32) (r0 int64, err error) {
 	if p.inner != nil {
 		f := inetListenFrames.Get().(*inetListenFrame)
 		f.c.p = p.inner
@@ -5344,7 +6213,7 @@ type inetListenCall struct {
 	p   *inetProxy
 	a0  uint16
 	a1  int32
-	r0  int32
+	r0  int64
 	err error
 }
 
@@ -5362,7 +6231,7 @@ func (f *inetListenFrame) Discard() {}
 func (f *inetListenFrame) Method() string { return "Inet.Listen" }
 
 // Accept implements Inet.
-func (p *inetProxy) Accept(a0 int32) (r0 int32, err error) {
+func (p *inetProxy) Accept(a0 int64) (r0 int64, err error) {
 	if p.inner != nil {
 		f := inetAcceptFrames.Get().(*inetAcceptFrame)
 		f.c.p = p.inner
@@ -5397,8 +6266,8 @@ func (p *inetProxy) Accept(a0 int32) (r0 int32, err error) {
 // whose capability has a deadline.
 type inetAcceptCall struct {
 	p   *inetProxy
-	a0  int32
-	r0  int32
+	a0  int64
+	r0  int64
 	err error
 }
 
@@ -5416,7 +6285,7 @@ func (f *inetAcceptFrame) Discard() {}
 func (f *inetAcceptFrame) Method() string { return "Inet.Accept" }
 
 // Dial implements Inet.
-func (p *inetProxy) Dial(a0 [4]byte, a1 uint16) (r0 int32, err error) {
+func (p *inetProxy) Dial(a0 [4]byte, a1 uint16) (r0 int64, err error) {
 	if p.inner != nil {
 		f := inetDialFrames.Get().(*inetDialFrame)
 		f.c.p = p.inner
@@ -5454,7 +6323,7 @@ type inetDialCall struct {
 	p   *inetProxy
 	a0  [4]byte
 	a1  uint16
-	r0  int32
+	r0  int64
 	err error
 }
 
@@ -5472,7 +6341,7 @@ func (f *inetDialFrame) Discard() {}
 func (f *inetDialFrame) Method() string { return "Inet.Dial" }
 
 // Peer implements Inet.
-func (p *inetProxy) Peer(a0 int32) (r0 [4]byte, r1 uint16, err error) {
+func (p *inetProxy) Peer(a0 int64) (r0 [4]byte, r1 uint16, err error) {
 	if p.inner != nil {
 		f := inetPeerFrames.Get().(*inetPeerFrame)
 		f.c.p = p.inner
@@ -5508,7 +6377,7 @@ func (p *inetProxy) Peer(a0 int32) (r0 [4]byte, r1 uint16, err error) {
 // whose capability has a deadline.
 type inetPeerCall struct {
 	p   *inetProxy
-	a0  int32
+	a0  int64
 	r0  [4]byte
 	r1  uint16
 	err error
@@ -5527,8 +6396,64 @@ func (f *inetPeerFrame) Discard() {}
 
 func (f *inetPeerFrame) Method() string { return "Inet.Peer" }
 
+// Local implements Inet.
+func (p *inetProxy) Local(a0 int64) (r0 [4]byte, r1 uint16, err error) {
+	if p.inner != nil {
+		f := inetLocalFrames.Get().(*inetLocalFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, r1, err = f.c.r0, f.c.r1, f.c.err
+		f.c = inetLocalCall{}
+		inetLocalFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = [4]byte{}
+			r1 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, r1, err = p.impl.Local(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetLocalCall is a call of Inet.Local that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetLocalCall struct {
+	p   *inetProxy
+	a0  int64
+	r0  [4]byte
+	r1  uint16
+	err error
+}
+
+type inetLocalFrame struct {
+	domain.Frame
+	c inetLocalCall
+}
+
+var inetLocalFrames = sync.Pool{New: func() any { return new(inetLocalFrame) }}
+
+func (f *inetLocalFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.Local(f.c.a0) }
+
+func (f *inetLocalFrame) Discard() {}
+
+func (f *inetLocalFrame) Method() string { return "Inet.Local" }
+
 // Recv implements Inet.
-func (p *inetProxy) Recv(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[IOBuf], r1 int32, err error) {
+func (p *inetProxy) Recv(a0 int64, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[IOBuf], r1 int32, err error) {
 	if p.inner != nil {
 		f := inetRecvFrames.Get().(*inetRecvFrame)
 		f.c.p = p.inner
@@ -5577,7 +6502,7 @@ func (p *inetProxy) Recv(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[
 // whose capability has a deadline.
 type inetRecvCall struct {
 	p   *inetProxy
-	a0  int32
+	a0  int64
 	a1  rref.RRef[IOBuf]
 	a2  int32
 	r0  rref.RRef[IOBuf]
@@ -5601,7 +6526,7 @@ func (f *inetRecvFrame) Discard() {
 func (f *inetRecvFrame) Method() string { return "Inet.Recv" }
 
 // Send implements Inet.
-func (p *inetProxy) Send(a0 int32, a1 rref.Borrow[IOBuf], a2 int32) (r0 int32, err error) {
+func (p *inetProxy) Send(a0 int64, a1 rref.Borrow[IOBuf], a2 int32) (r0 int32, err error) {
 	if p.inner != nil {
 		f := inetSendFrames.Get().(*inetSendFrame)
 		f.c.p = p.inner
@@ -5642,7 +6567,7 @@ func (p *inetProxy) Send(a0 int32, a1 rref.Borrow[IOBuf], a2 int32) (r0 int32, e
 // whose capability has a deadline.
 type inetSendCall struct {
 	p   *inetProxy
-	a0  int32
+	a0  int64
 	a1  rref.Borrow[IOBuf]
 	a2  int32
 	r0  int32
@@ -5663,7 +6588,7 @@ func (f *inetSendFrame) Discard() {}
 func (f *inetSendFrame) Method() string { return "Inet.Send" }
 
 // Shutdown implements Inet.
-func (p *inetProxy) Shutdown(a0 int32, a1 uint8) (err error) {
+func (p *inetProxy) Shutdown(a0 int64, a1 uint8) (err error) {
 	if p.inner != nil {
 		f := inetShutdownFrames.Get().(*inetShutdownFrame)
 		f.c.p = p.inner
@@ -5698,7 +6623,7 @@ func (p *inetProxy) Shutdown(a0 int32, a1 uint8) (err error) {
 // whose capability has a deadline.
 type inetShutdownCall struct {
 	p   *inetProxy
-	a0  int32
+	a0  int64
 	a1  uint8
 	err error
 }
@@ -5717,7 +6642,7 @@ func (f *inetShutdownFrame) Discard() {}
 func (f *inetShutdownFrame) Method() string { return "Inet.Shutdown" }
 
 // Close implements Inet.
-func (p *inetProxy) Close(a0 int32) (err error) {
+func (p *inetProxy) Close(a0 int64) (err error) {
 	if p.inner != nil {
 		f := inetCloseFrames.Get().(*inetCloseFrame)
 		f.c.p = p.inner
@@ -5751,7 +6676,7 @@ func (p *inetProxy) Close(a0 int32) (err error) {
 // whose capability has a deadline.
 type inetCloseCall struct {
 	p   *inetProxy
-	a0  int32
+	a0  int64
 	err error
 }
 
@@ -5768,8 +6693,203 @@ func (f *inetCloseFrame) Discard() {}
 
 func (f *inetCloseFrame) Method() string { return "Inet.Close" }
 
+// BindUDP implements Inet.
+func (p *inetProxy) BindUDP(a0 uint16) (r0 int64, err error) {
+	if p.inner != nil {
+		f := inetBindUDPFrames.Get().(*inetBindUDPFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = inetBindUDPCall{}
+		inetBindUDPFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.BindUDP(a0)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetBindUDPCall is a call of Inet.BindUDP that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetBindUDPCall struct {
+	p   *inetProxy
+	a0  uint16
+	r0  int64
+	err error
+}
+
+type inetBindUDPFrame struct {
+	domain.Frame
+	c inetBindUDPCall
+}
+
+var inetBindUDPFrames = sync.Pool{New: func() any { return new(inetBindUDPFrame) }}
+
+func (f *inetBindUDPFrame) Run() { f.c.r0, f.c.err = f.c.p.BindUDP(f.c.a0) }
+
+func (f *inetBindUDPFrame) Discard() {}
+
+func (f *inetBindUDPFrame) Method() string { return "Inet.BindUDP" }
+
+// SendTo implements Inet.
+func (p *inetProxy) SendTo(a0 int64, a1 [4]byte, a2 uint16, a3 rref.Borrow[IOBuf], a4 int32) (r0 int32, err error) {
+	if p.inner != nil {
+		f := inetSendToFrames.Get().(*inetSendToFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		f.c.a3 = a3
+		f.c.a4 = a4
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = inetSendToCall{}
+		inetSendToFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	if !rref.TryLend(a3, x.CallerHeap(), x.CalleeHeap()) {
+		rref.Lend(a3, x.CallerHeap(), x.CalleeHeap())
+	}
+	defer func() {
+		v := recover()
+		rref.Unlend(a3, x.CallerHeap(), x.CalleeHeap())
+		if x.Leave(v) {
+			r0 = 0
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.SendTo(a0, a1, a2, a3, a4)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetSendToCall is a call of Inet.SendTo that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetSendToCall struct {
+	p   *inetProxy
+	a0  int64
+	a1  [4]byte
+	a2  uint16
+	a3  rref.Borrow[IOBuf]
+	a4  int32
+	r0  int32
+	err error
+}
+
+type inetSendToFrame struct {
+	domain.Frame
+	c inetSendToCall
+}
+
+var inetSendToFrames = sync.Pool{New: func() any { return new(inetSendToFrame) }}
+
+func (f *inetSendToFrame) Run() {
+	f.c.r0, f.c.err = f.c.p.SendTo(f.c.a0, f.c.a1, f.c.a2, f.c.a3, f.c.a4)
+}
+
+func (f *inetSendToFrame) Discard() {}
+
+func (f *inetSendToFrame) Method() string { return "Inet.SendTo" }
+
+// RecvFrom implements Inet.
+func (p *inetProxy) RecvFrom(a0 int64, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[IOBuf], r1 Datagram, err error) {
+	if p.inner != nil {
+		f := inetRecvFromFrames.Get().(*inetRecvFromFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		f.c.a2 = a2
+		if err = p.x.Dispatch(f); err != nil {
+			rref.Forfeit(a1, p.x.CallerHeap(), p.x.CalleeHeap())
+			return
+		}
+		r0, r1, err = f.c.r0, f.c.r1, f.c.err
+		f.c = inetRecvFromCall{}
+		inetRecvFromFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	var m1 rref.RRef[IOBuf]
+	var ok bool
+	if m1, ok = rref.TryMove(a1, x.CallerHeap(), x.CalleeHeap()); !ok {
+		m1 = rref.Move(a1, x.CallerHeap(), x.CalleeHeap())
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			rref.Rescue(m1, a1, x.CallerHeap())
+			rref.Discard(r0)
+			r0 = rref.RRef[IOBuf]{}
+			r1 = Datagram{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, r1, err = p.impl.RecvFrom(a0, m1, a2)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	if r0, ok = rref.TryMove(r0, x.CalleeHeap(), x.CallerHeap()); !ok {
+		r0 = rref.Move(r0, x.CalleeHeap(), x.CallerHeap())
+	}
+	return
+}
+
+// inetRecvFromCall is a call of Inet.RecvFrom that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetRecvFromCall struct {
+	p   *inetProxy
+	a0  int64
+	a1  rref.RRef[IOBuf]
+	a2  int32
+	r0  rref.RRef[IOBuf]
+	r1  Datagram
+	err error
+}
+
+type inetRecvFromFrame struct {
+	domain.Frame
+	c inetRecvFromCall
+}
+
+var inetRecvFromFrames = sync.Pool{New: func() any { return new(inetRecvFromFrame) }}
+
+func (f *inetRecvFromFrame) Run() { f.c.r0, f.c.r1, f.c.err = f.c.p.RecvFrom(f.c.a0, f.c.a1, f.c.a2) }
+
+func (f *inetRecvFromFrame) Discard() {
+	rref.Discard(f.c.r0)
+}
+
+func (f *inetRecvFromFrame) Method() string { return "Inet.RecvFrom" }
+
 // Wait implements Inet.
-func (p *inetProxy) Wait(a0 int32, a1 uint8, a2 int64) (r0 uint8, err error) {
+func (p *inetProxy) Wait(a0 int64, a1 uint8, a2 int64) (r0 uint8, err error) {
 	if p.inner != nil {
 		f := inetWaitFrames.Get().(*inetWaitFrame)
 		f.c.p = p.inner
@@ -5806,7 +6926,7 @@ func (p *inetProxy) Wait(a0 int32, a1 uint8, a2 int64) (r0 uint8, err error) {
 // whose capability has a deadline.
 type inetWaitCall struct {
 	p   *inetProxy
-	a0  int32
+	a0  int64
 	a1  uint8
 	a2  int64
 	r0  uint8
@@ -5825,6 +6945,62 @@ func (f *inetWaitFrame) Run() { f.c.r0, f.c.err = f.c.p.Wait(f.c.a0, f.c.a1, f.c
 func (f *inetWaitFrame) Discard() {}
 
 func (f *inetWaitFrame) Method() string { return "Inet.Wait" }
+
+// PollSocks implements Inet.
+func (p *inetProxy) PollSocks(a0 SockPoll, a1 int64) (r0 SockPoll, err error) {
+	if p.inner != nil {
+		f := inetPollSocksFrames.Get().(*inetPollSocksFrame)
+		f.c.p = p.inner
+		f.c.a0 = a0
+		f.c.a1 = a1
+		if err = p.x.Dispatch(f); err != nil {
+			return
+		}
+		r0, err = f.c.r0, f.c.err
+		f.c = inetPollSocksCall{}
+		inetPollSocksFrames.Put(f)
+		return
+	}
+	x := p.x
+	if err = x.Enter(); err != nil {
+		return
+	}
+	defer func() {
+		v := recover()
+		if x.Leave(v) {
+			r0 = SockPoll{}
+			err = x.Fail(v)
+		}
+	}()
+	r0, err = p.impl.PollSocks(a0, a1)
+	if err != nil {
+		err = domain.PassError(err) // inside the crossing: see PassError
+	}
+	return
+}
+
+// inetPollSocksCall is a call of Inet.PollSocks that a kernel worker makes for a holder
+// whose capability has a deadline.
+type inetPollSocksCall struct {
+	p   *inetProxy
+	a0  SockPoll
+	a1  int64
+	r0  SockPoll
+	err error
+}
+
+type inetPollSocksFrame struct {
+	domain.Frame
+	c inetPollSocksCall
+}
+
+var inetPollSocksFrames = sync.Pool{New: func() any { return new(inetPollSocksFrame) }}
+
+func (f *inetPollSocksFrame) Run() { f.c.r0, f.c.err = f.c.p.PollSocks(f.c.a0, f.c.a1) }
+
+func (f *inetPollSocksFrame) Discard() {}
+
+func (f *inetPollSocksFrame) Method() string { return "Inet.PollSocks" }
 
 // Ping implements Inet.
 func (p *inetProxy) Ping(a0 [4]byte, a1 uint16, a2 int32, a3 int64) (r0 PingResult, err error) {
@@ -5916,7 +7092,7 @@ func (s *inetShadow) Info() (r0 InetInfo, err error) {
 }
 
 // Listen implements Inet.
-func (s *inetShadow) Listen(a0 uint16, a1 int32) (r0 int32, err error) {
+func (s *inetShadow) Listen(a0 uint16, a1 int32) (r0 int64, err error) {
 	b := s.c.Current()
 	r0, err = b.Impl.Listen(a0, a1)
 	for n := 0; err != nil; n++ {
@@ -5931,7 +7107,7 @@ func (s *inetShadow) Listen(a0 uint16, a1 int32) (r0 int32, err error) {
 }
 
 // Accept implements Inet.
-func (s *inetShadow) Accept(a0 int32) (r0 int32, err error) {
+func (s *inetShadow) Accept(a0 int64) (r0 int64, err error) {
 	b := s.c.Current()
 	r0, err = b.Impl.Accept(a0)
 	for n := 0; err != nil; n++ {
@@ -5946,7 +7122,7 @@ func (s *inetShadow) Accept(a0 int32) (r0 int32, err error) {
 }
 
 // Dial implements Inet.
-func (s *inetShadow) Dial(a0 [4]byte, a1 uint16) (r0 int32, err error) {
+func (s *inetShadow) Dial(a0 [4]byte, a1 uint16) (r0 int64, err error) {
 	b := s.c.Current()
 	r0, err = b.Impl.Dial(a0, a1)
 	for n := 0; err != nil; n++ {
@@ -5961,7 +7137,7 @@ func (s *inetShadow) Dial(a0 [4]byte, a1 uint16) (r0 int32, err error) {
 }
 
 // Peer implements Inet.
-func (s *inetShadow) Peer(a0 int32) (r0 [4]byte, r1 uint16, err error) {
+func (s *inetShadow) Peer(a0 int64) (r0 [4]byte, r1 uint16, err error) {
 	b := s.c.Current()
 	r0, r1, err = b.Impl.Peer(a0)
 	for n := 0; err != nil; n++ {
@@ -5975,8 +7151,23 @@ func (s *inetShadow) Peer(a0 int32) (r0 [4]byte, r1 uint16, err error) {
 	return
 }
 
+// Local implements Inet.
+func (s *inetShadow) Local(a0 int64) (r0 [4]byte, r1 uint16, err error) {
+	b := s.c.Current()
+	r0, r1, err = b.Impl.Local(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, r1, err = b.Impl.Local(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
 // Recv implements Inet.
-func (s *inetShadow) Recv(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[IOBuf], r1 int32, err error) {
+func (s *inetShadow) Recv(a0 int64, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[IOBuf], r1 int32, err error) {
 	b := s.c.Current()
 	r0, r1, err = b.Impl.Recv(a0, a1, a2)
 	for n := 0; err != nil && a1.Valid(); n++ {
@@ -5991,7 +7182,7 @@ func (s *inetShadow) Recv(a0 int32, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef
 }
 
 // Send implements Inet.
-func (s *inetShadow) Send(a0 int32, a1 rref.Borrow[IOBuf], a2 int32) (r0 int32, err error) {
+func (s *inetShadow) Send(a0 int64, a1 rref.Borrow[IOBuf], a2 int32) (r0 int32, err error) {
 	b := s.c.Current()
 	r0, err = b.Impl.Send(a0, a1, a2)
 	for n := 0; err != nil; n++ {
@@ -6006,7 +7197,7 @@ func (s *inetShadow) Send(a0 int32, a1 rref.Borrow[IOBuf], a2 int32) (r0 int32, 
 }
 
 // Shutdown implements Inet.
-func (s *inetShadow) Shutdown(a0 int32, a1 uint8) (err error) {
+func (s *inetShadow) Shutdown(a0 int64, a1 uint8) (err error) {
 	b := s.c.Current()
 	err = b.Impl.Shutdown(a0, a1)
 	for n := 0; err != nil; n++ {
@@ -6021,7 +7212,7 @@ func (s *inetShadow) Shutdown(a0 int32, a1 uint8) (err error) {
 }
 
 // Close implements Inet.
-func (s *inetShadow) Close(a0 int32) (err error) {
+func (s *inetShadow) Close(a0 int64) (err error) {
 	b := s.c.Current()
 	err = b.Impl.Close(a0)
 	for n := 0; err != nil; n++ {
@@ -6035,8 +7226,53 @@ func (s *inetShadow) Close(a0 int32) (err error) {
 	return
 }
 
+// BindUDP implements Inet.
+func (s *inetShadow) BindUDP(a0 uint16) (r0 int64, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.BindUDP(a0)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.BindUDP(a0); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// SendTo implements Inet.
+func (s *inetShadow) SendTo(a0 int64, a1 [4]byte, a2 uint16, a3 rref.Borrow[IOBuf], a4 int32) (r0 int32, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.SendTo(a0, a1, a2, a3, a4)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.SendTo(a0, a1, a2, a3, a4); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// RecvFrom implements Inet.
+func (s *inetShadow) RecvFrom(a0 int64, a1 rref.RRef[IOBuf], a2 int32) (r0 rref.RRef[IOBuf], r1 Datagram, err error) {
+	b := s.c.Current()
+	r0, r1, err = b.Impl.RecvFrom(a0, a1, a2)
+	for n := 0; err != nil && a1.Valid(); n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, r1, err = b.Impl.RecvFrom(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
 // Wait implements Inet.
-func (s *inetShadow) Wait(a0 int32, a1 uint8, a2 int64) (r0 uint8, err error) {
+func (s *inetShadow) Wait(a0 int64, a1 uint8, a2 int64) (r0 uint8, err error) {
 	b := s.c.Current()
 	r0, err = b.Impl.Wait(a0, a1, a2)
 	for n := 0; err != nil; n++ {
@@ -6044,6 +7280,21 @@ func (s *inetShadow) Wait(a0 int32, a1 uint8, a2 int64) (r0 uint8, err error) {
 			break
 		}
 		if r0, err = b.Impl.Wait(a0, a1, a2); err == nil {
+			s.c.Recovered()
+		}
+	}
+	return
+}
+
+// PollSocks implements Inet.
+func (s *inetShadow) PollSocks(a0 SockPoll, a1 int64) (r0 SockPoll, err error) {
+	b := s.c.Current()
+	r0, err = b.Impl.PollSocks(a0, a1)
+	for n := 0; err != nil; n++ {
+		if b = s.c.Recover(b, err, n); b == nil {
+			break
+		}
+		if r0, err = b.Impl.PollSocks(a0, a1); err == nil {
 			s.c.Recovered()
 		}
 	}

@@ -43,6 +43,7 @@ const (
 	FileTypeDevice  uint8 = 3 // the console
 	FileTypePipe    uint8 = 4
 	FileTypeSymlink uint8 = 5
+	FileTypeSocket  uint8 = 6
 )
 
 // FileStat is what Stat and Fstat return.
@@ -210,12 +211,91 @@ type Sys interface {
 	// Procs lists the processes from the pid after after (0: from the
 	// first); N == 0 past the last.
 	Procs(after int32) (ProcBatch, error)
+
+	// Sockets (see rv6/sys/socket.go). Socket opens a socket of type
+	// (SockStream or SockDgram, optionally ORed with SockNonblock) on the
+	// network stack capability inet ("inet:virtio0"), which the process
+	// must hold (EACCES otherwise). The descriptor reads, writes, dups,
+	// passes to children and closes as a file does; the stack's socket
+	// closes with the last descriptor.
+	Socket(inet string, typ int32) (int32, error)
+	// Bind sets the local port (the address must be 0.0.0.0 or the
+	// stack's): a TCP socket then listens on it, a UDP socket receives
+	// on it.
+	Bind(fd int32, addr SockAddr) error
+	// Listen makes a bound TCP socket a listener with a SYN backlog.
+	Listen(fd int32, backlog int32) error
+	// Accept waits for a connection of listener fd and returns its
+	// descriptor and the peer's address.
+	Accept(fd int32) (int32, SockAddr, error)
+	// Connect connects a TCP socket (waiting until it is established or
+	// fails), or sets a UDP socket's default peer (for Write). A
+	// non-blocking TCP socket fails with EAGAIN at once: poll it for
+	// PollOut, then Connect again for the outcome.
+	Connect(fd int32, addr SockAddr) error
+	// ShutdownSock closes one or both directions of a connection
+	// (ShutRead, ShutWrite, ShutBoth).
+	ShutdownSock(fd int32, how uint8) error
+	// SockName and PeerName are the local and the remote address.
+	SockName(fd int32) (SockAddr, error)
+	PeerName(fd int32) (SockAddr, error)
+	// SendTo sends buf[:n] as one datagram to to (UDP).
+	SendTo(fd int32, buf rref.Borrow[IOBuf], n int32, to SockAddr) (int32, error)
+	// RecvFrom receives one datagram, up to n bytes of it, into buf and
+	// moves buf back, with its sender (UDP).
+	RecvFrom(fd int32, buf rref.RRef[IOBuf], n int32) (rref.RRef[IOBuf], int32, SockAddr, error)
+	// SetNonblock switches fd (a socket) between blocking calls and
+	// calls that fail with EAGAIN instead of blocking.
+	SetNonblock(fd int32, on bool) error
+	// Poll waits until one of the first req.N descriptors is ready for
+	// its events, or timeoutNs passes (< 0: no limit; 0: just look), and
+	// returns req with Revents filled in and how many are ready.
+	Poll(req PollReq, timeoutNs int64) (PollReq, int32, error)
+
 	// Monitor runs a read-only view of the domain kernel's monitor
 	// (domains, lspci, ifconfig; see system) with argv as in SpawnReq,
 	// writing its output to descriptor out, and returns its status. The
 	// commands that change the system need the admin capability
 	// (CapAdmin) instead.
 	Monitor(argv string, out int32) (int32, error)
+}
+
+// Socket types (Sys.Socket).
+const (
+	SockStream   int32 = 1     // TCP
+	SockDgram    int32 = 2     // UDP
+	SockNonblock int32 = 0x800 // ORed into the type: SetNonblock from the start
+)
+
+// SockAddr is an IPv4 address and port.
+type SockAddr struct {
+	Addr [4]byte
+	Port uint16
+}
+
+// Poll events (PollFd), as in POSIX.
+const (
+	PollIn   uint8 = 0x01 // readable: data, end of file, or a connection to accept
+	PollOut  uint8 = 0x04 // writable
+	PollErr  uint8 = 0x08 // an error is pending (reported whatever Events says)
+	PollHup  uint8 = 0x10 // the other end is gone (likewise)
+	PollNval uint8 = 0x20 // not an open descriptor (likewise)
+)
+
+// MaxPoll is how many descriptors one Poll waits for.
+const MaxPoll = 64
+
+// PollFd is one descriptor of a Poll.
+type PollFd struct {
+	Fd      int32 // < 0: ignored
+	Events  uint8
+	Revents uint8
+}
+
+// PollReq is the request and the result of Sys.Poll.
+type PollReq struct {
+	N   int32
+	Fds [MaxPoll]PollFd
 }
 
 // ProcStart is what a program's Main gets: who it is, its arguments and

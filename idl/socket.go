@@ -7,12 +7,17 @@ import "github.com/rlgo/redleaf/kernel/rref"
 // virtio-net NIC.
 const CapInetPrefix = "inet:"
 
-// Socket readiness, as Inet.Wait reports it (and takes it as the events
-// waited for).
+// Socket readiness, as Inet.Wait and Inet.PollSocks report it (and take
+// it as the events waited for).
 const (
 	SockReadable uint8 = 1 << 0 // data, the peer's FIN, an error, or (listener) a connection to accept
 	SockWritable uint8 = 1 << 1 // room in the send buffer (or an error)
 	SockClosed   uint8 = 1 << 2 // the connection is over (reset, timed out, or closed both ways)
+	// SockStale (PollSocks): the number is of an earlier instance of the
+	// stack, which restarted: every call on it fails with ENETRESET.
+	SockStale uint8 = 1 << 3
+	// SockBad (PollSocks): no such open socket (EBADF).
+	SockBad uint8 = 1 << 4
 )
 
 // Shutdown directions (Inet.Shutdown).
@@ -21,6 +26,26 @@ const (
 	ShutWrite uint8 = 2
 	ShutBoth  uint8 = 3
 )
+
+// MaxPollSocks is how many sockets one Inet.PollSocks waits for.
+const MaxPollSocks = 64
+
+// SockPoll is the request and the result of Inet.PollSocks: the first N
+// of Socks, each waited for Events; Ready is filled in.
+type SockPoll struct {
+	N      int32
+	Socks  [MaxPollSocks]int64
+	Events [MaxPollSocks]uint8
+	Ready  [MaxPollSocks]uint8
+}
+
+// Datagram describes what Inet.RecvFrom took.
+type Datagram struct {
+	N    int32 // bytes copied into the buffer
+	Len  int32 // the datagram's length (more than N: the rest was dropped)
+	Addr [4]byte
+	Port uint16
+}
 
 // MaxWait is the longest one Inet.Wait or Inet.Ping blocks: longer waits
 // are loops of calls, so that a caller's thread comes back to its own
@@ -92,35 +117,55 @@ type PingResult struct {
 }
 
 // Inet is a network stack's sockets (services/netstack): TCP listeners
-// and connections, each a socket number of the stack. Calls never block
-// beyond Wait's and Ping's timeouts: an operation that would block fails
-// with errno.EAGAIN, and the caller waits with Wait. Errors are errno
-// values (rv6/fs/errno), wrapped with what failed.
+// and connections and UDP sockets, each a socket number of the stack.
+// Calls never block beyond Wait's, PollSocks' and Ping's timeouts: an
+// operation that would block fails with errno.EAGAIN, and the caller
+// waits with Wait or PollSocks. Errors are errno values (rv6/fs/errno),
+// wrapped with what failed.
+//
+// A socket number names the instance of the stack that made it (its high
+// 32 bits): after the stack's domain restarts behind its shadow, every
+// call on a number of the old instance fails with errno.ENETRESET, and
+// never reaches a socket of the new one.
 type Inet interface {
 	// Info describes the stack.
 	Info() (InetInfo, error)
 	// Listen opens a TCP listener on port with a SYN backlog.
-	Listen(port uint16, backlog int32) (int32, error)
+	Listen(port uint16, backlog int32) (int64, error)
 	// Accept takes a connection of listener sock (EAGAIN: none yet).
-	Accept(sock int32) (int32, error)
+	Accept(sock int64) (int64, error)
 	// Dial starts a TCP connection (it is writable once established;
 	// a refused one reports SockClosed and its error).
-	Dial(addr [4]byte, port uint16) (int32, error)
+	Dial(addr [4]byte, port uint16) (int64, error)
 	// Peer is the remote address and port of a connection.
-	Peer(sock int32) ([4]byte, uint16, error)
+	Peer(sock int64) ([4]byte, uint16, error)
+	// Local is the local address and port of a socket.
+	Local(sock int64) ([4]byte, uint16, error)
 	// Recv reads up to n bytes (at most IOSize) into buf and moves it
 	// back; 0 bytes at the end of the stream; EAGAIN: nothing yet.
-	Recv(sock int32, buf rref.RRef[IOBuf], n int32) (rref.RRef[IOBuf], int32, error)
+	Recv(sock int64, buf rref.RRef[IOBuf], n int32) (rref.RRef[IOBuf], int32, error)
 	// Send queues up to n bytes of buf and returns how many it took
 	// (EAGAIN: none).
-	Send(sock int32, buf rref.Borrow[IOBuf], n int32) (int32, error)
+	Send(sock int64, buf rref.Borrow[IOBuf], n int32) (int32, error)
 	// Shutdown closes one or both directions (ShutRead...).
-	Shutdown(sock int32, how uint8) error
+	Shutdown(sock int64, how uint8) error
 	// Close closes the socket (a connection sends what it has, then FIN).
-	Close(sock int32) error
+	Close(sock int64) error
+	// BindUDP opens a UDP socket on port (0: an ephemeral port).
+	BindUDP(port uint16) (int64, error)
+	// SendTo queues buf[:n] as one datagram to addr:port (EAGAIN: the
+	// socket's queue is full; EMSGSIZE: over 1472 bytes).
+	SendTo(sock int64, addr [4]byte, port uint16, buf rref.Borrow[IOBuf], n int32) (int32, error)
+	// RecvFrom takes the oldest datagram received, up to n bytes of it
+	// into buf, and moves buf back (EAGAIN: none).
+	RecvFrom(sock int64, buf rref.RRef[IOBuf], n int32) (rref.RRef[IOBuf], Datagram, error)
 	// Wait blocks until sock is ready for one of events (Sock*) or
 	// timeoutNs (at most MaxWait) passes, and returns its readiness.
-	Wait(sock int32, events uint8, timeoutNs int64) (uint8, error)
+	Wait(sock int64, events uint8, timeoutNs int64) (uint8, error)
+	// PollSocks blocks until one of the first req.N sockets is ready for
+	// its events (or closed, stale or bad) or timeoutNs (at most MaxWait)
+	// passes, and returns req with Ready filled in.
+	PollSocks(req SockPoll, timeoutNs int64) (SockPoll, error)
 	// Ping sends an ICMP echo request of size payload bytes to addr and
 	// waits up to timeoutNs (at most MaxWait) for its reply.
 	Ping(addr [4]byte, seq uint16, size int32, timeoutNs int64) (PingResult, error)

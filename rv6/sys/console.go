@@ -28,6 +28,7 @@ type console struct {
 	err     error  // the reader thread stopped on it
 	raw     bool
 	changed chan struct{}
+	pollers []poller // waiting polls (poll.go)
 
 	outMu sync.Mutex
 	out   rref.RRef[idl.IOBuf] // lent to Console.Write; allocated at the first write
@@ -48,6 +49,18 @@ func (c *console) open() *ofile {
 func (c *console) broadcast() {
 	close(c.changed)
 	c.changed = make(chan struct{})
+	for _, w := range c.pollers {
+		w.signal()
+	}
+}
+
+// startLocked starts the reader thread if it does not run yet. c.mu is
+// held.
+func (c *console) startLocked() {
+	if !c.started {
+		c.started = true
+		c.ctx.Spawn("console-reader", c.reader)
+	}
 }
 
 // reader is the thread that pulls the console's input into c.in.
@@ -99,10 +112,7 @@ func (c *console) read(p *process, dst []byte) (int, error) {
 	}
 	for {
 		c.mu.Lock()
-		if !c.started {
-			c.started = true
-			c.ctx.Spawn("console-reader", c.reader)
-		}
+		c.startLocked()
 		if len(c.in) > 0 {
 			k := min(len(dst), len(c.in))
 			if !c.raw {

@@ -62,7 +62,7 @@
 // # Descriptors
 //
 // A descriptor refers to an open file description (a file, a directory, a
-// pipe end or the console), which dup, dup2 and spawn share: they share its
+// pipe end, the console or a socket), which dup, dup2 and spawn share: they share its
 // offset, its O_APPEND flag and its directory cursor. A description is
 // released when the last descriptor referring to it is closed and no call
 // uses it any more; only then does a pipe end count as closed. Writes with
@@ -72,6 +72,12 @@
 // ReadDir returns the next entries of an open directory: the first call
 // lists the directory, the following ones go through that listing; Seek
 // to 0 (SeekSet) lists it again.
+//
+// # Sockets and poll
+//
+// A socket is a description whose stack socket is closed with it (see
+// socket.go): opening one needs the stack's capability. Poll waits for
+// several descriptors of any kind (see poll.go).
 //
 // # Pipes and the console
 //

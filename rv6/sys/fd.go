@@ -21,6 +21,7 @@ const (
 	kindPipeRead
 	kindPipeWrite
 	kindConsole
+	kindSocket
 )
 
 // An ofile is an open file description: what descriptors refer to. Dup and
@@ -35,6 +36,7 @@ type ofile struct {
 	file *fs.File // kindFile, kindDir
 	pipe *pipe    // kindPipeRead, kindPipeWrite
 	cons *console // kindConsole
+	sock *sock    // kindSocket
 
 	// mu serializes the calls that use or move the offset (as Linux's
 	// f_pos lock) and guards the directory cursor.
@@ -57,6 +59,8 @@ func (o *ofile) release() {
 		o.pipe.closeEnd(false)
 	case kindPipeWrite:
 		o.pipe.closeEnd(true)
+	case kindSocket:
+		o.sock.close()
 	}
 }
 

@@ -24,6 +24,7 @@ type pipe struct {
 	readers bool   // the read end is open
 	writers bool   // the write end is open
 	changed chan struct{}
+	pollers []poller // waiting polls (poll.go)
 }
 
 func newPipe(id uint32) *pipe {
@@ -35,6 +36,9 @@ func newPipe(id uint32) *pipe {
 func (pp *pipe) broadcast() {
 	close(pp.changed)
 	pp.changed = make(chan struct{})
+	for _, w := range pp.pollers {
+		w.signal()
+	}
 }
 
 // closeEnd closes the write end (write) or the read end.

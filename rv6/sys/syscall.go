@@ -68,6 +68,13 @@ func (p *process) Read(fd int32, buf rref.RRef[idl.IOBuf], n int32) (rref.RRef[i
 		return buf, 0, fdErr("read", fd, err)
 	}
 	defer o.release()
+	if o.kind == kindSocket { // the buffer goes to the stack and back
+		buf, k, err := o.sock.recv(p, buf, n)
+		if err != nil {
+			return buf, k, fdErr("read", fd, err)
+		}
+		return buf, k, nil
+	}
 	k, err := p.read(o, buf.Get()[:n])
 	if err != nil {
 		return buf, int32(k), fdErr("read", fd, err)
@@ -140,6 +147,8 @@ func (p *process) write(o *ofile, src []byte) (int, error) {
 		return o.pipe.write(p, src)
 	case kindConsole:
 		return o.cons.write(src)
+	case kindSocket:
+		return o.sock.send(p, src)
 	}
 	return 0, errno.EBADF // the read end of a pipe
 }
@@ -218,6 +227,8 @@ func (p *process) Fstat(fd int32) (idl.FileStat, error) {
 		return fileStat(st), nil
 	case kindConsole:
 		return idl.FileStat{Dev: DevConsole, Inum: 1, Type: idl.FileTypeDevice, Nlink: 1}, nil
+	case kindSocket:
+		return o.sock.stat(), nil
 	}
 	o.pipe.mu.Lock()
 	n := o.pipe.n

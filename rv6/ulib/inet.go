@@ -14,24 +14,21 @@ import (
 	"github.com/rlgo/redleaf/rv6/fs/errno"
 )
 
-// Sockets. A program holding a network stack's capability (idl.Inet,
-// named "inet:NAME": grant inet:virtio0 nc ...) opens TCP connections
-// and listeners through it. The calls here block as POSIX sockets do, in
-// steps of at most idl.MaxWait inside the stack, so that a killed
-// program's thread stops at its next return. Sockets are the stack's, not
-// descriptors of the process: they do not go through redirections or
-// pipes, and a program copies between them and its files. Main closes the
-// sockets a program left open when it returns (not when it is killed or
-// calls Exit: the stack keeps those until it restarts).
+// Sockets. A program holding a network stack's capability ("inet:NAME":
+// grant inet:virtio0 nc ...) opens TCP connections and listeners and UDP
+// sockets on it. They are descriptors of the process (idl.Sys.Socket):
+// they go through dup, redirections and spawn as files do, and Rv6 closes
+// the stack's socket with the last descriptor, however the process ends.
+// The calls block as POSIX sockets do (Rv6 waits in the stack in short
+// steps, so a killed program's thread stops); after the stack restarted
+// under them they fail with ENETRESET. Info and Ping go to the stack's
+// capability itself.
 
 // An Inet is a network stack the process holds.
 type Inet struct {
 	p    *Proc
 	name string
 	c    idl.Inet
-
-	mu   sync.Mutex
-	open map[int32]bool // sockets to close at the end of Main
 }
 
 // Inet imports the network stack capability name ("inet:virtio0"), or
@@ -54,31 +51,7 @@ func (p *Proc) Inet(name string) (*Inet, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Inet{p: p, name: name, c: c, open: map[int32]bool{}}
-	p.stacks.add(n)
-	return n, nil
-}
-
-// stacks are the network stacks a program imported.
-type stacks struct {
-	mu    sync.Mutex
-	inets []*Inet
-}
-
-func (s *stacks) add(n *Inet) {
-	s.mu.Lock()
-	s.inets = append(s.inets, n)
-	s.mu.Unlock()
-}
-
-// closeAll closes the sockets the program left open.
-func (s *stacks) closeAll() {
-	s.mu.Lock()
-	inets := s.inets
-	s.mu.Unlock()
-	for _, n := range inets {
-		n.closeAll()
-	}
+	return &Inet{p: p, name: name, c: c}, nil
 }
 
 // Name is the capability's name.
@@ -87,86 +60,85 @@ func (n *Inet) Name() string { return n.name }
 // Info describes the stack.
 func (n *Inet) Info() (idl.InetInfo, error) { return n.c.Info() }
 
-func (n *Inet) track(sock int32, open bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if open {
-		n.open[sock] = true
-	} else {
-		delete(n.open, sock)
-	}
-}
-
-// closeAll closes the sockets left open.
-func (n *Inet) closeAll() {
-	n.mu.Lock()
-	socks := make([]int32, 0, len(n.open))
-	for s := range n.open {
-		socks = append(socks, s)
-	}
-	n.open = map[int32]bool{}
-	n.mu.Unlock()
-	for _, s := range socks {
-		n.c.Close(s) //nolint:errcheck // the program is over; nobody to tell
-	}
-}
-
-// wait blocks until sock is ready for one of events (or closed), or d
-// passes (d <= 0: no limit), and returns the readiness.
-func (n *Inet) wait(sock int32, events uint8, d time.Duration) (uint8, error) {
-	var deadline time.Time
-	if d > 0 {
-		deadline = time.Now().Add(d)
-	}
-	for {
-		step := idl.MaxWait
-		if d > 0 {
-			left := time.Until(deadline)
-			if left <= 0 {
-				return 0, nil
-			}
-			step = min(step, int64(left))
-		}
-		r, err := n.c.Wait(sock, events, step)
-		if err != nil || r&(events|idl.SockClosed) != 0 {
-			return r, err
-		}
-	}
+// socket opens a socket descriptor of typ on the stack.
+func (n *Inet) socket(typ int32) (int32, error) {
+	return n.p.sys.Socket(n.name, typ)
 }
 
 // Dial connects to addr:port and waits until the connection is
 // established or fails (or timeout passes, if it is above 0).
 func (n *Inet) Dial(addr [4]byte, port uint16, timeout time.Duration) (*Conn, error) {
-	s, err := n.c.Dial(addr, port)
+	typ := idl.SockStream
+	if timeout > 0 {
+		typ |= idl.SockNonblock
+	}
+	fd, err := n.socket(typ)
 	if err != nil {
 		return nil, err
 	}
-	n.track(s, true)
-	c := n.newConn(s)
-	r, err := n.wait(s, idl.SockWritable, timeout)
-	if err == nil && r == 0 {
-		err = fmt.Errorf("connecting to %s:%d: %w", FormatIPv4(addr), port, errno.ETIMEDOUT)
-	}
-	if err == nil && r&idl.SockClosed != 0 { // failed before it was established: a send says why
-		if _, err = n.c.Send(s, c.out.Borrow(), 0); err == nil {
-			err = fmt.Errorf("connecting to %s:%d: %w", FormatIPv4(addr), port, errno.ECONNREFUSED)
+	to := idl.SockAddr{Addr: addr, Port: port}
+	err = n.p.sys.Connect(fd, to)
+	if timeout > 0 && errors.Is(err, errno.EAGAIN) {
+		var k int
+		fds := []idl.PollFd{{Fd: fd, Events: idl.PollOut}}
+		if k, err = n.p.Poll(fds, timeout); err == nil && k == 0 {
+			err = fmt.Errorf("connecting to %s:%d: no answer in %v: %w", FormatIPv4(addr), port, timeout, errno.ETIMEDOUT)
+		}
+		if err == nil {
+			err = n.p.sys.Connect(fd, to) // the outcome, now that it is known
 		}
 	}
+	if err == nil && timeout > 0 {
+		err = n.p.sys.SetNonblock(fd, false)
+	}
 	if err != nil {
-		c.Close()
+		n.p.sys.Close(fd)
 		return nil, err
 	}
-	return c, nil
+	return n.p.newConn(fd), nil
 }
 
 // Listen opens a TCP listener on port.
 func (n *Inet) Listen(port uint16, backlog int) (*Listener, error) {
-	s, err := n.c.Listen(port, int32(backlog))
+	fd, err := n.socket(idl.SockStream)
 	if err != nil {
 		return nil, err
 	}
-	n.track(s, true)
-	return &Listener{n: n, sock: s, port: port}, nil
+	if err = n.p.sys.Bind(fd, idl.SockAddr{Port: port}); err == nil {
+		err = n.p.sys.Listen(fd, int32(min(max(backlog, 1), 1024)))
+	}
+	if err != nil {
+		n.p.sys.Close(fd)
+		return nil, err
+	}
+	return &Listener{p: n.p, fd: fd, port: port}, nil
+}
+
+// ListenUDP opens a UDP socket on port (0: an ephemeral port).
+func (n *Inet) ListenUDP(port uint16) (*UDPConn, error) {
+	fd, err := n.socket(idl.SockDgram)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.p.sys.Bind(fd, idl.SockAddr{Port: port}); err != nil {
+		n.p.sys.Close(fd)
+		return nil, err
+	}
+	return n.p.newUDPConn(fd), nil
+}
+
+// DialUDP opens a UDP socket on an ephemeral port whose Write sends to,
+// and whose Read receives from, addr:port only.
+func (n *Inet) DialUDP(addr [4]byte, port uint16) (*UDPConn, error) {
+	fd, err := n.socket(idl.SockDgram)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.p.sys.Connect(fd, idl.SockAddr{Addr: addr, Port: port}); err != nil {
+		n.p.sys.Close(fd)
+		return nil, err
+	}
+	return n.p.newUDPConn(fd), nil
 }
 
 // Ping sends one echo request of size bytes to addr and waits up to
@@ -178,42 +150,35 @@ func (n *Inet) Ping(addr [4]byte, seq uint16, size int, timeout time.Duration) (
 
 // A Listener is a listening TCP socket.
 type Listener struct {
-	n    *Inet
-	sock int32
+	p    *Proc
+	fd   int32
 	port uint16
 }
 
 // Port is the port it listens on.
 func (l *Listener) Port() uint16 { return l.port }
 
+// Fd is its descriptor (for Poll).
+func (l *Listener) Fd() int { return int(l.fd) }
+
 // Accept waits for a connection and returns it.
 func (l *Listener) Accept() (*Conn, error) {
-	for {
-		s, err := l.n.c.Accept(l.sock)
-		if err == nil {
-			l.n.track(s, true)
-			return l.n.newConn(s), nil
-		}
-		if !errors.Is(err, errno.EAGAIN) {
-			return nil, err
-		}
-		if _, err := l.n.wait(l.sock, idl.SockReadable, 0); err != nil {
-			return nil, err
-		}
+	fd, _, err := l.p.sys.Accept(l.fd)
+	if err != nil {
+		return nil, err
 	}
+	return l.p.newConn(fd), nil
 }
 
 // Close closes the listener.
-func (l *Listener) Close() error {
-	l.n.track(l.sock, false)
-	return l.n.c.Close(l.sock)
-}
+func (l *Listener) Close() error { return l.p.sys.Close(l.fd) }
 
-// A Conn is a TCP connection: an io.ReadWriteCloser. One thread may read
-// while another writes.
+// A Conn is a TCP connection: an io.ReadWriteCloser over its descriptor.
+// One thread may read while another writes (each direction has its own
+// buffer).
 type Conn struct {
-	n    *Inet
-	sock int32
+	p  *Proc
+	fd int32
 
 	rmu sync.Mutex
 	in  rref.RRef[idl.IOBuf]
@@ -221,13 +186,30 @@ type Conn struct {
 	out rref.RRef[idl.IOBuf]
 }
 
-func (n *Inet) newConn(s int32) *Conn {
-	h := n.p.ctx.Heap()
-	return &Conn{n: n, sock: s, in: rref.New(h, idl.IOBuf{}), out: rref.New(h, idl.IOBuf{})}
-}
+func (p *Proc) newConn(fd int32) *Conn { return &Conn{p: p, fd: fd} }
+
+// NewConn makes a Conn of descriptor fd, a connected TCP socket the
+// process has (one its spawner passed, say).
+func (p *Proc) NewConn(fd int) *Conn { return p.newConn(int32(fd)) }
+
+// File is the connection's descriptor as a File (for Spawn's Fds, or
+// Stat); closing either closes the connection.
+func (c *Conn) File() *File { return c.p.NewFile(c.fd, "socket") }
+
+// Fd is its descriptor.
+func (c *Conn) Fd() int { return int(c.fd) }
 
 // Peer is the remote address and port.
-func (c *Conn) Peer() ([4]byte, uint16, error) { return c.n.c.Peer(c.sock) }
+func (c *Conn) Peer() ([4]byte, uint16, error) {
+	a, err := c.p.sys.PeerName(c.fd)
+	return a.Addr, a.Port, err
+}
+
+// Local is the local address and port.
+func (c *Conn) Local() ([4]byte, uint16, error) {
+	a, err := c.p.sys.SockName(c.fd)
+	return a.Addr, a.Port, err
+}
 
 // Read reads what has arrived, waiting for something; io.EOF after the
 // peer's FIN.
@@ -237,55 +219,141 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	for {
-		if !c.in.Valid() { // a failed call took it
-			c.in = rref.New(c.n.p.ctx.Heap(), idl.IOBuf{})
-		}
-		buf, got, err := c.n.c.Recv(c.sock, c.in, int32(min(len(b), idl.IOSize)))
-		c.in = buf
-		switch {
-		case err == nil && got == 0:
-			return 0, io.EOF
-		case err == nil:
-			return copy(b, c.in.Get()[:got]), nil
-		case !errors.Is(err, errno.EAGAIN):
-			return 0, err
-		}
-		if _, err := c.n.wait(c.sock, idl.SockReadable, 0); err != nil {
-			return 0, err
-		}
+	if !c.in.Valid() { // first use, or a failed call took it
+		c.in = rref.New(c.p.ctx.Heap(), idl.IOBuf{})
 	}
+	buf, got, err := c.p.sys.Read(c.fd, c.in, int32(min(len(b), idl.IOSize)))
+	c.in = buf
+	switch {
+	case err != nil:
+		return 0, err
+	case got == 0:
+		return 0, io.EOF
+	}
+	return copy(b, c.in.Get()[:got]), nil
 }
 
 // Write sends all of b, waiting for room.
 func (c *Conn) Write(b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if !c.out.Valid() {
+		c.out = rref.New(c.p.ctx.Heap(), idl.IOBuf{})
+	}
 	done := 0
 	for done < len(b) {
 		k := copy(c.out.Get()[:], b[done:])
-		w, err := c.n.c.Send(c.sock, c.out.Borrow(), int32(k))
+		w, err := c.p.sys.Write(c.fd, c.out.Borrow(), int32(k))
 		done += int(w)
-		switch {
-		case err == nil:
-			continue
-		case !errors.Is(err, errno.EAGAIN):
+		if err != nil {
 			return done, err
 		}
-		if _, err := c.n.wait(c.sock, idl.SockWritable, 0); err != nil {
-			return done, err
+		if w == 0 {
+			return done, io.ErrShortWrite
 		}
 	}
 	return done, nil
 }
 
 // CloseWrite sends FIN: the peer reads io.EOF after what was written.
-func (c *Conn) CloseWrite() error { return c.n.c.Shutdown(c.sock, idl.ShutWrite) }
+func (c *Conn) CloseWrite() error { return c.p.sys.ShutdownSock(c.fd, idl.ShutWrite) }
 
-// Close closes the connection (what was written is still sent).
-func (c *Conn) Close() error {
-	c.n.track(c.sock, false)
-	return c.n.c.Close(c.sock)
+// Close closes the connection's descriptor (what was written is still
+// sent; the connection closes with its last descriptor).
+func (c *Conn) Close() error { return c.p.sys.Close(c.fd) }
+
+// A UDPConn is a UDP socket.
+type UDPConn struct {
+	p  *Proc
+	fd int32
+
+	mu  sync.Mutex
+	buf rref.RRef[idl.IOBuf]
+}
+
+func (p *Proc) newUDPConn(fd int32) *UDPConn { return &UDPConn{p: p, fd: fd} }
+
+// Fd is its descriptor.
+func (u *UDPConn) Fd() int { return int(u.fd) }
+
+// File is its descriptor as a File.
+func (u *UDPConn) File() *File { return u.p.NewFile(u.fd, "socket") }
+
+// LocalPort is the port it is bound to.
+func (u *UDPConn) LocalPort() (uint16, error) {
+	a, err := u.p.sys.SockName(u.fd)
+	return a.Port, err
+}
+
+// ReadFrom waits for a datagram and copies it (up to len(b) bytes: the
+// rest is dropped) into b, with its sender.
+func (u *UDPConn) ReadFrom(b []byte) (int, [4]byte, uint16, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.buf.Valid() {
+		u.buf = rref.New(u.p.ctx.Heap(), idl.IOBuf{})
+	}
+	buf, got, from, err := u.p.sys.RecvFrom(u.fd, u.buf, int32(min(len(b), idl.IOSize)))
+	u.buf = buf
+	if err != nil {
+		return 0, [4]byte{}, 0, err
+	}
+	return copy(b, u.buf.Get()[:got]), from.Addr, from.Port, nil
+}
+
+// WriteTo sends b as one datagram to addr:port.
+func (u *UDPConn) WriteTo(b []byte, addr [4]byte, port uint16) (int, error) {
+	if len(b) > idl.IOSize {
+		return 0, fmt.Errorf("a datagram of %d bytes: %w", len(b), errno.EMSGSIZE)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.buf.Valid() {
+		u.buf = rref.New(u.p.ctx.Heap(), idl.IOBuf{})
+	}
+	k := copy(u.buf.Get()[:], b)
+	w, err := u.p.sys.SendTo(u.fd, u.buf.Borrow(), int32(k), idl.SockAddr{Addr: addr, Port: port})
+	return int(w), err
+}
+
+// Write sends b as one datagram to the peer of DialUDP.
+func (u *UDPConn) Write(b []byte) (int, error) {
+	if len(b) > idl.IOSize {
+		return 0, fmt.Errorf("a datagram of %d bytes: %w", len(b), errno.EMSGSIZE)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.buf.Valid() {
+		u.buf = rref.New(u.p.ctx.Heap(), idl.IOBuf{})
+	}
+	k := copy(u.buf.Get()[:], b)
+	w, err := u.p.sys.Write(u.fd, u.buf.Borrow(), int32(k))
+	return int(w), err
+}
+
+// Close closes the socket's descriptor.
+func (u *UDPConn) Close() error { return u.p.sys.Close(u.fd) }
+
+// Poll waits until one of fds is ready for its Events, or timeout passes
+// (< 0: no limit; 0: just look), fills in their Revents and returns how
+// many are ready. At most idl.MaxPoll descriptors.
+func (p *Proc) Poll(fds []idl.PollFd, timeout time.Duration) (int, error) {
+	if len(fds) > idl.MaxPoll {
+		return 0, fmt.Errorf("poll: %d descriptors: at most %d: %w", len(fds), idl.MaxPoll, errno.EINVAL)
+	}
+	var req idl.PollReq
+	req.N = int32(len(fds))
+	copy(req.Fds[:], fds)
+	ns := int64(timeout)
+	if timeout < 0 {
+		ns = -1
+	}
+	res, k, err := p.sys.Poll(req, ns)
+	if err != nil {
+		return 0, err
+	}
+	copy(fds, res.Fds[:len(fds)])
+	return int(k), nil
 }
 
 // ParseIPv4 parses a dotted-quad IPv4 address.

@@ -82,12 +82,9 @@ func (pr *program) Main(start idl.ProcStart) (int32, error) {
 		Args: SplitNul(start.Argv),
 		env:  SplitNul(start.Env),
 		caps: SplitNul(start.Caps),
-
-		stacks: &stacks{},
 	}
 	p.Stdin, p.Stdout, p.Stderr = p.NewFile(0, "stdin"), p.NewFile(1, "stdout"), p.NewFile(2, "stderr")
 	status := pr.main(p)
-	p.stacks.closeAll()
 	return int32(status), nil
 }
 
@@ -120,8 +117,6 @@ type Proc struct {
 	Args []string // Args[0] is the program's name
 	env  []string
 	caps []string
-
-	stacks *stacks // the network stacks imported (shared with Forks)
 
 	Stdin, Stdout, Stderr *File
 }

@@ -12,16 +12,12 @@
 // they never block, except Wait and Ping, which wait at most
 // idl.MaxWait, checking the socket after every poll.
 //
-// Sockets are numbered per stack (a slot and a generation, so a stale
-// number fails with EBADF); at most Config.MaxSockets are open at once.
-// Each instance starts its generations at a base of its own (mixed from
-// its domain id and start time), so that after a restart the numbers the
-// dead instance handed out, which its holders and the shadow's retries
-// still use, fail with EBADF instead of naming the new instance's
-// sockets (but for a chance of one in 2^19 per slot).
-// They belong to the stack, not to the caller: a program that ends
-// without closing its sockets leaves them open until the stack restarts
-// (rv6/ulib closes a program's sockets when its Main returns).
+// Sockets are numbered per stack instance (the instance's epoch in the
+// high 32 bits, then a slot and a generation, so a stale number fails with
+// EBADF, and a number of an instance that restarted with ENETRESET); at
+// most Config.MaxSockets are open at once. They belong to the caller that
+// opened them: Rv6 closes a process's sockets when their last descriptor
+// goes (rv6/sys/socket.go).
 package netstack
 
 import (
@@ -82,6 +78,7 @@ const (
 	free uint8 = iota
 	listener
 	conn
+	udp
 )
 
 type socket struct {
@@ -89,6 +86,7 @@ type socket struct {
 	gen  uint32 // 1..genMask
 	l    stack.Listener
 	c    stack.Conn
+	u    stack.UDPConn
 }
 
 // Service is the domain's idl.Inet.
@@ -97,6 +95,7 @@ type Service struct {
 	fp    faults.Device
 	cfg   Config
 	start time.Time
+	epoch uint32 // this instance's, in the high half of its socket numbers
 
 	mu    sync.Mutex // the stack, the link, the sockets, the DHCP client
 	st    *stack.Stack
@@ -151,12 +150,8 @@ func New(ctx *domain.Context) (idl.Inet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netstack: %w", err)
 	}
-	s := &Service{ctx: ctx, fp: faults.From(ctx), cfg: cfg, start: time.Now(), st: st, link: link,
+	s := &Service{ctx: ctx, fp: faults.From(ctx), cfg: cfg, start: time.Now(), epoch: epochOf(ctx.ID()), st: st, link: link,
 		socks: make([]socket, cfg.MaxSockets), payload: make([]byte, maxPing)}
-	base := genBase(uint64(ctx.ID()), uint64(s.start.UnixNano()))
-	for i := range s.socks {
-		s.socks[i].gen = base
-	}
 	if err := s.startDHCP(); err != nil {
 		return nil, err
 	}
@@ -169,19 +164,6 @@ func New(ctx *domain.Context) (idl.Inet, error) {
 	}
 	ctx.Spawn("poll", s.run)
 	return s, nil
-}
-
-// genBase is an instance's first socket generation: splitmix64 of its
-// domain id and start time, so that instances after one another start
-// far apart.
-func genBase(id, t uint64) uint32 {
-	x := id*0x9e3779b97f4a7c15 ^ t
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return uint32(x) & genMask
 }
 
 // now is the stack's clock.
@@ -264,9 +246,20 @@ func errnoOf(op string, err error) error {
 }
 
 // handle is the number of slot i.
-func (s *Service) handle(i int) int32 {
-	return int32(s.socks[i].gen)<<slotBits | int32(i)
+func (s *Service) handle(i int) int64 {
+	return int64(s.epoch)<<32 | int64(s.socks[i].gen)<<slotBits | int64(i)
 }
+
+// epochOf is the epoch of the instance that is domain id: domain ids are
+// never reused by a manager, so a restarted instance has a new one. It is
+// positive, and so are socket numbers.
+func epochOf(id domain.ID) uint32 {
+	return uint32(id)&0x7fffffff | epochBit
+}
+
+// epochBit is set in every epoch, so that a number without it is no
+// instance's (EBADF rather than ENETRESET).
+const epochBit = 1 << 20
 
 // alloc takes a free slot (under mu).
 func (s *Service) alloc(op string) (int, error) {
@@ -284,20 +277,29 @@ func (s *Service) alloc(op string) (int, error) {
 }
 
 // lookup is the slot of handle h, of kind want (under mu).
-func (s *Service) lookup(op string, h int32, want uint8) (*socket, int, error) {
+func (s *Service) lookup(op string, h int64, want uint8) (*socket, int, error) {
+	if e := uint32(h >> 32); h > 0 && e&epochBit != 0 && e != s.epoch {
+		return nil, 0, fmt.Errorf("%s: socket %#x: the network stack restarted (the socket was its earlier instance's): %w", op, h, errno.ENETRESET)
+	}
 	i := int(h & (maxSockets - 1))
 	if h <= 0 || i >= len(s.socks) || s.socks[i].kind == free || s.handle(i) != h {
-		return nil, 0, fmt.Errorf("%s: socket %d: %w", op, h, errno.EBADF)
+		return nil, 0, fmt.Errorf("%s: socket %#x: %w", op, h, errno.EBADF)
 	}
 	k := &s.socks[i]
 	if want != free && k.kind != want {
-		what := "a connection"
-		if k.kind == listener {
-			what = "a listener"
-		}
-		return nil, 0, fmt.Errorf("%s: socket %d is %s: %w", op, h, what, errno.EINVAL)
+		return nil, 0, fmt.Errorf("%s: socket %#x is %s: %w", op, h, kindName(k.kind), errno.EINVAL)
 	}
 	return k, i, nil
+}
+
+func kindName(k uint8) string {
+	switch k {
+	case listener:
+		return "a TCP listener"
+	case udp:
+		return "a UDP socket"
+	}
+	return "a TCP connection"
 }
 
 // Info implements idl.Inet.
@@ -315,7 +317,7 @@ func (s *Service) Info() (idl.InetInfo, error) {
 }
 
 // Listen implements idl.Inet.
-func (s *Service) Listen(port uint16, backlog int32) (int32, error) {
+func (s *Service) Listen(port uint16, backlog int32) (int64, error) {
 	s.fp.Point(s.ctx)
 	if port == 0 || backlog < 1 || backlog > 1024 {
 		return 0, fmt.Errorf("listen: port %d backlog %d: want a port and a backlog in 1..1024: %w", port, backlog, errno.EINVAL)
@@ -337,7 +339,7 @@ func (s *Service) Listen(port uint16, backlog int32) (int32, error) {
 }
 
 // Accept implements idl.Inet.
-func (s *Service) Accept(h int32) (int32, error) {
+func (s *Service) Accept(h int64) (int64, error) {
 	s.fp.Point(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -363,7 +365,7 @@ func (s *Service) Accept(h int32) (int32, error) {
 }
 
 // Dial implements idl.Inet.
-func (s *Service) Dial(addr [4]byte, port uint16) (int32, error) {
+func (s *Service) Dial(addr [4]byte, port uint16) (int64, error) {
 	s.fp.Point(s.ctx)
 	if port == 0 {
 		return 0, fmt.Errorf("dial: port 0: %w", errno.EINVAL)
@@ -385,7 +387,7 @@ func (s *Service) Dial(addr [4]byte, port uint16) (int32, error) {
 }
 
 // Peer implements idl.Inet.
-func (s *Service) Peer(h int32) ([4]byte, uint16, error) {
+func (s *Service) Peer(h int64) ([4]byte, uint16, error) {
 	s.fp.Point(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -397,7 +399,7 @@ func (s *Service) Peer(h int32) ([4]byte, uint16, error) {
 }
 
 // Recv implements idl.Inet.
-func (s *Service) Recv(h int32, buf rref.RRef[idl.IOBuf], n int32) (rref.RRef[idl.IOBuf], int32, error) {
+func (s *Service) Recv(h int64, buf rref.RRef[idl.IOBuf], n int32) (rref.RRef[idl.IOBuf], int32, error) {
 	s.fp.Point(s.ctx)
 	if n < 0 || n > idl.IOSize {
 		return buf, 0, fmt.Errorf("recv: %d bytes: want 0..%d: %w", n, idl.IOSize, errno.EINVAL)
@@ -416,7 +418,7 @@ func (s *Service) Recv(h int32, buf rref.RRef[idl.IOBuf], n int32) (rref.RRef[id
 }
 
 // Send implements idl.Inet.
-func (s *Service) Send(h int32, buf rref.Borrow[idl.IOBuf], n int32) (int32, error) {
+func (s *Service) Send(h int64, buf rref.Borrow[idl.IOBuf], n int32) (int32, error) {
 	s.fp.Point(s.ctx)
 	if n < 0 || n > idl.IOSize {
 		return 0, fmt.Errorf("send: %d bytes: want 0..%d: %w", n, idl.IOSize, errno.EINVAL)
@@ -432,7 +434,7 @@ func (s *Service) Send(h int32, buf rref.Borrow[idl.IOBuf], n int32) (int32, err
 }
 
 // Shutdown implements idl.Inet.
-func (s *Service) Shutdown(h int32, how uint8) error {
+func (s *Service) Shutdown(h int64, how uint8) error {
 	s.fp.Point(s.ctx)
 	var sh stack.How
 	switch how {
@@ -455,7 +457,7 @@ func (s *Service) Shutdown(h int32, how uint8) error {
 }
 
 // Close implements idl.Inet.
-func (s *Service) Close(h int32) error {
+func (s *Service) Close(h int64) error {
 	s.fp.Point(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -463,12 +465,15 @@ func (s *Service) Close(h int32) error {
 	if err != nil {
 		return err
 	}
-	if k.kind == listener {
+	switch k.kind {
+	case listener:
 		err = k.l.Close()
-	} else {
+	case udp:
+		err = k.u.Close()
+	default:
 		err = k.c.Close()
 	}
-	k.kind, k.l, k.c = free, stack.Listener{}, stack.Conn{}
+	k.kind, k.l, k.c, k.u = free, stack.Listener{}, stack.Conn{}, stack.UDPConn{}
 	s.open--
 	if errors.Is(err, stack.ErrClosed) {
 		err = nil // the connection was over already
@@ -479,9 +484,12 @@ func (s *Service) Close(h int32) error {
 // ready is the readiness of slot k (under mu).
 func ready(k *socket) uint8 {
 	var ev stack.Events
-	if k.kind == listener {
+	switch k.kind {
+	case listener:
 		ev = k.l.Ready()
-	} else {
+	case udp:
+		ev = k.u.Ready()
+	default:
 		ev = k.c.Ready()
 	}
 	var r uint8
@@ -504,7 +512,7 @@ func clampWait(ns int64) time.Duration {
 
 // Wait implements idl.Inet. It checks after every poll of the stack's
 // thread (it sleeps a fraction of the idle time between checks).
-func (s *Service) Wait(h int32, events uint8, timeoutNs int64) (uint8, error) {
+func (s *Service) Wait(h int64, events uint8, timeoutNs int64) (uint8, error) {
 	s.fp.Point(s.ctx)
 	deadline := time.Now().Add(clampWait(timeoutNs))
 	want := events | idl.SockClosed
@@ -518,7 +526,7 @@ func (s *Service) Wait(h int32, events uint8, timeoutNs int64) (uint8, error) {
 }
 
 // readiness is the readiness of socket h.
-func (s *Service) readiness(h int32) (uint8, error) {
+func (s *Service) readiness(h int64) (uint8, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, _, err := s.lookup("wait", h, free)

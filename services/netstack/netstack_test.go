@@ -3,6 +3,7 @@ package netstack_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/rlgo/redleaf/idl"
@@ -31,7 +32,7 @@ func pair(t *testing.T) (m *domain.Manager, a, b idl.Inet) {
 }
 
 // wait waits (in MaxWait steps, at most 20 s) for one of events on sock.
-func wait(t *testing.T, n idl.Inet, sock int32, events uint8) uint8 {
+func wait(t *testing.T, n idl.Inet, sock int64, events uint8) uint8 {
 	t.Helper()
 	for range 20 {
 		r, err := n.Wait(sock, events, idl.MaxWait)
@@ -163,7 +164,7 @@ func TestBadArguments(t *testing.T) {
 			t.Error("a bad argument was accepted")
 		}
 	}
-	for _, h := range []int32{-1, 0, 1, 1 << 30} {
+	for _, h := range []int64{-1, 0, 1, 1 << 30} {
 		if err := a.Close(h); !errors.Is(err, errno.EBADF) {
 			t.Errorf("close %d: %v, want EBADF", h, err)
 		}
@@ -181,7 +182,8 @@ func TestBadArguments(t *testing.T) {
 }
 
 // A stack behind a shadow comes back after its domain dies: the sockets
-// it held are gone (their numbers fail with EBADF), and new ones work.
+// it held are gone (their numbers fail with ENETRESET, even once the new
+// instance has a socket in the same slot), and new ones work.
 func TestShadowRestart(t *testing.T) {
 	m := domain.NewManager()
 	t.Cleanup(m.Close)
@@ -206,14 +208,26 @@ func TestShadowRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Kill(g.Current())
-	if _, err := b.Accept(l); !errors.Is(err, errno.EBADF) {
-		t.Fatalf("accept on the dead instance's listener: %v, want EBADF", err)
+	if _, err := b.Accept(l); !errors.Is(err, errno.ENETRESET) || !strings.Contains(err.Error(), "the network stack restarted") {
+		t.Fatalf("accept on the dead instance's listener: %v, want ENETRESET saying the stack restarted", err)
 	}
 	if g.Restarts() != 1 {
 		t.Fatalf("%d restarts, want 1", g.Restarts())
 	}
+	old := l
 	if l, err = b.Listen(80, 1); err != nil {
 		t.Fatal(err)
+	}
+	if l == old {
+		t.Fatalf("the new instance's listener has the old one's number %#x", l)
+	}
+	if err := b.Close(old); !errors.Is(err, errno.ENETRESET) {
+		t.Fatalf("close of the old listener: %v, want ENETRESET", err)
+	}
+	var req idl.SockPoll
+	req.N, req.Socks[0], req.Events[0] = 1, old, idl.SockReadable
+	if r, err := b.PollSocks(req, 0); err != nil || r.Ready[0] != idl.SockStale {
+		t.Fatalf("poll of the old listener: %#x, %v; want SockStale", r.Ready[0], err)
 	}
 	c, err := a.Dial(netstacktest.AddrB, 80)
 	if err != nil {
@@ -231,7 +245,7 @@ func TestShadowRestart(t *testing.T) {
 // A socket number of an instance that died is never a socket of the
 // instance that replaced it: after the restart the new instance's first
 // sockets fill the same slots, and the old numbers must still fail with
-// EBADF, not reach someone else's connection.
+// ENETRESET, not reach someone else's connection.
 func TestStaleSocketsAfterRestart(t *testing.T) {
 	m := domain.NewManager()
 	t.Cleanup(m.Close)
@@ -251,7 +265,7 @@ func TestStaleSocketsAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var old []int32
+	var old []int64
 	for port := uint16(80); port < 84; port++ {
 		l, err := b.Listen(port, 1)
 		if err != nil {
@@ -281,14 +295,69 @@ func TestStaleSocketsAfterRestart(t *testing.T) {
 		if h == l || h == s {
 			t.Errorf("the restarted stack reused socket number %d of the instance before", h)
 		}
-		if _, err := b.Accept(h); !errors.Is(err, errno.EBADF) {
-			t.Errorf("accept on socket %d of the dead instance: %v, want EBADF", h, err)
+		if _, err := b.Accept(h); !errors.Is(err, errno.ENETRESET) {
+			t.Errorf("accept on socket %d of the dead instance: %v, want ENETRESET", h, err)
 		}
-		if err := b.Close(h); !errors.Is(err, errno.EBADF) {
-			t.Errorf("close of socket %d of the dead instance: %v, want EBADF", h, err)
+		if err := b.Close(h); !errors.Is(err, errno.ENETRESET) {
+			t.Errorf("close of socket %d of the dead instance: %v, want ENETRESET", h, err)
 		}
 	}
 	if _, _, err := b.Peer(s); err != nil {
 		t.Fatalf("the new instance's connection after stale closes: %v", err)
+	}
+}
+
+// UDP datagrams go both ways between two stacks, with their senders'
+// addresses; PollSocks sees the one that arrived.
+func TestUDP(t *testing.T) {
+	m, a, b := pair(t)
+	ua, err := a.BindUDP(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ub, err := b.BindUDP(5353)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, port, err := a.Local(ua)
+	if err != nil || addr != netstacktest.AddrA || port == 0 {
+		t.Fatalf("local of an ephemeral UDP socket: %v:%d, %v", addr, port, err)
+	}
+	if _, err := b.BindUDP(5353); !errors.Is(err, errno.EADDRINUSE) {
+		t.Errorf("second bind of 5353: %v, want EADDRINUSE", err)
+	}
+	buf := rref.New(m.Kernel().Heap(), idl.IOBuf{})
+	copy(buf.Get()[:], "hello")
+	if n, err := a.SendTo(ua, netstacktest.AddrB, 5353, buf.Borrow(), 5); err != nil || n != 5 {
+		t.Fatalf("sendto: %d, %v", n, err)
+	}
+	if _, err := a.SendTo(ua, netstacktest.AddrB, 5353, buf.Borrow(), 1473); !errors.Is(err, errno.EMSGSIZE) {
+		t.Errorf("sendto of 1473 bytes: %v, want EMSGSIZE", err)
+	}
+	var req idl.SockPoll
+	req.N = 2
+	req.Socks[0], req.Events[0] = ua, idl.SockReadable
+	req.Socks[1], req.Events[1] = ub, idl.SockReadable
+	for {
+		r, err := b.PollSocks(req, idl.MaxWait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Ready[0] != idl.SockStale {
+			t.Fatalf("a's socket polled on b: %#x, want SockStale (another instance's)", r.Ready[0])
+		}
+		if r.Ready[1]&idl.SockReadable != 0 {
+			break
+		}
+	}
+	buf, d, err := b.RecvFrom(ub, buf, 3)
+	if err != nil || d.N != 3 || d.Len != 5 || d.Addr != netstacktest.AddrA || d.Port != port || string(buf.Get()[:3]) != "hel" {
+		t.Fatalf("recvfrom: %+v %q, %v", d, buf.Get()[:d.N], err)
+	}
+	if buf, _, err = b.RecvFrom(ub, buf, 3); !errors.Is(err, errno.EAGAIN) {
+		t.Errorf("recvfrom of an empty socket: %v, want EAGAIN", err)
+	}
+	if _, err := b.Send(ub, buf.Borrow(), 1); !errors.Is(err, errno.EINVAL) {
+		t.Errorf("send on a UDP socket: %v, want EINVAL", err)
 	}
 }

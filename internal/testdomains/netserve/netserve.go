@@ -4,7 +4,7 @@
 // (an idl.Inet, as services/netstack exports them): it listens on a port
 // and serves each connection it accepts, on a thread of its own, with
 // apps/httpd (static files from its Config) or apps/kvstore. When the
-// stack restarts and forgets its sockets (their numbers fail with EBADF),
+// stack restarts and forgets its sockets (their numbers fail with ENETRESET),
 // it listens again; a connection the restart took ends with an error.
 // The fault tests of services/netstack run it under load while they crash
 // the stack and the NIC driver. It exports an idl.Bench, whose Null says
@@ -116,7 +116,7 @@ func New(ctx *domain.Context) (idl.Bench, error) {
 // listen is the listening thread: it accepts connections and starts a
 // thread for each, and listens again when the stack forgot its listener.
 func (s *Server) listen() {
-	var l int32 // 0: none
+	var l int64 // 0: none
 	for {
 		if l == 0 {
 			h, err := s.inet.Listen(s.cfg.Port, s.cfg.Backlog)
@@ -133,12 +133,12 @@ func (s *Server) listen() {
 			s.stats.Accepted.Add(1)
 			s.ctx.Spawn("conn", func() { s.serveConn(c) })
 		case errors.Is(err, errno.EAGAIN):
-			if _, err := s.inet.Wait(l, idl.SockReadable, idl.MaxWait); errors.Is(err, errno.EBADF) {
+			if _, err := s.inet.Wait(l, idl.SockReadable, idl.MaxWait); gone(err) {
 				l = 0
 			} else if err != nil {
 				s.ctx.Sleep(retry)
 			}
-		case errors.Is(err, errno.EBADF):
+		case gone(err):
 			l = 0 // the stack restarted: its sockets are gone
 		default:
 			s.ctx.Sleep(retry) // EMFILE, or a failure the stack's shadow did not hide
@@ -147,11 +147,11 @@ func (s *Server) listen() {
 }
 
 // serveConn serves connection h to its end and closes it.
-func (s *Server) serveConn(h int32) {
+func (s *Server) serveConn(h int64) {
 	heap := s.ctx.Heap()
 	c := &conn{s: s, h: h, in: rref.New(heap, idl.IOBuf{}), out: rref.New(heap, idl.IOBuf{})}
 	err := s.serve(c)
-	s.inet.Close(h) // EBADF if the stack restarted meanwhile
+	s.inet.Close(h) // ENETRESET if the stack restarted meanwhile
 	rref.Discard(c.in)
 	rref.Discard(c.out)
 	if err != nil {
@@ -168,7 +168,7 @@ var errTimeout = errors.New("netserve: timeout")
 // deadlines (what the applications use for idle timeouts).
 type conn struct {
 	s        *Server
-	h        int32
+	h        int64
 	in, out  rref.RRef[idl.IOBuf]
 	deadline time.Time // of reads; zero: none
 }
@@ -296,3 +296,9 @@ func (f file) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (f file) Close() error { return nil }
+
+// gone reports whether err says the socket is no more: the stack that
+// had it restarted (ENETRESET) or it is no socket (EBADF).
+func gone(err error) bool {
+	return errors.Is(err, errno.ENETRESET) || errors.Is(err, errno.EBADF)
+}

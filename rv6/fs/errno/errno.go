@@ -54,6 +54,11 @@ const (
 	ECONNREFUSED Errno = 111
 	EHOSTUNREACH Errno = 113
 	ENETDOWN     Errno = 100 // the stack has no address (DHCP has no lease)
+	ENOTSOCK     Errno = 88
+	EDESTADDRREQ Errno = 89
+	EOPNOTSUPP   Errno = 95
+	ENETRESET    Errno = 102
+	EISCONN      Errno = 106
 )
 
 // messages are the texts of the Errnos, as strerror gives them. The table is
@@ -95,6 +100,11 @@ var messages = map[Errno]string{
 	ECONNREFUSED: "connection refused",
 	EHOSTUNREACH: "no route to host",
 	ENETDOWN:     "network is down",
+	ENOTSOCK:     "socket operation on non-socket",
+	EDESTADDRREQ: "destination address required",
+	EOPNOTSUPP:   "operation not supported",
+	ENETRESET:    "network dropped connection on reset (the network stack restarted)",
+	EISCONN:      "transport endpoint is already connected",
 }
 
 // names are the symbolic names of the Errnos.
@@ -108,6 +118,8 @@ var names = map[Errno]string{
 	ENOSYS: "ENOSYS", EMSGSIZE: "EMSGSIZE", ECONNABORTED: "ECONNABORTED", ECONNRESET: "ECONNRESET",
 	EADDRINUSE: "EADDRINUSE", ENOTCONN: "ENOTCONN", ETIMEDOUT: "ETIMEDOUT", ECONNREFUSED: "ECONNREFUSED",
 	EHOSTUNREACH: "EHOSTUNREACH", ENETDOWN: "ENETDOWN",
+	ENOTSOCK: "ENOTSOCK", EDESTADDRREQ: "EDESTADDRREQ", EOPNOTSUPP: "EOPNOTSUPP",
+	ENETRESET: "ENETRESET", EISCONN: "EISCONN",
 }
 
 // Error returns the message of e, as strerror would.

@@ -42,11 +42,12 @@ import (
 	_ "github.com/rlgo/redleaf/rv6/progs/uptime"
 	_ "github.com/rlgo/redleaf/rv6/progs/usertests"
 	_ "github.com/rlgo/redleaf/rv6/progs/wc"
+	_ "github.com/rlgo/redleaf/rv6/progs/wget"
 )
 
 // Programs are the names of the programs this package registers, sorted.
 var Programs = []string{
 	"benchfs", "benchnet", "benchnvme", "cat", "cp", "crash", "df", "echo", "fwd", "grep", "head",
 	"httpd", "ifconfig", "init", "kill", "kvstore", "ln", "ls", "lspci", "maglev", "mkdir", "mv", "nc", "nictest", "ping", "pktgen", "ps", "rm",
-	"rmdir", "sh", "sleep", "stat", "sync", "tail", "touch", "uptime", "usertests", "wc",
+	"rmdir", "sh", "sleep", "stat", "sync", "tail", "touch", "uptime", "usertests", "wc", "wget",
 }

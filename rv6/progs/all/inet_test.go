@@ -13,7 +13,7 @@ import (
 // bootInet boots Rv6 with two network stacks joined by an in-memory
 // cable, which it may hand out as inet:a (10.0.0.1) and inet:b
 // (10.0.0.2); the processes Run starts hold both.
-func bootInet(t *testing.T) *rv6test.System {
+func bootInet(t testing.TB) *rv6test.System {
 	t.Helper()
 	m := domain.NewManager()
 	t.Cleanup(m.Close)
