@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rlgo/redleaf/idl"
@@ -184,6 +185,8 @@ type Conn struct {
 	in  rref.RRef[idl.IOBuf]
 	wmu sync.Mutex
 	out rref.RRef[idl.IOBuf]
+
+	closed atomic.Bool
 }
 
 func (p *Proc) newConn(fd int32) *Conn { return &Conn{p: p, fd: fd} }
@@ -219,6 +222,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	defer c.dropIfClosed(&c.in)
 	if !c.in.Valid() { // first use, or a failed call took it
 		c.in = rref.New(c.p.ctx.Heap(), idl.IOBuf{})
 	}
@@ -237,6 +241,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 func (c *Conn) Write(b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	defer c.dropIfClosed(&c.out)
 	if !c.out.Valid() {
 		c.out = rref.New(c.p.ctx.Heap(), idl.IOBuf{})
 	}
@@ -258,9 +263,38 @@ func (c *Conn) Write(b []byte) (int, error) {
 // CloseWrite sends FIN: the peer reads io.EOF after what was written.
 func (c *Conn) CloseWrite() error { return c.p.sys.ShutdownSock(c.fd, idl.ShutWrite) }
 
+// Shutdown ends both directions of the connection for every holder of
+// it: a Read or Write another thread is blocked in returns (a server's
+// reaper shuts a stuck connection down, then closes it).
+func (c *Conn) Shutdown() error { return c.p.sys.ShutdownSock(c.fd, idl.ShutBoth) }
+
 // Close closes the connection's descriptor (what was written is still
-// sent; the connection closes with its last descriptor).
-func (c *Conn) Close() error { return c.p.sys.Close(c.fd) }
+// sent; the connection closes with its last descriptor) and gives its
+// buffers back to the heap: a server opening many connections would
+// otherwise hold two IOBufs for each until it ends. A buffer a Read or
+// Write still uses goes when that call returns.
+func (c *Conn) Close() error {
+	err := c.p.sys.Close(c.fd)
+	c.closed.Store(true)
+	if c.rmu.TryLock() {
+		c.dropIfClosed(&c.in)
+		c.rmu.Unlock()
+	}
+	if c.wmu.TryLock() {
+		c.dropIfClosed(&c.out)
+		c.wmu.Unlock()
+	}
+	return err
+}
+
+// dropIfClosed gives buf back to the heap once the connection is closed
+// (under the mutex that guards buf).
+func (c *Conn) dropIfClosed(buf *rref.RRef[idl.IOBuf]) {
+	if c.closed.Load() && buf.Valid() {
+		rref.Discard(*buf)
+		*buf = rref.RRef[idl.IOBuf]{}
+	}
+}
 
 // A UDPConn is a UDP socket.
 type UDPConn struct {

@@ -101,3 +101,36 @@ func TestHttpdLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestServersOutliveStackRestart: when the stack under httpd and kvstore
+// restarts, their listeners fail with ENETRESET and they listen again on
+// the new instance instead of ending; a client then gets the page and a
+// stored value.
+func TestServersOutliveStackRestart(t *testing.T) {
+	s, m, _, _, g := bootGuarded(t)
+	s.MustRun(t, "mkdir", "/www")
+	s.WriteFile(t, "/www/index.html", "<h1>still here</h1>\n")
+	s.WriteFile(t, "/req", "set k 0 0 5\r\nhello\r\nget k\r\nquit\r\n")
+	p := s.Start(t, "grant inet:b httpd -p 8080 &\ngrant inet:b kvstore -m 1 &\n", "sh")
+	waitOutput(t, p, "httpd: serving /www on 10.0.0.2:8080")
+	waitOutput(t, p, "kvstore: 1 MiB on 10.0.0.2:11211")
+	m.Kill(g.Current())
+	waitOutput(t, p, "httpd: the network stack restarted: listening on port 8080 again")
+	waitOutput(t, p, "kvstore: the network stack restarted: listening on port 11211 again")
+	p.Type([]byte("grant inet:a wget -q -O /got http://10.0.0.2:8080/\n" +
+		"grant inet:a nc 10.0.0.2 11211 < /req > /kv\njobs\nexit\n"))
+	p.Type(nil)
+	out, _, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.ReadFile(t, "/got"); got != "<h1>still here</h1>\n" {
+		t.Errorf("the page after the restart: %q\n%s", got, out)
+	}
+	if got := s.ReadFile(t, "/kv"); got != "STORED\r\nVALUE k 0 5\r\nhello\r\nEND\r\n" {
+		t.Errorf("kvstore after the restart: %q\n%s", got, out)
+	}
+	if g.Restarts() < 1 {
+		t.Errorf("%d restarts of the stack, want at least 1", g.Restarts())
+	}
+}

@@ -4,7 +4,7 @@
 // socket API: one thread per connection (Proc.Go), at most MaxConns at
 // once (the next clients get Busy and are closed, at most Refusing at
 // once), and a reaper thread
-// that closes connections idle past their read deadline or stuck in a
+// that shuts down connections idle past their read deadline or stuck in a
 // write past WriteTimeout, so that hostile clients cannot hold the
 // threads. Connections are io.ReadWriters with SetReadDeadline, which the
 // apps/ libraries use for their idle timeouts.
@@ -12,6 +12,7 @@ package tcpserve
 
 import (
 	"errors"
+	"github.com/rlgo/redleaf/rv6/fs/errno"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,8 +121,11 @@ type Server struct {
 	// refusing bounds the threads answering clients beyond MaxConns.
 	refusing chan struct{}
 
+	reaping atomic.Bool // the reaper thread runs
+
 	// Counters.
 	Accepted, Refused, TimedOut atomic.Uint64
+	Relistens                   atomic.Uint64 // listeners opened again after a stack restart
 }
 
 // New makes a server.
@@ -136,8 +140,10 @@ func New(cfg Config) *Server {
 // serve returns. It returns only when Accept fails (the listener or the
 // stack is gone); a killed program's threads stop at their next call.
 func (s *Server) Serve(p *ulib.Proc, l *ulib.Listener, serve func(q *ulib.Proc, c *Conn)) error {
-	rp := p.Fork()
-	p.Go("reaper", func() { s.reap(rp) })
+	if !s.reaping.Swap(true) {
+		rp := p.Fork()
+		p.Go("reaper", func() { s.reap(rp) })
+	}
 	for {
 		uc, err := l.Accept()
 		if err != nil {
@@ -169,6 +175,43 @@ func (s *Server) Serve(p *ulib.Proc, l *ulib.Listener, serve func(q *ulib.Proc, 
 		})
 	}
 }
+
+// ServeListen serves what listen opens as Serve does, and when the
+// network stack under the listener restarts (its sockets fail with
+// ENETRESET) opens it again and goes on: the connections the old stack
+// had end with the restart (their clients see a reset), the server does
+// not. It returns when listen or Accept fails otherwise, or when the
+// program is killed while it waits to listen again.
+func (s *Server) ServeListen(p *ulib.Proc, listen func() (*ulib.Listener, error), serve func(q *ulib.Proc, c *Conn)) error {
+	l, err := listen()
+	if err != nil {
+		return err
+	}
+	for {
+		err := s.Serve(p, l, serve)
+		l.Close()
+		if !errors.Is(err, errno.ENETRESET) {
+			return err
+		}
+		for {
+			if l, err = listen(); err == nil {
+				break
+			}
+			// The new instance may still be coming up, or have no
+			// address yet (DHCP): try again shortly.
+			if !errors.Is(err, errno.ENETRESET) && !errors.Is(err, errno.ENETDOWN) {
+				return err
+			}
+			if err := p.Sleep(relistenPause); err != nil {
+				return err
+			}
+		}
+		s.Relistens.Add(1)
+	}
+}
+
+// relistenPause is the wait between attempts to listen again.
+const relistenPause = 100 * time.Millisecond
 
 // refuse answers a client beyond MaxConns with Busy, ends its sending
 // side and reads what the client sent until it closes (or Linger
@@ -220,7 +263,7 @@ func (s *Server) Open() int {
 	return len(s.conns)
 }
 
-// reap closes, every tick, the connections whose deadline passed: their
+// reap shuts down, every tick, the connections whose deadline passed: their
 // threads' blocked reads and writes then fail and the threads end.
 func (s *Server) reap(p *ulib.Proc) {
 	var expired []*Conn
@@ -240,7 +283,12 @@ func (s *Server) reap(p *ulib.Proc) {
 		for _, c := range expired {
 			c.timedOut.Store(true)
 			s.TimedOut.Add(1)
-			c.Close()
+			// Shut down, not closed: the connection's thread, whose
+			// blocked call this ends, closes its descriptor (closed
+			// here, the number could name the next connection while
+			// that thread still uses it).
+			c.c.Shutdown() //nolint:errcheck // already gone is as good
+
 		}
 	}
 }
