@@ -35,6 +35,7 @@ import (
 	_ "github.com/rlgo/redleaf/rv6/progs/stat"
 	_ "github.com/rlgo/redleaf/rv6/progs/sync"
 	_ "github.com/rlgo/redleaf/rv6/progs/tail"
+	_ "github.com/rlgo/redleaf/rv6/progs/tcpbench"
 	_ "github.com/rlgo/redleaf/rv6/progs/touch"
 	_ "github.com/rlgo/redleaf/rv6/progs/uptime"
 	_ "github.com/rlgo/redleaf/rv6/progs/usertests"
@@ -45,5 +46,5 @@ import (
 var Programs = []string{
 	"benchfs", "benchnet", "benchnvme", "cat", "cp", "crash", "df", "echo", "fwd", "grep", "head",
 	"ifconfig", "init", "kill", "ln", "ls", "lspci", "mkdir", "mv", "nc", "nictest", "ping", "pktgen", "ps", "rm",
-	"rmdir", "sh", "sleep", "stat", "sync", "tail", "touch", "uptime", "usertests", "wc",
+	"rmdir", "sh", "sleep", "stat", "sync", "tail", "tcpbench", "touch", "uptime", "usertests", "wc",
 }
