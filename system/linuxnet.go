@@ -1,0 +1,308 @@
+package system
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/rlgo/redleaf/bootparam"
+	"github.com/rlgo/redleaf/kernel/boot"
+	"github.com/rlgo/redleaf/net/tcpbench"
+	"github.com/rlgo/redleaf/rv6/fs/tools"
+)
+
+// The Linux baseline of the network benchmarks (rl.linuxnet=MAC): a NIC
+// the system leaves to Linux, configured here with a static address, on
+// which Go's net/http serves the files of Rv6's /www (as the image ships
+// them) and net/tcpbench's server answers throughput transfers, both on
+// Linux's own TCP/IP stack, in the same guest as Rv6's httpd and tcpbench
+// on the stack domain. The ports are Rv6's defaults, so that the host's
+// benchmark runs the same client against both.
+const (
+	LinuxHTTPPort     = 80
+	LinuxTCPBenchPort = 5001
+	// LinuxWWW is the directory of the Rv6 image that the baseline
+	// serves, as its httpd does.
+	LinuxWWW = "/www"
+)
+
+// Limits of the baseline's servers: it is a benchmark's, but it listens
+// on a network, so a client is held to the same kind of bounds as Rv6's.
+const (
+	linuxMaxConns      = 256              // HTTP connections at once
+	linuxMaxBenchConns = 4                // tcpbench transfers at once
+	linuxMaxFiles      = 1024             // files read from /www
+	linuxMaxBytes      = 64 << 20         // bytes read from /www
+	linuxBenchTimeout  = 10 * time.Minute // one tcpbench transfer
+	linuxLinkWait      = 30 * time.Second // for Linux's interface to appear
+)
+
+// LinuxNetConfig says which NIC stays Linux's for the baseline and its
+// address. The zero value is no baseline.
+//
+// On the kernel command line:
+//
+//	rl.linuxnet=52:54:00:72:6c:02   the NIC (by its address)
+//	rl.linuxnetaddr=10.0.3.15/24    its IPv4 address and prefix (required with rl.linuxnet)
+type LinuxNetConfig struct {
+	MAC  net.HardwareAddr
+	Addr netip.Prefix
+}
+
+// ParseLinuxNet reads rl.linuxnet and rl.linuxnetaddr of c.
+func ParseLinuxNet(c *boot.Cmdline) (LinuxNetConfig, error) {
+	var cfg LinuxNetConfig
+	v, ok := c.Lookup(bootparam.LinuxNet)
+	if !ok || v == "" || v == "0" || v == "off" {
+		return cfg, nil
+	}
+	mac, err := net.ParseMAC(v)
+	if err != nil || len(mac) != 6 {
+		return LinuxNetConfig{}, fmt.Errorf("%s=%q: want the Ethernet address of the NIC to leave to Linux, as 52:54:00:72:6c:02", bootparam.LinuxNet, v)
+	}
+	cfg.MAC = mac
+	a, ok := c.Lookup(bootparam.LinuxNetAddr)
+	if !ok {
+		return LinuxNetConfig{}, fmt.Errorf("%s=%s needs %s=A.B.C.D/N, the address Linux gives that NIC", bootparam.LinuxNet, v, bootparam.LinuxNetAddr)
+	}
+	p, err := netip.ParsePrefix(a)
+	if err != nil || !p.Addr().Is4() || p.Bits() < 1 || p.Bits() > 30 {
+		return LinuxNetConfig{}, fmt.Errorf("%s=%q: want an IPv4 address and a prefix length of 1..30, as 10.0.3.15/24", bootparam.LinuxNetAddr, a)
+	}
+	cfg.Addr = p
+	return cfg, nil
+}
+
+// linuxNetConfig is the baseline's configuration in effect:
+// opts.LinuxNet, else the kernel command line when the process is PID 1
+// (the booted system), else none.
+func (s *System) linuxNetConfig(opts Options) LinuxNetConfig {
+	if opts.LinuxNet != nil {
+		return *opts.LinuxNet
+	}
+	if os.Getpid() != 1 {
+		return LinuxNetConfig{}
+	}
+	c, err := boot.ReadCmdline()
+	if err != nil {
+		s.logf("linuxnet: %v", err)
+		return LinuxNetConfig{}
+	}
+	cfg, err := ParseLinuxNet(c)
+	if err != nil {
+		s.logf("linuxnet: %v; no Linux baseline", err)
+		return LinuxNetConfig{}
+	}
+	return cfg
+}
+
+// startLinuxNet starts the baseline when asked: it reads /www from the
+// image now (the boot removes the image once the RAM disk holds it) and
+// configures the NIC and starts the servers in the background, so that
+// the boot does not wait for Linux's interface. Like startNet it never
+// fails the system.
+func (s *System) startLinuxNet(opts Options) {
+	cfg := s.linuxNetConfig(opts)
+	if cfg.MAC == nil {
+		return
+	}
+	files, err := readWWW(opts.DiskImage)
+	if err != nil {
+		s.logf("linuxnet: %v; serving no files", err)
+	}
+	go func() {
+		if err := s.runLinuxNet(cfg, files); err != nil {
+			s.logf("linuxnet: %v; no Linux baseline", err)
+		}
+	}()
+}
+
+// runLinuxNet configures the NIC and serves on it until the listeners
+// fail.
+func (s *System) runLinuxNet(cfg LinuxNetConfig, files wwwFiles) error {
+	name, err := linuxLinkUp(cfg)
+	if err != nil {
+		return err
+	}
+	a := cfg.Addr.Addr()
+	hl, err := net.Listen("tcp4", netip.AddrPortFrom(a, LinuxHTTPPort).String())
+	if err != nil {
+		return err
+	}
+	bl, err := net.Listen("tcp4", netip.AddrPortFrom(a, LinuxTCPBenchPort).String())
+	if err != nil {
+		hl.Close()
+		return err
+	}
+	s.logf("linuxnet: %s (%s) %s left to Linux: Go net/http on port %d (%d files from %s), tcpbench on port %d",
+		name, cfg.MAC, cfg.Addr, LinuxHTTPPort, len(files), LinuxWWW, LinuxTCPBenchPort)
+	go func() {
+		s.logf("linuxnet: tcpbench: %v", serveTCPBench(bl, linuxMaxBenchConns, linuxBenchTimeout))
+	}()
+	return newLinuxHTTP(files).Serve(limitListener(hl, linuxMaxConns))
+}
+
+// linuxLinkUp waits for Linux's interface with cfg.MAC, sets it up and
+// gives it cfg.Addr (replacing an address it had); it returns its name.
+func linuxLinkUp(cfg LinuxNetConfig) (string, error) {
+	if lo, err := netlink.LinkByName("lo"); err == nil {
+		netlink.LinkSetUp(lo) // for a local test of the servers; not needed by the baseline
+	}
+	deadline := time.Now().Add(linuxLinkWait)
+	var link netlink.Link
+	for link == nil {
+		links, err := netlink.LinkList()
+		if err != nil {
+			return "", fmt.Errorf("listing Linux's interfaces: %w", err)
+		}
+		for _, l := range links {
+			if bytes.Equal(l.Attrs().HardwareAddr, cfg.MAC) {
+				link = l
+			}
+		}
+		if link == nil {
+			if time.Now().After(deadline) {
+				return "", fmt.Errorf("no interface of Linux's with address %s (%s) after %v: is the NIC there (rlbuild boot --linux-forward), and not the one rl.netmac= gives the stack domain?", cfg.MAC, bootparam.LinuxNet, linuxLinkWait)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	name := link.Attrs().Name
+	if err := netlink.LinkSetUp(link); err != nil {
+		return "", fmt.Errorf("setting %s up: %w", name, err)
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: cfg.Addr.Addr().AsSlice(), Mask: net.CIDRMask(cfg.Addr.Bits(), 32)}}
+	if err := netlink.AddrReplace(link, addr); err != nil {
+		return "", fmt.Errorf("adding %s to %s: %w", cfg.Addr, name, err)
+	}
+	return name, nil
+}
+
+// wwwFiles are the files the baseline serves, by URL path.
+type wwwFiles map[string]wwwFile
+
+type wwwFile struct {
+	data []byte
+	mod  time.Time
+}
+
+// readWWW reads the regular files under LinuxWWW of the Rv6 image, at
+// most linuxMaxFiles of them and linuxMaxBytes in all.
+func readWWW(image string) (wwwFiles, error) {
+	files := wwwFiles{}
+	if image == "" {
+		return files, errors.New("no Rv6 image to read " + LinuxWWW + " from")
+	}
+	entries, err := tools.Ls(image, LinuxWWW, true)
+	if err != nil {
+		return files, fmt.Errorf("reading %s of %s: %w", LinuxWWW, image, err)
+	}
+	total := int64(0)
+	for _, e := range entries {
+		if e.Stat.IsDir() {
+			continue
+		}
+		if len(files) == linuxMaxFiles || total+e.Stat.Size > linuxMaxBytes {
+			return files, fmt.Errorf("%s of %s holds more than %d files or %d MiB: serving the first %d", LinuxWWW, image, linuxMaxFiles, linuxMaxBytes>>20, len(files))
+		}
+		var b bytes.Buffer
+		if err := tools.Cat(image, e.Path, &b); err != nil {
+			return files, fmt.Errorf("reading %s of %s: %w", e.Path, image, err)
+		}
+		total += int64(b.Len())
+		files[strings.TrimPrefix(e.Path, LinuxWWW)] = wwwFile{data: b.Bytes(), mod: time.Unix(0, e.Stat.Mtime)}
+	}
+	return files, nil
+}
+
+// newLinuxHTTP is the baseline's HTTP server: GET and HEAD of files,
+// "/" meaning /index.html, with net/http's headers (Content-Type by
+// extension, Last-Modified, conditional and range requests) and bounds on
+// headers and idle or slow clients.
+func newLinuxHTTP(files wwwFiles) *http.Server {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		p := path.Clean("/" + r.URL.Path)
+		if p == "/" {
+			p = "/index.html"
+		}
+		f, ok := files[p]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeContent(w, r, p, f.mod, bytes.NewReader(f.data))
+	})
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    8 << 10,
+	}
+}
+
+// serveTCPBench answers tcpbench clients on l, at most max at once, each
+// transfer within timeout, until l fails; it returns that failure.
+func serveTCPBench(l net.Listener, max int, timeout time.Duration) error {
+	l = limitListener(l, max)
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(timeout))
+			tcpbench.Serve(c, make([]byte, 64<<10))
+		}()
+	}
+}
+
+// limitListener lets at most n connections of l be open at once: Accept
+// waits for one to close.
+func limitListener(l net.Listener, n int) net.Listener {
+	return &limited{Listener: l, sem: make(chan struct{}, n)}
+}
+
+type limited struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limited) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
