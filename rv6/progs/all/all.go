@@ -15,9 +15,11 @@ import (
 	_ "github.com/rlgo/redleaf/rv6/progs/fwd"
 	_ "github.com/rlgo/redleaf/rv6/progs/grep"
 	_ "github.com/rlgo/redleaf/rv6/progs/head"
+	_ "github.com/rlgo/redleaf/rv6/progs/httpd"
 	_ "github.com/rlgo/redleaf/rv6/progs/ifconfig"
 	_ "github.com/rlgo/redleaf/rv6/progs/init"
 	_ "github.com/rlgo/redleaf/rv6/progs/kill"
+	_ "github.com/rlgo/redleaf/rv6/progs/kvstore"
 	_ "github.com/rlgo/redleaf/rv6/progs/ln"
 	_ "github.com/rlgo/redleaf/rv6/progs/ls"
 	_ "github.com/rlgo/redleaf/rv6/progs/lspci"
@@ -45,6 +47,6 @@ import (
 // Programs are the names of the programs this package registers, sorted.
 var Programs = []string{
 	"benchfs", "benchnet", "benchnvme", "cat", "cp", "crash", "df", "echo", "fwd", "grep", "head",
-	"ifconfig", "init", "kill", "ln", "ls", "lspci", "mkdir", "mv", "nc", "nictest", "ping", "pktgen", "ps", "rm",
+	"httpd", "ifconfig", "init", "kill", "kvstore", "ln", "ls", "lspci", "mkdir", "mv", "nc", "nictest", "ping", "pktgen", "ps", "rm",
 	"rmdir", "sh", "sleep", "stat", "sync", "tail", "tcpbench", "touch", "uptime", "usertests", "wc",
 }

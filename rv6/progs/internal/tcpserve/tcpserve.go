@@ -1,0 +1,208 @@
+//rl:domain
+
+// Package tcpserve runs a TCP server program's accept loop over the Rv6
+// socket API: one thread per connection (Proc.Go), at most MaxConns at
+// once (the next client gets Busy and is closed), and a reaper thread
+// that closes connections idle past their read deadline or stuck in a
+// write past WriteTimeout, so that hostile clients cannot hold the
+// threads. Connections are io.ReadWriters with SetReadDeadline, which the
+// apps/ libraries use for their idle timeouts.
+package tcpserve
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rlgo/redleaf/rv6/ulib"
+)
+
+// Config configures Serve; zero fields take the defaults.
+type Config struct {
+	MaxConns     int           // connections served at once (default 64)
+	WriteTimeout time.Duration // longest a write may wait for the client (default 30 s)
+	Tick         time.Duration // how often the reaper looks (default 1 s)
+	Busy         []byte        // what a client beyond MaxConns gets before it is closed
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxConns <= 0 {
+		c.MaxConns = 64
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+	if c.Tick <= 0 {
+		c.Tick = time.Second
+	}
+	return c
+}
+
+// A Conn is a connection being served.
+type Conn struct {
+	c      *ulib.Conn
+	closed atomic.Bool
+	// Deadlines in Unix nanoseconds, 0 for none.
+	readDL, writeDL atomic.Int64
+	timedOut        atomic.Bool
+	wto             time.Duration
+}
+
+// ErrTimeout is what a read or write of a connection the reaper closed
+// returns.
+var ErrTimeout = errors.New("tcpserve: connection timed out (idle past its read deadline, or the client stopped reading)")
+
+// Read reads from the connection.
+func (c *Conn) Read(b []byte) (int, error) {
+	n, err := c.c.Read(b)
+	if err != nil && c.timedOut.Load() {
+		err = ErrTimeout
+	}
+	return n, err
+}
+
+// Write writes all of b; the reaper closes the connection if the client
+// takes longer than the write timeout to take it.
+func (c *Conn) Write(b []byte) (int, error) {
+	c.writeDL.Store(time.Now().Add(c.wto).UnixNano())
+	n, err := c.c.Write(b)
+	c.writeDL.Store(0)
+	if err != nil && c.timedOut.Load() {
+		err = ErrTimeout
+	}
+	return n, err
+}
+
+// SetReadDeadline sets when a read waiting for data ends the connection
+// (the zero time: never). The reaper enforces it within a tick.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	if t.IsZero() {
+		c.readDL.Store(0)
+	} else {
+		c.readDL.Store(t.UnixNano())
+	}
+	return nil
+}
+
+// Peer is the remote address and port.
+func (c *Conn) Peer() ([4]byte, uint16, error) { return c.c.Peer() }
+
+// Close closes the connection; closing again does nothing.
+func (c *Conn) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	return c.c.Close()
+}
+
+// expired reports whether a deadline of c passed by now.
+func (c *Conn) expired(now int64) bool {
+	r, w := c.readDL.Load(), c.writeDL.Load()
+	return (r != 0 && now > r) || (w != 0 && now > w)
+}
+
+// A Server is an accept loop's state.
+type Server struct {
+	cfg   Config
+	mu    sync.Mutex
+	conns map[*Conn]struct{} // at most MaxConns
+	slots chan struct{}
+
+	// Counters.
+	Accepted, Refused, TimedOut atomic.Uint64
+}
+
+// New makes a server.
+func New(cfg Config) *Server {
+	cfg = cfg.withDefaults()
+	return &Server{cfg: cfg, conns: map[*Conn]struct{}{}, slots: make(chan struct{}, cfg.MaxConns)}
+}
+
+// Serve accepts connections on l and runs serve for each on a thread of
+// its own, with a Proc of its own (Fork of p), closing the connection when
+// serve returns. It returns only when Accept fails (the listener or the
+// stack is gone); a killed program's threads stop at their next call.
+func (s *Server) Serve(p *ulib.Proc, l *ulib.Listener, serve func(q *ulib.Proc, c *Conn)) error {
+	rp := p.Fork()
+	p.Go("reaper", func() { s.reap(rp) })
+	for {
+		uc, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		c := &Conn{c: uc, wto: s.cfg.WriteTimeout}
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			s.Refused.Add(1)
+			s.refuse(c)
+			continue
+		}
+		s.Accepted.Add(1)
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		q := p.Fork()
+		p.Go("conn", func() {
+			defer s.done(c)
+			serve(q, c)
+		})
+	}
+}
+
+// refuse answers a client beyond MaxConns. The answer is small enough for
+// the socket's send buffer, and a client that does not take it is closed
+// by the write timeout all the same.
+func (s *Server) refuse(c *Conn) {
+	if len(s.cfg.Busy) > 0 {
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		c.Write(s.cfg.Busy) //nolint:errcheck // closing it anyway
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}
+	c.Close()
+}
+
+func (s *Server) done(c *Conn) {
+	c.Close()
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	<-s.slots
+}
+
+// Open is how many connections are being served.
+func (s *Server) Open() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// reap closes, every tick, the connections whose deadline passed: their
+// threads' blocked reads and writes then fail and the threads end.
+func (s *Server) reap(p *ulib.Proc) {
+	var expired []*Conn
+	for {
+		if err := p.Sleep(s.cfg.Tick); err != nil {
+			return
+		}
+		now := time.Now().UnixNano()
+		expired = expired[:0]
+		s.mu.Lock()
+		for c := range s.conns {
+			if c.expired(now) {
+				expired = append(expired, c)
+			}
+		}
+		s.mu.Unlock()
+		for _, c := range expired {
+			c.timedOut.Store(true)
+			s.TimedOut.Add(1)
+			c.Close()
+		}
+	}
+}
