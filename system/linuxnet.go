@@ -3,6 +3,7 @@ package system
 import (
 	"bytes"
 	"errors"
+	"io"
 	"fmt"
 	"net"
 	"net/http"
@@ -18,7 +19,8 @@ import (
 	"github.com/rlgo/redleaf/bootparam"
 	"github.com/rlgo/redleaf/kernel/boot"
 	"github.com/rlgo/redleaf/net/tcpbench"
-	"github.com/rlgo/redleaf/rv6/fs/tools"
+	"github.com/rlgo/redleaf/rv6/fs"
+	"github.com/rlgo/redleaf/rv6/fs/blockdev"
 )
 
 // The Linux baseline of the network benchmarks (rl.linuxnet=MAC): a NIC
@@ -107,7 +109,7 @@ func (s *System) linuxNetConfig(opts Options) LinuxNetConfig {
 }
 
 // startLinuxNet starts the baseline when asked: it reads /www from the
-// image now (the boot removes the image once the RAM disk holds it) and
+// RAM disk now, before Rv6 mounts it (so the files are the image's), and
 // configures the NIC and starts the servers in the background, so that
 // the boot does not wait for Linux's interface. Like startNet it never
 // fails the system.
@@ -116,7 +118,7 @@ func (s *System) startLinuxNet(opts Options) {
 	if cfg.MAC == nil {
 		return
 	}
-	files, err := readWWW(opts.DiskImage)
+	files, err := readWWW(s.mem, s.mem.Size())
 	if err != nil {
 		s.logf("linuxnet: %v; serving no files", err)
 	}
@@ -196,34 +198,88 @@ type wwwFile struct {
 	mod  time.Time
 }
 
-// readWWW reads the regular files under LinuxWWW of the Rv6 image, at
-// most linuxMaxFiles of them and linuxMaxBytes in all.
-func readWWW(image string) (wwwFiles, error) {
+// readWWW reads the regular files under LinuxWWW of the Rv6 file system
+// in img (the RAM disk's bytes, before Rv6 mounts it), at most
+// linuxMaxFiles of them and linuxMaxBytes in all. It mounts it read-only:
+// nothing is written.
+func readWWW(img io.ReaderAt, size int64) (wwwFiles, error) {
 	files := wwwFiles{}
-	if image == "" {
-		return files, errors.New("no Rv6 image to read " + LinuxWWW + " from")
-	}
-	entries, err := tools.Ls(image, LinuxWWW, true)
+	f, err := fs.Mount(readOnlyDisk{img, uint64(size) / blockdev.BlockSize}, fs.Options{ReadOnly: true})
 	if err != nil {
-		return files, fmt.Errorf("reading %s of %s: %w", LinuxWWW, image, err)
+		return files, fmt.Errorf("mounting the RAM disk read-only: %w", err)
 	}
+	defer f.Unmount()
 	total := int64(0)
-	for _, e := range entries {
-		if e.Stat.IsDir() {
-			continue
+	var walk func(dir string, depth int) error
+	walk = func(dir string, depth int) error {
+		if depth > 16 {
+			return fmt.Errorf("%s: deeper than 16 directories", dir)
 		}
-		if len(files) == linuxMaxFiles || total+e.Stat.Size > linuxMaxBytes {
-			return files, fmt.Errorf("%s of %s holds more than %d files or %d MiB: serving the first %d", LinuxWWW, image, linuxMaxFiles, linuxMaxBytes>>20, len(files))
+		es, err := f.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", dir, err)
 		}
-		var b bytes.Buffer
-		if err := tools.Cat(image, e.Path, &b); err != nil {
-			return files, fmt.Errorf("reading %s of %s: %w", e.Path, image, err)
+		for _, e := range es {
+			p := path.Join(dir, e.Name)
+			st, err := f.Stat(p)
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", p, err)
+			}
+			if st.IsDir() {
+				if err := walk(p, depth+1); err != nil {
+					return err
+				}
+				continue
+			}
+			if len(files) == linuxMaxFiles || total+st.Size > linuxMaxBytes {
+				return fmt.Errorf("%s holds more than %d files or %d MiB: serving the first %d", LinuxWWW, linuxMaxFiles, linuxMaxBytes>>20, len(files))
+			}
+			fl, err := f.Open(p, fs.O_RDONLY)
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", p, err)
+			}
+			data := make([]byte, st.Size)
+			n, err := fl.ReadAt(data, 0)
+			fl.Close()
+			if n != len(data) {
+				return fmt.Errorf("reading %s: %d of %d bytes: %v", p, n, len(data), err)
+			}
+			total += st.Size
+			files[strings.TrimPrefix(p, LinuxWWW)] = wwwFile{data: data, mod: time.Unix(0, st.Mtime)}
 		}
-		total += int64(b.Len())
-		files[strings.TrimPrefix(e.Path, LinuxWWW)] = wwwFile{data: b.Bytes(), mod: time.Unix(0, e.Stat.Mtime)}
+		return nil
 	}
-	return files, nil
+	if _, err := f.Stat(LinuxWWW); err != nil {
+		return files, fmt.Errorf("no %s in the Rv6 file system: %w", LinuxWWW, err)
+	}
+	return files, walk(LinuxWWW, 0)
 }
+
+// readOnlyDisk is a block device over bytes that refuses writes.
+type readOnlyDisk struct {
+	r      io.ReaderAt
+	blocks uint64
+}
+
+func (d readOnlyDisk) NumBlocks() uint64 { return d.blocks }
+
+func (d readOnlyDisk) Read(reqs []blockdev.Req) error {
+	if err := blockdev.CheckRange(reqs, d.blocks); err != nil {
+		return err
+	}
+	for _, r := range reqs {
+		if _, err := d.r.ReadAt(r.Data[:], int64(r.LBA)*blockdev.BlockSize); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d readOnlyDisk) Write([]blockdev.Req) error {
+	return errors.New("the Linux baseline reads the RAM disk only")
+}
+
+func (d readOnlyDisk) Flush() error { return nil }
 
 // newLinuxHTTP is the baseline's HTTP server: GET and HEAD of files,
 // "/" meaning /index.html, with net/http's headers (Content-Type by

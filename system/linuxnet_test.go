@@ -65,7 +65,11 @@ func wwwImage(t *testing.T) string {
 }
 
 func TestLinuxHTTPServesTheImagesWWW(t *testing.T) {
-	files, err := readWWW(wwwImage(t))
+	mem, err := LoadMemory(wwwImage(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := readWWW(mem, mem.Size())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,11 +117,23 @@ func TestLinuxHTTPServesTheImagesWWW(t *testing.T) {
 }
 
 func TestReadWWWErrors(t *testing.T) {
-	if _, err := readWWW(""); err == nil {
-		t.Error("no image: no error")
+	mem, err := NewMemory(4 << 20)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := readWWW(filepath.Join(t.TempDir(), "missing.img")); err == nil || !strings.Contains(err.Error(), "missing.img") {
-		t.Errorf("a missing image: %v, want an error naming it", err)
+	if _, err := readWWW(mem, mem.Size()); err == nil || !strings.Contains(err.Error(), "mounting the RAM disk") {
+		t.Errorf("zeros: %v, want a mount error", err)
+	}
+	dir := t.TempDir()
+	image := filepath.Join(dir, "root.img")
+	if err := tools.Mkfs(image, 4<<20, nil, tools.MkfsOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if mem, err = LoadMemory(image); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readWWW(mem, mem.Size()); err == nil || !strings.Contains(err.Error(), "no /www") {
+		t.Errorf("no /www: %v, want an error saying so", err)
 	}
 }
 

@@ -1,0 +1,384 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rlgo/redleaf/images/manifest"
+	"github.com/rlgo/redleaf/net/tcpbench"
+	"github.com/rlgo/redleaf/qemu"
+	"github.com/rlgo/redleaf/system"
+)
+
+// A guestNet is a booted image with both network stacks reachable from
+// the host: Rv6's stack domain on the forwarding NIC (--forward) and
+// Linux's on the baseline's NIC (--linux-forward), each with an HTTP and a
+// tcpbench port forwarded from the host's loopback.
+type guestNet struct {
+	tb         testing.TB
+	ctx        context.Context
+	vm         *qemu.VM
+	transcript *bytes.Buffer
+	// Host ports: the stack domain's (guest ports 80 and 5001 of
+	// 10.0.2.15) and Linux's (system.LinuxHTTPPort and
+	// system.LinuxTCPBenchPort of 10.0.3.15).
+	rv6HTTP, rv6Bench, linuxHTTP, linuxBench int
+}
+
+// bootGuestNet boots c with both NICs, waits for the stack domain, the
+// Linux baseline and Rv6's shell, and starts tcpbench in Rv6.
+func bootGuestNet(tb testing.TB, ctx context.Context, c qemu.Config) *guestNet {
+	tb.Helper()
+	g := &guestNet{tb: tb, ctx: ctx, transcript: &bytes.Buffer{}}
+	ports := freeTCPPorts(tb, 4)
+	g.rv6HTTP, g.rv6Bench, g.linuxHTTP, g.linuxBench = ports[0], ports[1], ports[2], ports[3]
+	fwds, err := qemu.ParseForwards([]string{fmt.Sprintf("%d:80", g.rv6HTTP), fmt.Sprintf("%d:5001", g.rv6Bench)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lfwds, err := qemu.ParseLinuxForwards([]string{fmt.Sprintf("%d:%d", g.linuxHTTP, system.LinuxHTTPPort), fmt.Sprintf("%d:%d", g.linuxBench, system.LinuxTCPBenchPort)}, fwds)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.AddForwards(fwds); err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.AddLinuxForwards(lfwds); err != nil {
+		tb.Fatal(err)
+	}
+	if g.vm, err = qemu.Start(ctx, c, qemu.WithTranscript(g.transcript)); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { g.vm.Close() })
+	start := time.Now()
+	g.expect(4*time.Minute, `RedLeaf-Go domain kernel`)
+	g.expect(2*time.Minute, `netstack: TCP/IP on 10\.0\.2\.15/24`)
+	g.expect(2*time.Minute, `linuxnet: \S+ \(52:54:00:72:6c:02\) 10\.0\.3\.15/24 left to Linux: Go net/http on port 80 \(\d+ files from /www\), tcpbench on port 5001`)
+	g.expect(2*time.Minute, `\$ `)
+	tb.Logf("booted in %v", time.Since(start).Round(time.Second))
+	g.send(`grant inet tcpbench -l 5001 &`)
+	g.expect(time.Minute, `tcpbench: listening on 10\.0\.2\.15:5001`)
+	return g
+}
+
+func (g *guestNet) fail(format string, args ...any) {
+	g.tb.Helper()
+	g.vm.Kill()
+	g.tb.Fatalf("%s\nconsole:\n%s", fmt.Sprintf(format, args...), tail(g.transcript.String(), 6000))
+}
+
+func (g *guestNet) expect(timeout time.Duration, re string) []string {
+	g.tb.Helper()
+	ctx, cancel := context.WithTimeout(g.ctx, timeout)
+	defer cancel()
+	m, err := g.vm.Console().Expect(ctx, regexp.MustCompile(re))
+	if err != nil {
+		g.fail("%v", err)
+	}
+	return m
+}
+
+func (g *guestNet) send(line string) {
+	g.tb.Helper()
+	if err := g.vm.Console().SendLine(line); err != nil {
+		g.fail("sending %q: %v", line, err)
+	}
+}
+
+// poweroff ends the guest.
+func (g *guestNet) poweroff() {
+	g.tb.Helper()
+	g.send(`poweroff`)
+	select {
+	case <-g.vm.Done():
+	case <-time.After(2 * time.Minute):
+		g.fail("QEMU still running 2 minutes after poweroff")
+	}
+}
+
+// transfer runs one tcpbench transfer of n bytes with the server behind
+// host port port (up: host to guest) and returns how long it took.
+func transfer(port int, up bool, n int64) (time.Duration, error) {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 30*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Minute))
+	buf := make([]byte, 64<<10)
+	start := time.Now()
+	if up {
+		err = tcpbench.Upload(c, n, buf)
+	} else {
+		err = tcpbench.Download(c, n, buf)
+	}
+	return time.Since(start), err
+}
+
+// The Linux baseline's boot (rlbuild boot --linux-forward): the system
+// leaves the second NIC to Linux, and Go's net/http and the tcpbench
+// server answer through it from the host, while the stack domain has the
+// first NIC and Rv6's tcpbench answers through that one.
+func TestLinuxBaseline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	g := bootGuestNet(t, ctx, kernelMode(t, "configs/qemu.yaml"))
+	client := &http.Client{Timeout: time.Minute}
+	// Go's own answers: its 404 body and a 405 with Allow.
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/no-such-file", g.linuxHTTP))
+	if err != nil {
+		g.fail("GET from the baseline: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || string(body) != "404 page not found\n" {
+		g.fail("GET /no-such-file from the baseline: %s %q, want net/http's 404", resp.Status, body)
+	}
+	resp, err = client.Post(fmt.Sprintf("http://127.0.0.1:%d/", g.linuxHTTP), "text/plain", strings.NewReader("x"))
+	if err != nil {
+		g.fail("POST to the baseline: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+		g.fail("POST to the baseline: %s, Allow %q; want 405 and GET, HEAD", resp.Status, resp.Header.Get("Allow"))
+	}
+	// Both stacks carry a tcpbench transfer each way.
+	for _, s := range []struct {
+		name string
+		port int
+	}{{"Linux", g.linuxBench}, {"Rv6", g.rv6Bench}} {
+		for _, up := range []bool{true, false} {
+			if _, err := transfer(s.port, up, 1<<20); err != nil {
+				g.fail("%s tcpbench (up %v): %v", s.name, up, err)
+			}
+		}
+	}
+	g.expect(time.Minute, `tcpbench: send 1048576 bytes in `)
+	g.poweroff()
+}
+
+func freeTCPPorts(tb testing.TB, n int) []int {
+	tb.Helper()
+	var ports []int
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// benchPage is the page both HTTP servers serve in BenchmarkGuestNet:
+// about the size of a small site's index page.
+var benchPage = "<!doctype html>\n<title>RedLeaf-Go</title>\n<p>" + strings.Repeat("Rv6 on the network. ", 48) + "</p>\n"
+
+// benchImage builds configs/qemu.yaml with benchPage added at
+// /www/bench.html, for the benchmark's HTTP rows.
+func benchImage(b *testing.B) qemu.Config {
+	b.Helper()
+	dir := b.TempDir()
+	page := filepath.Join(dir, "bench.html")
+	if err := os.WriteFile(page, []byte(benchPage), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(root, "configs/qemu.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const files = "\n    files:\n"
+	if !bytes.Contains(cfg, []byte(files)) {
+		b.Fatalf("configs/qemu.yaml has no rv6.fs.files list to add /www/bench.html to")
+	}
+	cfg = bytes.Replace(cfg, []byte(files), []byte(files+"      - src: "+page+"\n        dst: /www/bench.html\n"), 1)
+	cfgFile := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(cfgFile, cfg, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	timed(b, nil, rlbuild, "image", "--config", cfgFile, "--out", out)
+	m, err := manifest.Load(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := qemu.FromManifest(m, qemu.Kernel)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// abResult is what ab (apache2-utils) measured.
+type abResult struct {
+	rps      float64
+	p50, p99 time.Duration
+	failed   int
+}
+
+var (
+	abRPS    = regexp.MustCompile(`(?m)^Requests per second:\s+([\d.]+)`)
+	abFailed = regexp.MustCompile(`(?m)^Failed requests:\s+(\d+)`)
+	abNon2xx = regexp.MustCompile(`(?m)^Non-2xx responses:\s+(\d+)`)
+	abPct    = regexp.MustCompile(`(?m)^\s+(50|99)%\s+(\d+)`)
+)
+
+// ab runs ab against the host port with n requests, c at a time,
+// keep-alive or not.
+func ab(port, n, c int, keepAlive bool) (abResult, error) {
+	args := []string{"-q", "-n", strconv.Itoa(n), "-c", strconv.Itoa(c), "-s", "60"}
+	if keepAlive {
+		args = append(args, "-k")
+	}
+	args = append(args, fmt.Sprintf("http://127.0.0.1:%d/bench.html", port))
+	out, err := exec.Command("ab", args...).CombinedOutput()
+	if err != nil {
+		return abResult{}, fmt.Errorf("ab %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	var r abResult
+	m := abRPS.FindSubmatch(out)
+	if m == nil {
+		return abResult{}, fmt.Errorf("ab %s: no requests per second in its output:\n%s", strings.Join(args, " "), out)
+	}
+	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	for _, re := range []*regexp.Regexp{abFailed, abNon2xx} {
+		if m := re.FindSubmatch(out); m != nil {
+			k, _ := strconv.Atoi(string(m[1]))
+			r.failed += k
+		}
+	}
+	for _, m := range abPct.FindAllSubmatch(out, -1) {
+		ms, _ := strconv.Atoi(string(m[2]))
+		if string(m[1]) == "50" {
+			r.p50 = time.Duration(ms) * time.Millisecond
+		} else {
+			r.p99 = time.Duration(ms) * time.Millisecond
+		}
+	}
+	return r, nil
+}
+
+// BenchmarkGuestNet boots the default image once, with Rv6's stack domain
+// on one virtio-net NIC and Linux's stack on another (rlbuild boot
+// --forward and --linux-forward), and measures from the host, against
+// both in the same run: TCP throughput of one connection each way
+// (tcpbench), and HTTP requests per second with ab (apache2-utils), with
+// and without keep-alive, of the same page from Rv6's httpd and from Go's
+// net/http. It prints a table with the ratios. Run it alone:
+//
+//	go test ./e2e -run '^$' -bench BenchmarkGuestNet -benchtime 1x
+//
+// GUESTNET_MIB sets the bytes of each transfer (default 16 MiB),
+// GUESTNET_REQUESTS the requests of each ab run (default 2000).
+func BenchmarkGuestNet(b *testing.B) {
+	if _, err := exec.LookPath("ab"); err != nil {
+		b.Skip("no ab: apt-get install apache2-utils")
+	}
+	mib := envInt(b, "GUESTNET_MIB", 16)
+	requests := envInt(b, "GUESTNET_REQUESTS", 2000)
+	c := benchImage(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+	defer cancel()
+	g := bootGuestNet(b, ctx, c)
+	g.send(`grant inet httpd -c 64 &`)
+	g.expect(time.Minute, `\$ `)
+	// Wait for httpd: a request through the forward answers once it
+	// listens.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/bench.html", g.rv6HTTP))
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(body) != benchPage {
+				g.fail("Rv6 httpd: GET /bench.html: %s, %d bytes, want 200 and the page", resp.Status, len(body))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			g.fail("Rv6 httpd does not answer: %v", err)
+		}
+		time.Sleep(time.Second)
+	}
+
+	var table strings.Builder
+	fmt.Fprintf(&table, "%-34s %14s %14s %8s\n", "TEST", "RV6", "LINUX", "RV6/LINUX")
+	row := func(name, unit string, rv6, linux float64) {
+		ratio := 0.0
+		if linux > 0 {
+			ratio = rv6 / linux
+		}
+		fmt.Fprintf(&table, "%-34s %9.1f %-4s %9.1f %-4s %8.2f\n", name, rv6, unit, linux, unit, ratio)
+		b.ReportMetric(ratio, strings.ReplaceAll(name, " ", "_")+"_ratio")
+	}
+	n := int64(mib) << 20
+	for _, up := range []bool{true, false} {
+		name := fmt.Sprintf("TCP %d MiB guest->host", mib)
+		if up {
+			name = fmt.Sprintf("TCP %d MiB host->guest", mib)
+		}
+		var rates [2]float64
+		for i, port := range []int{g.rv6Bench, g.linuxBench} {
+			d, err := transfer(port, up, n)
+			if err != nil {
+				g.fail("%s: %v", name, err)
+			}
+			rates[i] = float64(mib) / d.Seconds()
+		}
+		row(name, "MiB/s", rates[0], rates[1])
+	}
+	for _, keep := range []bool{false, true} {
+		name := fmt.Sprintf("HTTP GET %dB, %d req, c 8", len(benchPage), requests)
+		if keep {
+			name += ", keep-alive"
+		}
+		var rs [2]abResult
+		for i, port := range []int{g.rv6HTTP, g.linuxHTTP} {
+			r, err := ab(port, requests, 8, keep)
+			if err != nil {
+				g.fail("%s: %v", name, err)
+			}
+			if r.failed != 0 {
+				g.fail("%s: %d requests failed", name, r.failed)
+			}
+			rs[i] = r
+		}
+		row(name, "r/s", rs[0].rps, rs[1].rps)
+		fmt.Fprintf(&table, "%-34s %9v p99 %-4v %9v p99 %v\n", "  latency p50", rs[0].p50, rs[0].p99, rs[1].p50, rs[1].p99)
+	}
+	b.Logf("QEMU TCG, 1 vCPU; the host's ab and tcpbench client through QEMU's user network:\n%s", table.String())
+	fmt.Print(table.String())
+	g.poweroff()
+}
+
+func envInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive whole number", name, v)
+	}
+	return n
+}
