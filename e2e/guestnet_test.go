@@ -1,16 +1,20 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,10 +35,10 @@ type guestNet struct {
 	ctx        context.Context
 	vm         *qemu.VM
 	transcript *bytes.Buffer
-	// Host ports: the stack domain's (guest ports 80 and 5001 of
-	// 10.0.2.15) and Linux's (system.LinuxHTTPPort and
-	// system.LinuxTCPBenchPort of 10.0.3.15).
-	rv6HTTP, rv6Bench, linuxHTTP, linuxBench int
+	// Host ports: the stack domain's (guest ports 80, 5001 and 11211 of
+	// 10.0.2.15) and Linux's (system.LinuxHTTPPort, LinuxTCPBenchPort
+	// and LinuxKVPort of 10.0.3.15).
+	rv6HTTP, rv6Bench, rv6KV, linuxHTTP, linuxBench, linuxKV int
 }
 
 // bootGuestNet boots c with both NICs, waits for the stack domain, the
@@ -42,13 +46,14 @@ type guestNet struct {
 func bootGuestNet(tb testing.TB, ctx context.Context, c qemu.Config) *guestNet {
 	tb.Helper()
 	g := &guestNet{tb: tb, ctx: ctx, transcript: &bytes.Buffer{}}
-	ports := freeTCPPorts(tb, 4)
-	g.rv6HTTP, g.rv6Bench, g.linuxHTTP, g.linuxBench = ports[0], ports[1], ports[2], ports[3]
-	fwds, err := qemu.ParseForwards([]string{fmt.Sprintf("%d:80", g.rv6HTTP), fmt.Sprintf("%d:5001", g.rv6Bench)})
+	ports := freeTCPPorts(tb, 6)
+	g.rv6HTTP, g.rv6Bench, g.rv6KV, g.linuxHTTP, g.linuxBench, g.linuxKV = ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
+	fwds, err := qemu.ParseForwards([]string{fmt.Sprintf("%d:80", g.rv6HTTP), fmt.Sprintf("%d:5001", g.rv6Bench), fmt.Sprintf("%d:11211", g.rv6KV)})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	lfwds, err := qemu.ParseLinuxForwards([]string{fmt.Sprintf("%d:%d", g.linuxHTTP, system.LinuxHTTPPort), fmt.Sprintf("%d:%d", g.linuxBench, system.LinuxTCPBenchPort)}, fwds)
+	lfwds, err := qemu.ParseLinuxForwards([]string{fmt.Sprintf("%d:%d", g.linuxHTTP, system.LinuxHTTPPort),
+		fmt.Sprintf("%d:%d", g.linuxBench, system.LinuxTCPBenchPort), fmt.Sprintf("%d:%d", g.linuxKV, system.LinuxKVPort)}, fwds)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -65,7 +70,7 @@ func bootGuestNet(tb testing.TB, ctx context.Context, c qemu.Config) *guestNet {
 	start := time.Now()
 	g.expect(4*time.Minute, `RedLeaf-Go domain kernel`)
 	g.expect(2*time.Minute, `netstack: TCP/IP on 10\.0\.2\.15/24`)
-	g.expect(2*time.Minute, `linuxnet: \S+ \(52:54:00:72:6c:02\) 10\.0\.3\.15/24 left to Linux: Go net/http on port 80 \(\d+ files from /www\), tcpbench on port 5001`)
+	g.expect(2*time.Minute, `linuxnet: \S+ \(52:54:00:72:6c:02\) 10\.0\.3\.15/24 left to Linux: Go net/http on port 80 \(\d+ files from /www\), tcpbench on port 5001, kvstore on port 11211`)
 	g.expect(2*time.Minute, `\$ `)
 	tb.Logf("booted in %v", time.Since(start).Round(time.Second))
 	g.send(`grant inet tcpbench -l 5001 &`)
@@ -169,6 +174,10 @@ func TestLinuxBaseline(t *testing.T) {
 		}
 	}
 	g.expect(time.Minute, `tcpbench: send 1048576 bytes in `)
+	// The baseline's kvstore answers, a few operations of the load.
+	if _, err := kvLoad(fmt.Sprintf("127.0.0.1:%d", g.linuxKV), 2, 20); err != nil {
+		g.fail("Linux kvstore: %v", err)
+	}
 	g.poweroff()
 }
 
@@ -194,6 +203,9 @@ func freeTCPPorts(tb testing.TB, n int) []int {
 // about the size of a small site's index page.
 var benchPage = "<!doctype html>\n<title>RedLeaf-Go</title>\n<p>" + strings.Repeat("Rv6 on the network. ", 48) + "</p>\n"
 
+// relSrc matches a relative source of rv6.fs.files.
+var relSrc = regexp.MustCompile(`(?m)^(\s+- src: )([^/\s]\S*)$`)
+
 // benchImage builds configs/qemu.yaml with benchPage added at
 // /www/bench.html, for the benchmark's HTTP rows.
 func benchImage(b *testing.B) qemu.Config {
@@ -211,6 +223,8 @@ func benchImage(b *testing.B) qemu.Config {
 	if !bytes.Contains(cfg, []byte(files)) {
 		b.Fatalf("configs/qemu.yaml has no rv6.fs.files list to add /www/bench.html to")
 	}
+	// The copy lives elsewhere: its relative sources become absolute.
+	cfg = relSrc.ReplaceAll(cfg, []byte("${1}"+filepath.Join(root, "configs")+"/${2}"))
 	cfg = bytes.Replace(cfg, []byte(files), []byte(files+"      - src: "+page+"\n        dst: /www/bench.html\n"), 1)
 	cfgFile := filepath.Join(dir, "bench.yaml")
 	if err := os.WriteFile(cfgFile, cfg, 0o644); err != nil {
@@ -289,18 +303,27 @@ func ab(port, n, c int, keepAlive bool) (abResult, error) {
 //	go test ./e2e -run '^$' -bench BenchmarkGuestNet -benchtime 1x
 //
 // GUESTNET_MIB sets the bytes of each transfer (default 16 MiB),
-// GUESTNET_REQUESTS the requests of each ab run (default 2000).
+// GUESTNET_REQUESTS the requests of each ab run (default 2000),
+// GUESTNET_KVOPS the operations of each kvstore load (default 4000). The
+// kvstore rows run our Go load generator (kvLoad: 4 connections, 90% get
+// and 10% set of 100-byte values over 1000 keys, p50 and p99) against
+// Rv6's kvstore, against apps/kvstore on Linux's stack in the same guest,
+// and, as a reference outside QEMU, against Debian's memcached on the
+// host.
 func BenchmarkGuestNet(b *testing.B) {
 	if _, err := exec.LookPath("ab"); err != nil {
 		b.Skip("no ab: apt-get install apache2-utils")
 	}
 	mib := envInt(b, "GUESTNET_MIB", 16)
 	requests := envInt(b, "GUESTNET_REQUESTS", 2000)
+	kvOps := envInt(b, "GUESTNET_KVOPS", 4000)
 	c := benchImage(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	g := bootGuestNet(b, ctx, c)
 	g.send(`grant inet httpd -c 64 &`)
+	g.expect(time.Minute, `\$ `)
+	g.send(`grant inet kvstore -c 64 &`)
 	g.expect(time.Minute, `\$ `)
 	// Wait for httpd: a request through the forward answers once it
 	// listens.
@@ -322,14 +345,14 @@ func BenchmarkGuestNet(b *testing.B) {
 	}
 
 	var table strings.Builder
-	fmt.Fprintf(&table, "%-34s %14s %14s %8s\n", "TEST", "RV6", "LINUX", "RV6/LINUX")
-	row := func(name, unit string, rv6, linux float64) {
+	fmt.Fprintf(&table, "%-44s %14s %14s %9s\n", "TEST", "RV6", "LINUX", "RV6/LINUX")
+	row := func(name, metric, unit string, rv6, linux float64) {
 		ratio := 0.0
 		if linux > 0 {
 			ratio = rv6 / linux
 		}
-		fmt.Fprintf(&table, "%-34s %9.1f %-4s %9.1f %-4s %8.2f\n", name, rv6, unit, linux, unit, ratio)
-		b.ReportMetric(ratio, strings.ReplaceAll(name, " ", "_")+"_ratio")
+		fmt.Fprintf(&table, "%-44s %9.1f %-5s %8.1f %-5s %8.2f\n", name, rv6, unit, linux, unit, ratio)
+		b.ReportMetric(ratio, metric+"-rv6/linux")
 	}
 	n := int64(mib) << 20
 	for _, up := range []bool{true, false} {
@@ -345,7 +368,11 @@ func BenchmarkGuestNet(b *testing.B) {
 			}
 			rates[i] = float64(mib) / d.Seconds()
 		}
-		row(name, "MiB/s", rates[0], rates[1])
+		metric := "tcp-down"
+		if up {
+			metric = "tcp-up"
+		}
+		row(name, metric, "MiB/s", rates[0], rates[1])
 	}
 	for _, keep := range []bool{false, true} {
 		name := fmt.Sprintf("HTTP GET %dB, %d req, c 8", len(benchPage), requests)
@@ -363,12 +390,181 @@ func BenchmarkGuestNet(b *testing.B) {
 			}
 			rs[i] = r
 		}
-		row(name, "r/s", rs[0].rps, rs[1].rps)
-		fmt.Fprintf(&table, "%-34s %9v p99 %-4v %9v p99 %v\n", "  latency p50", rs[0].p50, rs[0].p99, rs[1].p50, rs[1].p99)
+		metric := "http"
+		if keep {
+			metric = "http-keepalive"
+		}
+		row(name, metric, "r/s", rs[0].rps, rs[1].rps)
+		fmt.Fprintf(&table, "%-44s %9v p99 %-6v %9v p99 %v\n", "  latency p50", rs[0].p50, rs[0].p99, rs[1].p50, rs[1].p99)
+	}
+	// kvstore: the same load against Rv6's kvstore, the same code on
+	// Linux's stack, and Debian's memcached on the host (no QEMU: a
+	// reference, not a same-guest ratio).
+	kvName := fmt.Sprintf("kvstore %d ops, 4 conns, 90%% get", kvOps)
+	var kv [3]kvResult
+	for i, port := range []int{g.rv6KV, g.linuxKV} {
+		r, err := kvLoadRetry(fmt.Sprintf("127.0.0.1:%d", port), 4, kvOps)
+		if err != nil {
+			g.fail("%s: %v", kvName, err)
+		}
+		kv[i] = r
+	}
+	row(kvName, "kvstore", "op/s", kv[0].ops, kv[1].ops)
+	fmt.Fprintf(&table, "%-44s %9v p99 %-6v %9v p99 %v\n", "  latency p50", kv[0].p50, kv[0].p99, kv[1].p50, kv[1].p99)
+	if addr, stop, err := startMemcached(); err != nil {
+		fmt.Fprintf(&table, "memcached on the host: %v\n", err)
+	} else {
+		kv[2], err = kvLoad(addr, 4, kvOps)
+		stop()
+		if err != nil {
+			g.fail("memcached: %v", err)
+		}
+		fmt.Fprintf(&table, "%-44s %9.1f op/s p50 %v p99 %v (host, no QEMU: Rv6 / it = %.3f)\n", "memcached on the host, same load", kv[2].ops, kv[2].p50, kv[2].p99, kv[0].ops/kv[2].ops)
 	}
 	b.Logf("QEMU TCG, 1 vCPU; the host's ab and tcpbench client through QEMU's user network:\n%s", table.String())
 	fmt.Print(table.String())
 	g.poweroff()
+}
+
+// kvResult is what kvLoad measured.
+type kvResult struct {
+	ops      float64 // operations per second
+	p50, p99 time.Duration
+}
+
+// kvLoad preloads 1000 keys into the memcached-protocol server at addr,
+// then runs ops operations over conns connections, each a request then
+// its response: 90% get, 10% set of 100-byte values.
+func kvLoad(addr string, conns, ops int) (kvResult, error) {
+	const keys, size = 1000, 100
+	val := strings.Repeat("v", size)
+	dial := func() (net.Conn, error) {
+		c, err := net.DialTimeout("tcp", addr, 30*time.Second)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(10 * time.Minute))
+		}
+		return c, err
+	}
+	c, err := dial()
+	if err != nil {
+		return kvResult{}, err
+	}
+	w := bufio.NewWriter(c)
+	for k := range keys {
+		fmt.Fprintf(w, "set key:%d 0 0 %d noreply\r\n%s\r\n", k, size, val)
+	}
+	w.WriteString("version\r\n")
+	w.Flush()
+	line, err := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if err != nil || !strings.HasPrefix(line, "VERSION ") {
+		return kvResult{}, fmt.Errorf("preloading %d keys: answer %q, %v", keys, line, err)
+	}
+	per := ops / conns
+	lat := make([][]time.Duration, conns)
+	errs := make(chan error, conns)
+	start := time.Now()
+	for ci := range conns {
+		c, err := dial()
+		if err != nil {
+			return kvResult{}, err
+		}
+		go func() {
+			defer c.Close()
+			r, w := bufio.NewReader(c), bufio.NewWriter(c)
+			rng := rand.New(rand.NewPCG(uint64(ci), 15))
+			l := make([]time.Duration, 0, per)
+			for range per {
+				k := rng.IntN(keys)
+				get := rng.IntN(10) != 0
+				t0 := time.Now()
+				if get {
+					fmt.Fprintf(w, "get key:%d\r\n", k)
+				} else {
+					fmt.Fprintf(w, "set key:%d 0 0 %d\r\n%s\r\n", k, size, val)
+				}
+				w.Flush()
+				want := "STORED\r\n"
+				if get {
+					want = "END\r\n"
+				}
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						errs <- fmt.Errorf("connection %d: %w", ci, err)
+						return
+					}
+					if line == want {
+						break
+					}
+					if !get || !strings.HasPrefix(line, "VALUE ") && line != val+"\r\n" {
+						errs <- fmt.Errorf("connection %d: answer %q", ci, line)
+						return
+					}
+				}
+				l = append(l, time.Since(t0))
+			}
+			lat[ci] = l
+			errs <- nil
+		}()
+	}
+	for range conns {
+		if err := <-errs; err != nil {
+			return kvResult{}, err
+		}
+	}
+	el := time.Since(start)
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if len(all) == 0 {
+		return kvResult{}, fmt.Errorf("no operations: want at least %d", conns)
+	}
+	pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))].Round(10 * time.Microsecond) }
+	return kvResult{ops: float64(len(all)) / el.Seconds(), p50: pct(0.50), p99: pct(0.99)}, nil
+}
+
+// kvLoadRetry is kvLoad once the server listens: QEMU accepts on the
+// host port before the guest does, and closes a connection the guest
+// refuses, so the first tries may fail while the program starts.
+func kvLoadRetry(addr string, conns, ops int) (kvResult, error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		r, err := kvLoad(addr, conns, ops)
+		if err == nil || time.Now().After(deadline) {
+			return r, err
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// startMemcached starts Debian's memcached on a free loopback port, one
+// thread, 64 MiB, and returns its address once it answers.
+func startMemcached() (addr string, stop func(), err error) {
+	bin, err := exec.LookPath("memcached")
+	if err != nil {
+		return "", nil, errors.New("no memcached (apt-get install memcached)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0", "-t", "1", "-m", "64", "-u", "root")
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop = func() { cmd.Process.Kill(); cmd.Wait() }
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
+	for range 250 {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr, stop, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	return "", nil, fmt.Errorf("memcached does not listen on %s after 5 s", addr)
 }
 
 func envInt(b *testing.B, name string, def int) int {

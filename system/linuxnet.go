@@ -16,6 +16,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/rlgo/redleaf/apps/kvstore"
 	"github.com/rlgo/redleaf/bootparam"
 	"github.com/rlgo/redleaf/kernel/boot"
 	"github.com/rlgo/redleaf/net/tcpbench"
@@ -26,13 +27,15 @@ import (
 // The Linux baseline of the network benchmarks (rl.linuxnet=MAC): a NIC
 // the system leaves to Linux, configured here with a static address, on
 // which Go's net/http serves the files of Rv6's /www (as the image ships
-// them) and net/tcpbench's server answers throughput transfers, both on
-// Linux's own TCP/IP stack, in the same guest as Rv6's httpd and tcpbench
-// on the stack domain. The ports are Rv6's defaults, so that the host's
+// them), net/tcpbench's server answers throughput transfers and
+// apps/kvstore (the code of Rv6's kvstore) speaks the memcached protocol,
+// all on Linux's own TCP/IP stack, in the same guest as Rv6's httpd,
+// tcpbench and kvstore on the stack domain. The ports are Rv6's defaults, so that the host's
 // benchmark runs the same client against both.
 const (
 	LinuxHTTPPort     = 80
 	LinuxTCPBenchPort = 5001
+	LinuxKVPort       = 11211 // apps/kvstore, the same code as Rv6's kvstore
 	// LinuxWWW is the directory of the Rv6 image that the baseline
 	// serves, as its httpd does.
 	LinuxWWW = "/www"
@@ -41,6 +44,7 @@ const (
 // Limits of the baseline's servers: it is a benchmark's, but it listens
 // on a network, so a client is held to the same kind of bounds as Rv6's.
 const (
+	linuxMaxKVConns    = 64               // kvstore connections at once, as Rv6's kvstore -c
 	linuxMaxConns      = 256              // HTTP connections at once
 	linuxMaxBenchConns = 4                // tcpbench transfers at once
 	linuxMaxFiles      = 1024             // files read from /www
@@ -146,8 +150,17 @@ func (s *System) runLinuxNet(cfg LinuxNetConfig, files wwwFiles) error {
 		hl.Close()
 		return err
 	}
-	s.logf("linuxnet: %s (%s) %s left to Linux: Go net/http on port %d (%d files from %s), tcpbench on port %d",
-		name, cfg.MAC, cfg.Addr, LinuxHTTPPort, len(files), LinuxWWW, LinuxTCPBenchPort)
+	kl, err := net.Listen("tcp4", netip.AddrPortFrom(a, LinuxKVPort).String())
+	if err != nil {
+		hl.Close()
+		bl.Close()
+		return err
+	}
+	s.logf("linuxnet: %s (%s) %s left to Linux: Go net/http on port %d (%d files from %s), tcpbench on port %d, kvstore on port %d",
+		name, cfg.MAC, cfg.Addr, LinuxHTTPPort, len(files), LinuxWWW, LinuxTCPBenchPort, LinuxKVPort)
+	go func() {
+		s.logf("linuxnet: kvstore: %v", serveKV(kl, kvstore.NewServer(kvstore.Config{MaxConns: linuxMaxKVConns})))
+	}()
 	go func() {
 		s.logf("linuxnet: tcpbench: %v", serveTCPBench(bl, linuxMaxBenchConns, linuxBenchTimeout))
 	}()
@@ -326,6 +339,22 @@ func serveTCPBench(l net.Listener, max int, timeout time.Duration) error {
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(timeout))
 			tcpbench.Serve(c, make([]byte, 64<<10))
+		}()
+	}
+}
+
+// serveKV serves the memcached protocol of srv on l (each connection on a
+// goroutine, srv bounding how many and their idle time) until l fails;
+// it returns that failure.
+func serveKV(l net.Listener, srv *kvstore.Server) error {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer c.Close()
+			srv.ServeConn(c)
 		}()
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rlgo/redleaf/apps/kvstore"
 	"github.com/rlgo/redleaf/kernel/boot"
 	"github.com/rlgo/redleaf/net/tcpbench"
 	"github.com/rlgo/redleaf/rv6/fs/tools"
@@ -177,5 +178,25 @@ func TestLinuxTCPBench(t *testing.T) {
 	first.Close()
 	if err := <-done; err != nil {
 		t.Fatalf("second client: %v", err)
+	}
+}
+
+// The baseline's kvstore speaks the memcached protocol.
+func TestLinuxKV(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go serveKV(l, kvstore.NewServer(kvstore.Config{MaxConns: 2}))
+	c, err := net.Dial("tcp4", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "set k 0 0 2\r\nhi\r\nget k\r\nquit\r\n")
+	got, err := io.ReadAll(c)
+	if want := "STORED\r\nVALUE k 0 2\r\nhi\r\nEND\r\n"; err != nil || string(got) != want {
+		t.Errorf("got %q, %v; want %q", got, err, want)
 	}
 }
