@@ -421,8 +421,7 @@ func BenchmarkGuestNet(b *testing.B) {
 		}
 		fmt.Fprintf(&table, "%-44s %9.1f op/s p50 %v p99 %v (host, no QEMU: Rv6 / it = %.3f)\n", "memcached on the host, same load", kv[2].ops, kv[2].p50, kv[2].p99, kv[0].ops/kv[2].ops)
 	}
-	b.Logf("QEMU TCG, 1 vCPU; the host's ab and tcpbench client through QEMU's user network:\n%s", table.String())
-	fmt.Print(table.String())
+	fmt.Printf("BenchmarkGuestNet: QEMU TCG, 1 vCPU; from the host through QEMU's user network (ab, tcpbench, kvLoad)\n%s", table.String())
 	g.poweroff()
 }
 
