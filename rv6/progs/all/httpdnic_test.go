@@ -28,20 +28,20 @@ import (
 
 // httpd in-process over the ixgbe driver on the 82599 model, where TCG
 // does not distort it: Rv6's httpd on one stack domain, over one ixgbe
-// domain and model; a load program (httpload, registered here) on another
+// domain and model; a load program (rv6test-httpload, registered here) on another
 // stack, ixgbe domain and model; the two models' wires joined by a pump
 // that moves what one port sends to the other's receive queue. Rows for
 // the same with netstacktest's cable in memory (no driver, no model), and
 // for Go's net/http on the host's loopback under the same load.
 
-func init() { ulib.Register("httpload", httploadMain) }
+func init() { ulib.Register("rv6test-httpload", httploadMain) }
 
-// httploadMain is "httpload k|close CONNS REQUESTS HOST PORT PATH": the
+// httploadMain is "rv6test-httpload k|close CONNS REQUESTS HOST PORT PATH": the
 // load of httpLoad through the first stack the process holds; it prints
 // "httpload: N requests in D: R req/s".
 func httploadMain(p *ulib.Proc) int {
 	if len(p.Args) != 7 {
-		fmt.Fprintln(p.Stderr, "usage: httpload k|close CONNS REQUESTS HOST PORT PATH")
+		fmt.Fprintln(p.Stderr, "usage: rv6test-httpload k|close CONNS REQUESTS HOST PORT PATH")
 		return ulib.StatusUsage
 	}
 	conns, err1 := strconv.Atoi(p.Args[2])
@@ -255,7 +255,7 @@ func rv6Load(tb testing.TB, p *rv6test.Proc, keep bool, conns, reqs int) float64
 		mode = "k"
 	}
 	before := len(p.Output())
-	p.Type(fmt.Appendf(nil, "grant inet:a httpload %s %d %d 10.0.0.2 80 /page.html; echo status $?\n", mode, conns, reqs))
+	p.Type(fmt.Appendf(nil, "grant inet:a rv6test-httpload %s %d %d 10.0.0.2 80 /page.html; echo status $?\n", mode, conns, reqs))
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		out := p.Output()[before:]
