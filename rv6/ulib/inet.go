@@ -261,6 +261,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 func (c *Conn) Write(b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if !c.out.Valid() { // closed: the stack answers EBADF
+		c.out = rref.New(c.n.p.ctx.Heap(), idl.IOBuf{})
+	}
 	done := 0
 	for done < len(b) {
 		k := copy(c.out.Get()[:], b[done:])
@@ -282,10 +285,23 @@ func (c *Conn) Write(b []byte) (int, error) {
 // CloseWrite sends FIN: the peer reads io.EOF after what was written.
 func (c *Conn) CloseWrite() error { return c.n.c.Shutdown(c.sock, idl.ShutWrite) }
 
-// Close closes the connection (what was written is still sent).
+// Close closes the connection (what was written is still sent) and gives
+// its buffers back to the heap: a program that opens many connections
+// (a server) would otherwise hold two IOBufs for each until it ends.
 func (c *Conn) Close() error {
 	c.n.track(c.sock, false)
-	return c.n.c.Close(c.sock)
+	err := c.n.c.Close(c.sock)
+	// The socket is closed first: a Read or Write waiting on it returns
+	// and lets its buffer go.
+	c.rmu.Lock()
+	rref.Discard(c.in)
+	c.in = rref.RRef[idl.IOBuf]{}
+	c.rmu.Unlock()
+	c.wmu.Lock()
+	rref.Discard(c.out)
+	c.out = rref.RRef[idl.IOBuf]{}
+	c.wmu.Unlock()
+	return err
 }
 
 // ParseIPv4 parses a dotted-quad IPv4 address.
