@@ -80,7 +80,7 @@ func TestRV6FSInInitramfs(t *testing.T) {
 	if r := rl(t, nil, "fsck", file); r.code != 0 {
 		t.Errorf("fsck: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	for src, dst := range map[string]string{"configs/rv6root/etc/motd": "/etc/motd", "configs/rv6root/home/demo.sh": "/home/demo.sh"} {
+	for src, dst := range map[string]string{"configs/rv6root/etc/motd": "/etc/motd", "configs/rv6root/home/demo.sh": "/home/demo.sh", "configs/rv6root/www/index.html": "/www/index.html"} {
 		want, _ := os.ReadFile(filepath.Join(root, src))
 		if r := rl(t, nil, "fscat", file, dst); r.code != 0 || r.stdout != string(want) {
 			t.Errorf("fscat %s: exit %d %q %s", dst, r.code, r.stdout, r.stderr)

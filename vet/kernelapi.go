@@ -37,6 +37,11 @@ var kernelAPI = map[string][]string{
 		// The kinds compiled into the image (Rv6's sh lists its programs):
 		// fixed when the image is built, so reading them is no authority.
 		"Kinds",
+		// Facts a kind's own package declares at registration (Rv6
+		// programs: the capabilities they need, which sh passes without
+		// grant), and reading them: fixed when the image is built, made
+		// only by the kind's package in its init, so no authority.
+		"Declare", "Declared",
 		// Taking what it was granted.
 		"Import", "Device", "TakeRRef", "ErrNoGrant",
 		// Reading why a callee failed.

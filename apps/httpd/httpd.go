@@ -292,7 +292,8 @@ func (c *conn) respond(req *request) {
 			return
 		}
 		f.Close()
-		f, fi, err = c.open(path.Join(name, c.srv.cfg.Index))
+		name = path.Join(name, c.srv.cfg.Index) // its type is the index file's
+		f, fi, err = c.open(name)
 		if err == nil && fi.IsDir {
 			f.Close()
 			err = ErrNotExist

@@ -82,6 +82,10 @@ func TestCurl(t *testing.T) {
 			t.Errorf("GET /style.css: no %q in\n%s", want, h)
 		}
 	}
+	// A directory's index file has the index file's type.
+	if h := curl(t, "-i", base+"/"); !strings.Contains(h, "Content-Type: text/html; charset=utf-8\r\n") {
+		t.Errorf("GET /: not served as HTML:\n%s", h)
+	}
 	// Keep-alive: curl reuses one connection for several URLs.
 	out := curl(t, "-v", base+"/", base+"/docs/", base+"/big.bin", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null")
 	if strings.Count(out, "Connected to") != 1 || !strings.Contains(out, "e-using existing connection") {

@@ -51,8 +51,8 @@ const (
 type Main func(p *Proc) int
 
 // Register registers a program under name, from the program package's init
-// function.
-func Register(name string, main Main) {
+// function; needs declares the capabilities it needs (NeedsInet).
+func Register(name string, main Main, needs ...Need) {
 	domain.Register(KindPrefix+name, func(ctx *domain.Context) (idl.Program, error) {
 		sys, err := domain.Import[idl.Sys](ctx, "sys")
 		if err != nil {
@@ -60,6 +60,7 @@ func Register(name string, main Main) {
 		}
 		return &program{ctx: ctx, sys: sys, main: main}, nil
 	})
+	declare(name, needs)
 }
 
 type program struct {

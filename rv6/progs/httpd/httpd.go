@@ -28,7 +28,7 @@ const usage = "httpd [-p PORT] [-root DIR] [-c MAXCONNS] [-idle DURATION] [-s ST
 // MaxConnsLimit bounds -c: more would only wait for the stack's sockets.
 const MaxConnsLimit = 1024
 
-func init() { ulib.Register("httpd", main) }
+func init() { ulib.Register("httpd", main, ulib.NeedsInet) }
 
 func main(p *ulib.Proc) int {
 	f := cli.NewFlags()

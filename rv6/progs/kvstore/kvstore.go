@@ -25,7 +25,7 @@ const (
 	MaxMemoryMB   = 4096
 )
 
-func init() { ulib.Register("kvstore", main) }
+func init() { ulib.Register("kvstore", main, ulib.NeedsInet) }
 
 func main(p *ulib.Proc) int {
 	f := cli.NewFlags()

@@ -3,7 +3,48 @@ package sh_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/rlgo/redleaf/kernel/domain"
+	"github.com/rlgo/redleaf/rv6/rv6test"
+	"github.com/rlgo/redleaf/rv6/ulib"
+	"github.com/rlgo/redleaf/services/netstack/netstacktest"
 )
+
+// Programs that print the capabilities they hold, one a line: testcaps
+// declared nothing, testcapsnet declared that it needs a network stack.
+func init() {
+	show := func(p *ulib.Proc) int {
+		for _, c := range p.Caps() {
+			p.Println(c)
+		}
+		return 0
+	}
+	ulib.Register("testcaps", show)
+	ulib.Register("testcapsnet", show, ulib.NeedsInet)
+}
+
+// A program that declared it needs a network stack gets, without grant,
+// the inet: capabilities the shell holds and nothing else (not admin); one
+// that declared nothing gets nothing; grant gives exactly what it names.
+func TestDeclaredCaps(t *testing.T) {
+	m := domain.NewManager()
+	t.Cleanup(m.Close)
+	a, b, err := netstacktest.StartPair(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &system{t, rv6test.Boot(t, rv6test.Options{DiskSize: 8 << 20, Manager: m,
+		Grants: map[string]domain.Provider{"inet:a": a, "inet:b": b}})}
+	s.Caps = []string{"admin", "inet:a", "inet:b"}
+	out, st := s.sh("echo none:; testcaps; echo net:; testcapsnet; echo grant:; grant inet:b testcapsnet; grant admin testcaps; echo nested:; sh -c testcapsnet")
+	want(t, "declared capabilities", out, "none:\nnet:\ninet:a\ninet:b\ngrant:\ninet:b\nadmin\nnested:\n")
+	if st != 0 {
+		t.Errorf("status %d", st)
+	}
+	s.Caps = []string{"admin"}
+	out, _ = s.sh("testcapsnet; echo end")
+	want(t, "a shell without a stack", out, "end\n")
+}
 
 // Nothing that is no program runs: a path is refused with a clear error
 // and the shell goes on; nothing reaches a host binary.

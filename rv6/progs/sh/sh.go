@@ -25,7 +25,10 @@
 //
 // A program gets only the capabilities the shell passes it explicitly:
 // `grant admin kill null`, `grant nic fwd -t 3s`, `grant blk:nvme benchnvme`
-// (see package shell); `caps` lists what the shell holds.
+// (see package shell); `caps` lists what the shell holds. The one
+// exception: a program that declared at registration that it needs a
+// network stack (ulib.NeedsInet: httpd, kvstore), run without grant, gets
+// the inet: capabilities the shell holds, and nothing else (never admin).
 package sh
 
 import (
@@ -184,7 +187,11 @@ func (h *host) Spawn(req shell.Spawn) (int, error) {
 	if strings.Contains(req.Args[0], "/") {
 		return 0, errPath
 	}
-	pid, err := h.p.Spawn(req.Args[0], req.Args, ulib.SpawnOptions{Fds: req.Fds, Env: req.Env, Caps: req.Caps})
+	caps := req.Caps
+	if len(caps) == 0 { // no grant: what the program declared it needs (ulib.NeedsInet), if the shell holds it
+		caps = ulib.ImplicitCaps(req.Args[0], h.p.Caps())
+	}
+	pid, err := h.p.Spawn(req.Args[0], req.Args, ulib.SpawnOptions{Fds: req.Fds, Env: req.Env, Caps: caps})
 	if errors.Is(err, errno.ENOENT) {
 		return 0, shell.ErrNotFound
 	}

@@ -2,7 +2,8 @@
 
 // Package tcpserve runs a TCP server program's accept loop over the Rv6
 // socket API: one thread per connection (Proc.Go), at most MaxConns at
-// once (the next client gets Busy and is closed), and a reaper thread
+// once (the next clients get Busy and are closed, at most Refusing at
+// once), and a reaper thread
 // that closes connections idle past their read deadline or stuck in a
 // write past WriteTimeout, so that hostile clients cannot hold the
 // threads. Connections are io.ReadWriters with SetReadDeadline, which the
@@ -24,6 +25,8 @@ type Config struct {
 	WriteTimeout time.Duration // longest a write may wait for the client (default 30 s)
 	Tick         time.Duration // how often the reaper looks (default 1 s)
 	Busy         []byte        // what a client beyond MaxConns gets before it is closed
+	Refusing     int           // clients beyond MaxConns answered at once (default 16; beyond, closed unanswered)
+	Linger       time.Duration // how long a refused client has to close (default 2 s)
 }
 
 func (c Config) withDefaults() Config {
@@ -35,6 +38,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Tick <= 0 {
 		c.Tick = time.Second
+	}
+	if c.Refusing <= 0 {
+		c.Refusing = 16
+	}
+	if c.Linger <= 0 {
+		c.Linger = 2 * time.Second
 	}
 	return c
 }
@@ -106,8 +115,10 @@ func (c *Conn) expired(now int64) bool {
 type Server struct {
 	cfg   Config
 	mu    sync.Mutex
-	conns map[*Conn]struct{} // at most MaxConns
+	conns map[*Conn]struct{} // at most MaxConns + Refusing
 	slots chan struct{}
+	// refusing bounds the threads answering clients beyond MaxConns.
+	refusing chan struct{}
 
 	// Counters.
 	Accepted, Refused, TimedOut atomic.Uint64
@@ -116,7 +127,8 @@ type Server struct {
 // New makes a server.
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	return &Server{cfg: cfg, conns: map[*Conn]struct{}{}, slots: make(chan struct{}, cfg.MaxConns)}
+	return &Server{cfg: cfg, conns: map[*Conn]struct{}{}, slots: make(chan struct{}, cfg.MaxConns),
+		refusing: make(chan struct{}, cfg.Refusing)}
 }
 
 // Serve accepts connections on l and runs serve for each on a thread of
@@ -136,13 +148,20 @@ func (s *Server) Serve(p *ulib.Proc, l *ulib.Listener, serve func(q *ulib.Proc, 
 		case s.slots <- struct{}{}:
 		default:
 			s.Refused.Add(1)
-			s.refuse(c)
+			select {
+			case s.refusing <- struct{}{}:
+				s.track(c, true)
+				p.Go("refuse", func() {
+					defer func() { s.track(c, false); <-s.refusing }()
+					s.refuse(c)
+				})
+			default: // refusing too many already: no answer
+				c.Close()
+			}
 			continue
 		}
 		s.Accepted.Add(1)
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
+		s.track(c, true)
 		q := p.Fork()
 		p.Go("conn", func() {
 			defer s.done(c)
@@ -151,27 +170,46 @@ func (s *Server) Serve(p *ulib.Proc, l *ulib.Listener, serve func(q *ulib.Proc, 
 	}
 }
 
-// refuse answers a client beyond MaxConns. The answer is small enough for
-// the socket's send buffer, and a client that does not take it is closed
-// by the write timeout all the same.
+// refuse answers a client beyond MaxConns with Busy, ends its sending
+// side and reads what the client sent until it closes (or Linger
+// passes): closing with its request unread would reset the connection,
+// and the client might lose the answer.
 func (s *Server) refuse(c *Conn) {
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(s.cfg.Linger))
 	if len(s.cfg.Busy) > 0 {
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		c.Write(s.cfg.Busy) //nolint:errcheck // closing it anyway
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
+		if _, err := c.Write(s.cfg.Busy); err != nil {
+			return
+		}
 	}
-	c.Close()
+	if c.c.CloseWrite() != nil {
+		return
+	}
+	var buf [512]byte
+	for range maxDrain / len(buf) {
+		if _, err := c.Read(buf[:]); err != nil {
+			return
+		}
+	}
+}
+
+// maxDrain bounds what refuse reads of a refused client.
+const maxDrain = 64 << 10
+
+// track adds c to the connections the reaper watches, or removes it.
+func (s *Server) track(c *Conn, on bool) {
+	s.mu.Lock()
+	if on {
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+	s.mu.Unlock()
 }
 
 func (s *Server) done(c *Conn) {
 	c.Close()
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
+	s.track(c, false)
 	<-s.slots
 }
 
