@@ -41,6 +41,12 @@ const (
 	NetMAC   = Prefix + "netmac"    // the address of the NIC a domain drives
 	NetAddr  = Prefix + "netaddr"   // its IPv4 address and prefix, as 10.0.2.15/24, or dhcp (the stack only)
 	NetStack = Prefix + "netstack"  // 1: the TCP/IP stack domain on the NIC instead of the UDP echo
+
+	// The Linux baseline of the network benchmarks: a NIC that stays
+	// Linux's, configured by the composition root, which serves Rv6's
+	// /www with Go's net/http and a TCP throughput port on Linux's stack.
+	LinuxNet     = Prefix + "linuxnet"     // the address (MAC) of the NIC left to Linux for the baseline
+	LinuxNetAddr = Prefix + "linuxnetaddr" // its IPv4 address and prefix, as 10.0.3.15/24
 )
 
 // CheckValue reports a value that cannot stand on a kernel command line

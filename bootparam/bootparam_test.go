@@ -21,7 +21,7 @@ func TestArg(t *testing.T) {
 
 func TestNamesAreUnique(t *testing.T) {
 	seen := map[string]bool{}
-	for _, k := range []string{Report, Token, Boot, MAC, Profile, Suite, SuiteSteps, OnFatal, Shell, Debug, Root, Rv6, NVMeSpin, Net, NetMAC, NetAddr, NetStack} {
+	for _, k := range []string{Report, Token, Boot, MAC, Profile, Suite, SuiteSteps, OnFatal, Shell, Debug, Root, Rv6, NVMeSpin, Net, NetMAC, NetAddr, NetStack, LinuxNet, LinuxNetAddr} {
 		if seen[k] || !strings.HasPrefix(k, Prefix) {
 			t.Errorf("%s is repeated or lacks the prefix", k)
 		}

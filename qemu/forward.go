@@ -29,18 +29,21 @@ const ForwardGuestAddr = "10.0.2.15"
 const ForwardNetdevID = "rlfwd0"
 
 // ParseForward parses HOSTPORT:GUESTPORT, both in 1..65535.
-func ParseForward(s string) (Forward, error) {
+func ParseForward(s string) (Forward, error) { return parseForward("--forward", s) }
+
+// parseForward is ParseForward for the flag named flag.
+func parseForward(flag, s string) (Forward, error) {
 	host, guest, ok := strings.Cut(strings.TrimSpace(s), ":")
 	if !ok || strings.Contains(guest, ":") {
-		return Forward{}, fmt.Errorf("--forward %q: want HOSTPORT:GUESTPORT, e.g. 8080:7000 (TCP, host side 127.0.0.1)", s)
+		return Forward{}, fmt.Errorf("%s %q: want HOSTPORT:GUESTPORT, e.g. 8080:7000 (TCP, host side 127.0.0.1)", flag, s)
 	}
 	h, err := parsePort(host, "host")
 	if err != nil {
-		return Forward{}, fmt.Errorf("--forward %q: %w", s, err)
+		return Forward{}, fmt.Errorf("%s %q: %w", flag, s, err)
 	}
 	g, err := parsePort(guest, "guest")
 	if err != nil {
-		return Forward{}, fmt.Errorf("--forward %q: %w", s, err)
+		return Forward{}, fmt.Errorf("%s %q: %w", flag, s, err)
 	}
 	return Forward{Host: h, Guest: g}, nil
 }
@@ -63,17 +66,27 @@ func parsePort(s, side string) (uint16, error) {
 // forwards of the same host port (QEMU could bind it only once).
 // Several host ports may forward to the same guest port.
 func ParseForwards(specs []string) ([]Forward, error) {
+	return parseForwards("--forward", specs, nil)
+}
+
+// parseForwards is ParseForwards for the flag named flag, whose host
+// ports must also differ from those of taken (another flag's forwards).
+func parseForwards(flag string, specs []string, taken map[uint16]string) ([]Forward, error) {
 	var fs []Forward
 	seen := map[uint16]string{}
 	for _, s := range specs {
-		f, err := ParseForward(s)
+		f, err := parseForward(flag, s)
 		if err != nil {
 			return nil, err
 		}
-		if prev, ok := seen[f.Host]; ok {
-			return nil, fmt.Errorf("--forward %q: host port %d is already forwarded by --forward %q: use another host port", s, f.Host, prev)
+		prev, ok := seen[f.Host]
+		if !ok {
+			prev, ok = taken[f.Host]
 		}
-		seen[f.Host] = s
+		if ok {
+			return nil, fmt.Errorf("%s %q: host port %d is already forwarded by %s: use another host port", flag, s, f.Host, prev)
+		}
+		seen[f.Host] = fmt.Sprintf("%s %q", flag, s)
 		fs = append(fs, f)
 	}
 	return fs, nil

@@ -95,6 +95,10 @@ type Options struct {
 	// echo service (net.go). nil: from the kernel command line (rl.net=)
 	// when the process is PID 1, none otherwise.
 	Net *NetConfig
+	// LinuxNet says which NIC to leave to Linux for the network
+	// benchmarks' baseline (linuxnet.go). nil: from the kernel command
+	// line (rl.linuxnet=) when the process is PID 1, none otherwise.
+	LinuxNet *LinuxNetConfig
 }
 
 // A System is the running set of services.
@@ -250,6 +254,8 @@ func (s *System) start(opts Options) error {
 	s.startNVMe(opts)
 	// The NIC domain, only when asked for; it fails nothing either.
 	s.startNet(opts)
+	// The Linux baseline of the network benchmarks, only when asked.
+	s.startLinuxNet(opts)
 	return nil
 }
 

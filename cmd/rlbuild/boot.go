@@ -37,6 +37,11 @@ on it (kernel mode). --forward HOSTPORT:GUESTPORT forwards TCP from
 127.0.0.1:HOSTPORT to the guest's port (10.0.2.15) through a virtio-net NIC
 on QEMU's user network, and boots the TCP/IP stack on it (kernel mode), so
 that e.g. "grant inet nc -l 7000" in Rv6's shell serves the host's port.
+--linux-forward HOSTPORT:GUESTPORT adds a second virtio-net NIC, on a user
+network of its own (guest 10.0.3.15), that the booted system leaves to
+Linux and serves the network benchmarks' baseline on: Go's net/http on
+port 80 with the image's /www, tcpbench on port 5001, kvstore on 11211
+(kernel mode).
 
   rlbuild boot --mode uefi --step 'expect=\$ ' --step 'send=echo hi' \
     --step 'expect=(?m)^hi$' --step 'send=poweroff'`,
@@ -56,6 +61,7 @@ that e.g. "grant inet nc -l 7000" in Rv6's shell serves the host's port.
 	nvmeFiles := f.StringArray("nvme", nil, "attach FILE (a raw image) as an NVMe disk, serial rlN; the guest writes to it; repeatable")
 	nics := f.StringArray("nic", nil, "add a virtio-net NIC on the QEMU -netdev backend NETDEV (without id=), e.g. user,hostfwd=udp:127.0.0.1:5555-:7; repeatable")
 	forwards := f.StringArray("forward", nil, "forward TCP from 127.0.0.1:HOSTPORT to the guest's GUESTPORT, as HOSTPORT:GUESTPORT, through a virtio-net NIC running the TCP/IP stack (kernel mode); repeatable")
+	linuxForwards := f.StringArray("linux-forward", nil, "forward TCP from 127.0.0.1:HOSTPORT to GUESTPORT of a second virtio-net NIC left to Linux, where the booted system serves the network benchmarks' baseline (Go net/http on 80, tcpbench on 5001, kvstore on 11211; kernel mode); repeatable")
 	appendCmdline := f.String("append", "", "append TEXT to the kernel command line (kernel mode), e.g. rl.net=virtio")
 	cf := addConfigFlags(cmd, map[string]string{"mode": "qemu.mode", "memory": "qemu.memory_mib", "cpus": "qemu.cpus", "accel": "qemu.accel"})
 
@@ -65,6 +71,10 @@ that e.g. "grant inet nc -l 7000" in Rv6's shell serves the host's port.
 			return err
 		}
 		fwds, err := qemu.ParseForwards(*forwards)
+		if err != nil {
+			return err
+		}
+		linuxFwds, err := qemu.ParseLinuxForwards(*linuxForwards, fwds)
 		if err != nil {
 			return err
 		}
@@ -95,6 +105,9 @@ that e.g. "grant inet nc -l 7000" in Rv6's shell serves the host's port.
 			qc.Cmdline = strings.TrimSpace(qc.Cmdline + " " + *appendCmdline)
 		}
 		if err := qc.AddForwards(fwds); err != nil {
+			return err
+		}
+		if err := qc.AddLinuxForwards(linuxFwds); err != nil {
 			return err
 		}
 		if len(script) == 0 {

@@ -38,6 +38,7 @@ import (
 	_ "github.com/rlgo/redleaf/rv6/progs/stat"
 	_ "github.com/rlgo/redleaf/rv6/progs/sync"
 	_ "github.com/rlgo/redleaf/rv6/progs/tail"
+	_ "github.com/rlgo/redleaf/rv6/progs/tcpbench"
 	_ "github.com/rlgo/redleaf/rv6/progs/touch"
 	_ "github.com/rlgo/redleaf/rv6/progs/uptime"
 	_ "github.com/rlgo/redleaf/rv6/progs/usertests"
@@ -49,5 +50,5 @@ import (
 var Programs = []string{
 	"benchfs", "benchnet", "benchnvme", "cat", "cp", "crash", "df", "echo", "fwd", "grep", "head",
 	"httpd", "ifconfig", "init", "kill", "kvstore", "ln", "ls", "lspci", "maglev", "mkdir", "mv", "nc", "nictest", "ping", "pktgen", "ps", "rm",
-	"rmdir", "sh", "sleep", "stat", "sync", "tail", "touch", "uptime", "usertests", "wc", "wget",
+	"rmdir", "sh", "sleep", "stat", "sync", "tail", "tcpbench", "touch", "uptime", "usertests", "wc", "wget",
 }
