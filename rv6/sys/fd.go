@@ -165,7 +165,10 @@ func (p *process) Dup2(fd, newfd int32) (int32, error) {
 	return newfd, nil
 }
 
-// fdErr wraps err with the operation and the descriptor.
+// fdErr wraps err with the operation and the descriptor (nil stays nil).
 func fdErr(op string, fd int32, err error) error {
+	if err == nil {
+		return nil
+	}
 	return fmt.Errorf("%s fd %d: %w", op, fd, err)
 }
