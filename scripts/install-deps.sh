@@ -14,7 +14,7 @@ pkgs=(
   dosfstools mtools ipxe e2fsprogs bmap-tools
   zstd cpio xz-utils
   iproute2 ipxe-qemu dnsmasq-base atftp tftpd-hpa
-  curl netcat-openbsd iputils-ping memcached libmemcached-tools python3-pymemcache
+  curl netcat-openbsd iputils-ping memcached libmemcached-tools python3-pymemcache apache2-utils
   ipmitool redfishtool pdudaemon ser2net
   chromium libxml2-utils python3-jsonschema
 )
