@@ -77,8 +77,9 @@ func (s *Service) satisfied(w *waiter) bool {
 }
 
 // wake wakes the waiters whose sockets are ready and takes them off the
-// list (under mu).
-func (s *Service) wake() {
+// list (under mu). It reports whether it woke any.
+func (s *Service) wake() bool {
+	woke := false
 	for i := 0; i < len(s.waiters); {
 		w := s.waiters[i]
 		if !s.satisfied(w) {
@@ -89,10 +90,12 @@ func (s *Service) wake() {
 		case w.ch <- struct{}{}:
 		default:
 		}
+		woke = true
 		last := len(s.waiters) - 1
 		s.waiters[i], s.waiters[last] = s.waiters[last], nil
 		s.waiters = s.waiters[:last]
 	}
+	return woke
 }
 
 // block waits, after a check under mu found the wait not over, until the

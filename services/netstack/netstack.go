@@ -51,7 +51,7 @@ const (
 
 // Config configures the domain.
 type Config struct {
-	Stack      stack.Config  // Addr (required unless DHCP), PrefixLen, Gateway, Seed (give a random one)...
+	Stack      stack.Config  // Addr (required unless DHCP), PrefixLen, Gateway, Seed (give a random one)... (RecvBuf default 256 KiB here)
 	DHCP       bool          // get the address by DHCP (Stack.Addr must be zero): see dhcp.go
 	DHCPClient dhcp4.Config  // the DHCP client's timings (zero: RFC 2131's); its MAC is the NIC's
 	Queue      uint16        // the NIC's queue
@@ -66,6 +66,7 @@ const (
 	defaultIdle    = 500 * time.Microsecond
 	defaultMinIdle = 10 * time.Microsecond
 	defaultSockets = 256
+	defaultRecvBuf = 256 << 10 // a window scaled by 4: see BENCHMARKS.md, "stack cadence"
 	maxSockets     = 1 << slotBits
 	slotBits       = 12
 	genMask        = 1<<(31-slotBits) - 1 // handles are positive int32s
@@ -148,6 +149,9 @@ func New(ctx *domain.Context) (idl.Inet, error) {
 	if cfg.MaxSockets > maxSockets {
 		return nil, fmt.Errorf("netstack: Config.MaxSockets %d is above %d", cfg.MaxSockets, maxSockets)
 	}
+	if cfg.Stack.RecvBuf == 0 {
+		cfg.Stack.RecvBuf = defaultRecvBuf
+	}
 	if cfg.Stack.PingQueue == 0 {
 		cfg.Stack.PingQueue = pingQueue
 	}
@@ -191,7 +195,7 @@ func (s *Service) run() {
 	failing := false
 	quiet := 0 // idle polls since the last that worked
 	for {
-		worked, err := s.poll()
+		worked, woke, err := s.poll()
 		if err != nil {
 			if !failing {
 				s.ctx.Logf("the NIC failed: %v; retrying", err)
@@ -206,6 +210,12 @@ func (s *Service) run() {
 		}
 		if worked {
 			quiet = 0
+			if woke {
+				// Let the callers it woke run (with one vCPU they
+				// would wait for this thread's next sleep): their
+				// socket calls kick it back.
+				s.sleep(s.cfg.MinIdle)
+			}
 			continue
 		}
 		quiet++
@@ -220,17 +230,17 @@ func (s *Service) run() {
 // instance dies meanwhile the thread unwinds on its way back. A lock it
 // kept would hold every caller already inside this instance (threads of
 // other domains, Wait's) forever.
-func (s *Service) poll() (bool, error) {
+func (s *Service) poll() (worked, woke bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.polls++
 	now := s.now()
-	worked, err := s.st.Poll(now)
+	worked, err = s.st.Poll(now)
 	s.pollDHCP(now)
 	if len(s.waiters) > 0 {
-		s.wake()
+		woke = s.wake()
 	}
-	return worked, err
+	return worked, woke, err
 }
 
 // errnoOf maps the stack's errors to errno values, keeping the message.
