@@ -36,7 +36,10 @@ type waiter struct {
 // polls (quiet >= 1).
 func (s *Service) idleSleep(quiet int) time.Duration {
 	d := s.cfg.MinIdle
-	for i := 1; i < quiet && d < s.cfg.Idle; i++ {
+	for i := 1; i < quiet; i++ {
+		if d >= s.cfg.Idle/2 { // and no overflow, whatever Idle is
+			return s.cfg.Idle
+		}
 		d *= 2
 	}
 	return min(d, s.cfg.Idle)
