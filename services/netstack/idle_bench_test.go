@@ -1,6 +1,7 @@
 package netstack_test
 
 import (
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -20,12 +21,19 @@ func cpuTime(b *testing.B) time.Duration {
 }
 
 // BenchmarkIdleCPU measures the CPU two idle stack domains burn (their
-// polling threads), with a caller of each blocked in Wait on a listener
-// that nobody connects to: the cost of polling without interrupts.
+// polling threads), with 1 or 100 callers of each blocked in Wait on a
+// listener that nobody connects to: the cost of polling without
+// interrupts.
 // Each op is one second of idling; the metric is CPU time per wall time.
 //
 //	go test ./services/netstack -run '^$' -bench IdleCPU -benchtime 3x
 func BenchmarkIdleCPU(b *testing.B) {
+	for _, waiters := range []int{1, 100} {
+		b.Run(fmt.Sprintf("waiters-%d", waiters), func(b *testing.B) { idleCPU(b, waiters) })
+	}
+}
+
+func idleCPU(b *testing.B, waiters int) {
 	m := domain.NewManager()
 	defer m.Close()
 	da, db, err := netstacktest.StartPair(m)
@@ -43,18 +51,20 @@ func BenchmarkIdleCPU(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		go func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
+		for range waiters {
+			go func() {
+				for {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					if _, err := in.Wait(l, idl.SockReadable, int64(100*time.Millisecond)); err != nil {
+						return
+					}
 				}
-				if _, err := in.Wait(l, idl.SockReadable, int64(100*time.Millisecond)); err != nil {
-					return
-				}
-			}
-		}()
+			}()
+		}
 	}
 	time.Sleep(100 * time.Millisecond) // past the start
 	b.ResetTimer()
