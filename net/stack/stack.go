@@ -135,6 +135,7 @@ type Stats struct {
 	TCPResetsReceived     uint64
 	TCPSynDropped         uint64 // SYNs dropped: backlog or slots full
 	TCPChallengeAcks      uint64 // RFC 5961
+	TCPTimeWaitReopened   uint64 // TIME-WAIT connections ended by a SYN of a new incarnation
 	TCPKeepAliveProbes    uint64
 	TCPEstablished        uint64 // connections that reached ESTABLISHED
 	TCPBadSegments        uint64 // checksum or header errors

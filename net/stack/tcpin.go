@@ -17,7 +17,7 @@ func (s *Stack) handleTCP(eh *etherHeader, h *ipv4Header, b []byte, now time.Dur
 	}
 	s.stats.TCPSegsIn++
 	t := &s.tcp
-	if i := t.lookup(h.src, g.sport, g.dport); i >= 0 {
+	if i := t.lookup(h.src, g.sport, g.dport); i >= 0 && !t.reopen(i, &g) {
 		t.segment(i, &g, now)
 		return
 	}
@@ -28,6 +28,30 @@ func (s *Stack) handleTCP(eh *etherHeader, h *ipv4Header, b []byte, now time.Dur
 		}
 	}
 	t.resetFor(h.src, eh.src, &g)
+}
+
+// reopen ends connection i, in TIME-WAIT, for a SYN that opens a new
+// incarnation of its 4-tuple (RFC 1122 4.2.2.13, as Linux and the BSDs
+// do): a bare SYN to a listening port whose sequence number is beyond
+// everything the old incarnation received, so no old segment can be
+// taken for the new one's. Otherwise (false) the SYN goes to the old
+// connection, which answers it with an ACK (RFC 9293 3.10.7.4). The peer
+// reuses a port while we wait out 2*MSL: with ephemeral ports drawn at
+// random, one connect in (TIME-WAIT slots / 16384) does, and without
+// this it stalls until its SYN is retransmitted, a second later.
+func (t *tcpTable) reopen(i int32, g *tcpSegment) bool {
+	c := &t.c[i]
+	if c.state != StateTimeWait || g.flags&(flagSYN|flagACK|flagRST|flagFIN) != flagSYN || !g.seq.gt(c.rcvNxt) {
+		return false
+	}
+	for li := range t.listeners {
+		if t.listeners[li].port == g.dport {
+			t.closeConn(i, ErrClosed)
+			t.s.stats.TCPTimeWaitReopened++
+			return true
+		}
+	}
+	return false
 }
 
 // resetFor answers a segment that belongs to no connection (RFC 9293

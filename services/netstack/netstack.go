@@ -7,10 +7,12 @@
 //
 // One thread (from Context.Spawn) drives the stack: it polls the NIC in
 // batches, fires the stack's timers and sends what the sockets queued,
-// and sleeps Config.Idle when a poll found nothing to do. Socket calls
+// and after an idle poll sleeps from Config.MinIdle, doubling, up to
+// Config.Idle, unless a socket call kicks it (cadence.go). Socket calls
 // run on their callers' threads and take the stack's lock between polls;
-// they never block, except Wait and Ping, which wait at most
-// idl.MaxWait, checking the socket after every poll.
+// they never block, except Wait, PollSocks and Ping, which wait at most
+// idl.MaxWait; the polling thread wakes Wait and PollSocks when their
+// sockets are ready.
 //
 // Sockets are numbered per stack instance (the instance's epoch in the
 // high 32 bits, then a slot and a generation, so a stale number fails with
@@ -49,19 +51,22 @@ const (
 
 // Config configures the domain.
 type Config struct {
-	Stack      stack.Config  // Addr (required unless DHCP), PrefixLen, Gateway, Seed (give a random one)...
+	Stack      stack.Config  // Addr (required unless DHCP), PrefixLen, Gateway, Seed (give a random one)... (RecvBuf default 256 KiB here)
 	DHCP       bool          // get the address by DHCP (Stack.Addr must be zero): see dhcp.go
 	DHCPClient dhcp4.Config  // the DHCP client's timings (zero: RFC 2131's); its MAC is the NIC's
 	Queue      uint16        // the NIC's queue
 	Batch      int           // packets per batch (default 32)
-	Idle       time.Duration // sleep after an idle poll (default 500 µs)
+	Idle       time.Duration // longest sleep after idle polls (default 500 µs)
+	MinIdle    time.Duration // sleep after the first idle poll, doubling up to Idle (default 10 µs)
 	MaxSockets int           // open sockets at once (default 256, at most 4096)
 }
 
 const (
 	defaultBatch   = 32
 	defaultIdle    = 500 * time.Microsecond
+	defaultMinIdle = 10 * time.Microsecond
 	defaultSockets = 256
+	defaultRecvBuf = 256 << 10 // a window scaled by 4: see BENCHMARKS.md, "stack cadence"
 	maxSockets     = 1 << slotBits
 	slotBits       = 12
 	genMask        = 1<<(31-slotBits) - 1 // handles are positive int32s
@@ -103,7 +108,12 @@ type Service struct {
 	link  *idlnet.Link
 	socks []socket
 	open  int
-	polls uint64 // completed polls, for Wait
+	polls uint64 // completed polls
+
+	kick      chan struct{} // buffered 1: wakes the polling thread
+	pollTimer *time.Timer   // the polling thread's
+	waiters   []*waiter     // blocked in Wait or PollSocks (under mu)
+	spare     []*waiter     // for the next waits (under mu)
 
 	pingMu  sync.Mutex // one Ping at a time (they share the reply queue)
 	pingID  uint16
@@ -127,11 +137,20 @@ func New(ctx *domain.Context) (idl.Inet, error) {
 	if cfg.Idle <= 0 {
 		cfg.Idle = defaultIdle
 	}
+	if cfg.MinIdle <= 0 {
+		cfg.MinIdle = min(defaultMinIdle, cfg.Idle)
+	}
+	if cfg.MinIdle > cfg.Idle {
+		return nil, fmt.Errorf("netstack: Config.MinIdle %v is above Config.Idle %v", cfg.MinIdle, cfg.Idle)
+	}
 	if cfg.MaxSockets <= 0 {
 		cfg.MaxSockets = defaultSockets
 	}
 	if cfg.MaxSockets > maxSockets {
 		return nil, fmt.Errorf("netstack: Config.MaxSockets %d is above %d", cfg.MaxSockets, maxSockets)
+	}
+	if cfg.Stack.RecvBuf == 0 {
+		cfg.Stack.RecvBuf = defaultRecvBuf
 	}
 	if cfg.Stack.PingQueue == 0 {
 		cfg.Stack.PingQueue = pingQueue
@@ -151,7 +170,9 @@ func New(ctx *domain.Context) (idl.Inet, error) {
 		return nil, fmt.Errorf("netstack: %w", err)
 	}
 	s := &Service{ctx: ctx, fp: faults.From(ctx), cfg: cfg, start: time.Now(), epoch: epochOf(ctx.ID()), st: st, link: link,
-		socks: make([]socket, cfg.MaxSockets), payload: make([]byte, maxPing)}
+		socks: make([]socket, cfg.MaxSockets), payload: make([]byte, maxPing),
+		kick: make(chan struct{}, 1), pollTimer: time.NewTimer(time.Hour)}
+	s.pollTimer.Stop()
 	if err := s.startDHCP(); err != nil {
 		return nil, err
 	}
@@ -172,8 +193,9 @@ func (s *Service) now() time.Duration { return time.Since(s.start) }
 // run is the polling thread. It ends with the domain.
 func (s *Service) run() {
 	failing := false
+	quiet := 0 // idle polls since the last that worked
 	for {
-		worked, err := s.poll()
+		worked, woke, err := s.poll()
 		if err != nil {
 			if !failing {
 				s.ctx.Logf("the NIC failed: %v; retrying", err)
@@ -186,8 +208,19 @@ func (s *Service) run() {
 			s.ctx.Logf("the NIC works again")
 			failing = false
 		}
-		if !worked {
-			s.ctx.Sleep(s.cfg.Idle)
+		if worked {
+			quiet = 0
+			if woke {
+				// Let the callers it woke run (with one vCPU they
+				// would wait for this thread's next sleep): their
+				// socket calls kick it back.
+				s.sleep(s.cfg.MinIdle)
+			}
+			continue
+		}
+		quiet++
+		if s.sleep(s.idleSleep(quiet)) {
+			quiet = 0 // a socket call: more is likely to follow
 		}
 	}
 }
@@ -197,14 +230,17 @@ func (s *Service) run() {
 // instance dies meanwhile the thread unwinds on its way back. A lock it
 // kept would hold every caller already inside this instance (threads of
 // other domains, Wait's) forever.
-func (s *Service) poll() (bool, error) {
+func (s *Service) poll() (worked, woke bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.polls++
 	now := s.now()
-	worked, err := s.st.Poll(now)
+	worked, err = s.st.Poll(now)
 	s.pollDHCP(now)
-	return worked, err
+	if len(s.waiters) > 0 {
+		woke = s.wake()
+	}
+	return worked, woke, err
 }
 
 // errnoOf maps the stack's errors to errno values, keeping the message.
@@ -383,6 +419,7 @@ func (s *Service) Dial(addr [4]byte, port uint16) (int64, error) {
 		return 0, errnoOf(fmt.Sprintf("dial %d.%d.%d.%d:%d", addr[0], addr[1], addr[2], addr[3], port), err)
 	}
 	s.socks[i].kind, s.socks[i].c = conn, c
+	s.kickPoll()
 	return s.handle(i), nil
 }
 
@@ -411,6 +448,9 @@ func (s *Service) Recv(h int64, buf rref.RRef[idl.IOBuf], n int32) (rref.RRef[id
 		return buf, 0, err
 	}
 	got, err := k.c.Read(buf.Get()[:n])
+	if got > 0 {
+		s.kickPoll() // the window may have opened: an update to send
+	}
 	if err == io.EOF {
 		return buf, 0, nil
 	}
@@ -430,6 +470,9 @@ func (s *Service) Send(h int64, buf rref.Borrow[idl.IOBuf], n int32) (int32, err
 		return 0, err
 	}
 	got, err := k.c.Write(buf.Get()[:n])
+	if got > 0 {
+		s.kickPoll()
+	}
 	return int32(got), errnoOf("send", err)
 }
 
@@ -453,7 +496,10 @@ func (s *Service) Shutdown(h int64, how uint8) error {
 	if err != nil {
 		return err
 	}
-	return errnoOf("shutdown", k.c.Shutdown(sh))
+	err = k.c.Shutdown(sh)
+	s.kickPoll()
+	s.wake()
+	return errnoOf("shutdown", err)
 }
 
 // Close implements idl.Inet.
@@ -475,6 +521,8 @@ func (s *Service) Close(h int64) error {
 	}
 	k.kind, k.l, k.c, k.u = free, stack.Listener{}, stack.Conn{}, stack.UDPConn{}
 	s.open--
+	s.kickPoll()
+	s.wake()
 	if errors.Is(err, stack.ErrClosed) {
 		err = nil // the connection was over already
 	}
@@ -510,30 +558,38 @@ func clampWait(ns int64) time.Duration {
 	return time.Duration(min(max(ns, 0), idl.MaxWait))
 }
 
-// Wait implements idl.Inet. It checks after every poll of the stack's
-// thread (it sleeps a fraction of the idle time between checks).
+// Wait implements idl.Inet. The polling thread wakes it when the socket
+// is ready (cadence.go).
 func (s *Service) Wait(h int64, events uint8, timeoutNs int64) (uint8, error) {
 	s.fp.Point(s.ctx)
 	deadline := time.Now().Add(clampWait(timeoutNs))
 	want := events | idl.SockClosed
 	for {
-		r, err := s.readiness(h)
-		if err != nil || r&want != 0 || !time.Now().Before(deadline) {
+		r, w, err := s.readiness(h, want, deadline)
+		if w == nil {
 			return r, err
 		}
-		s.ctx.Sleep(s.cfg.Idle / 2)
+		s.block(w, deadline)
 	}
 }
 
-// readiness is the readiness of socket h.
-func (s *Service) readiness(h int64) (uint8, error) {
+// readiness is the readiness of socket h. When none of want is there and
+// the deadline has not passed, it also returns a waiter on the list, to
+// block on.
+func (s *Service) readiness(h int64, want uint8, deadline time.Time) (uint8, *waiter, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, _, err := s.lookup("wait", h, free)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return ready(k), nil
+	r := ready(k)
+	if r&want != 0 || !time.Now().Before(deadline) {
+		return r, nil, nil
+	}
+	w := s.newWaiter()
+	w.h, w.want = h, want
+	return r, w, nil
 }
 
 // Ping implements idl.Inet.

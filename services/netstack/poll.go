@@ -18,19 +18,31 @@ func (s *Service) PollSocks(req idl.SockPoll, timeoutNs int64) (idl.SockPoll, er
 	req.N = int32(n)
 	deadline := time.Now().Add(clampWait(timeoutNs))
 	for {
-		hit := s.pollOnce(&req, n)
-		if hit || !time.Now().Before(deadline) {
+		w := s.pollOnce(&req, n, deadline)
+		if w == nil {
 			return req, nil
 		}
-		s.ctx.Sleep(s.cfg.Idle / 2)
+		s.block(w, deadline)
 	}
 }
 
-// pollOnce fills req.Ready for its first n sockets and reports whether any
-// is ready (under mu, released with defer as everywhere in the domain).
-func (s *Service) pollOnce(req *idl.SockPoll, n int) bool {
+// pollOnce fills req.Ready for its first n sockets. When none is ready
+// and the deadline has not passed, it returns a waiter on the list, to
+// block on (under mu, released with defer as everywhere in the domain).
+func (s *Service) pollOnce(req *idl.SockPoll, n int, deadline time.Time) *waiter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.pollLocked(req, n) || !time.Now().Before(deadline) {
+		return nil
+	}
+	w := s.newWaiter()
+	w.req, w.n = req, n
+	return w
+}
+
+// pollLocked fills req.Ready for its first n sockets and reports whether
+// any is ready (under mu).
+func (s *Service) pollLocked(req *idl.SockPoll, n int) bool {
 	hit := false
 	for i := range n {
 		req.Ready[i] = 0

@@ -47,6 +47,7 @@ func (s *Service) SendTo(h int64, addr [4]byte, port uint16, buf rref.Borrow[idl
 	if err := k.u.SendTo(buf.Get()[:n], addr, port); err != nil {
 		return 0, errnoOf(fmt.Sprintf("sendto %d.%d.%d.%d:%d (%d bytes)", addr[0], addr[1], addr[2], addr[3], port, n), err)
 	}
+	s.kickPoll()
 	return n, nil
 }
 
