@@ -45,7 +45,12 @@ func init() {
 // it (Rv6's httpd ran a 1 GiB guest out of memory before).
 func TestConnCloseFreesBuffers(t *testing.T) {
 	s := bootInet(t)
-	p := s.Start(t, "grant inet:b tcpbench -n 20 -l 5001 > /log &\ngrant inet:a rv6test-conns\nwait\nexit\n", "sh")
+	// The client starts once the server listens: dialing before, it was
+	// refused and ended, and the server waited for its 20 connections.
+	p := s.Start(t, "grant inet:b tcpbench -n 20 -l 5001 &\n", "sh")
+	waitOutput(t, p, "tcpbench: listening on 10.0.0.2:5001")
+	p.Type([]byte("grant inet:a rv6test-conns\nwait\nexit\n"))
+	p.Type(nil)
 	out, st, err := p.Wait()
 	if err != nil || st.Status != 0 {
 		t.Fatalf("sh: %+v %v\n%s", st, err, out)
