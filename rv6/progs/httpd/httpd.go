@@ -68,26 +68,16 @@ func main(p *ulib.Proc) int {
 	if err != nil {
 		return cli.Fail(p, "network", err)
 	}
-	listen := func() (*ulib.Listener, error) { return n.Listen(uint16(*port), *maxConns) }
-	l, err := listen()
+	l, err := n.Listen(uint16(*port), *maxConns)
 	if err != nil {
 		return cli.Fail(p, fmt.Sprintf("listen on port %d", *port), err)
-	}
-	first := true
-	listenAgain := func() (*ulib.Listener, error) { // the first is open; later ones after a stack restart
-		if first {
-			first = false
-			return l, nil
-		}
-		fmt.Fprintf(p.Stderr, "httpd: the network stack restarted: listening on port %d again\n", *port)
-		return listen()
 	}
 	srv := httpd.NewServer(&rv6FS{root: dir, procs: &procPool{p: p}}, httpd.Config{MaxConns: *maxConns, IdleTimeout: *idle})
 	ts := tcpserve.New(tcpserve.Config{MaxConns: *maxConns,
 		Busy: []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")})
 	info, _ := n.Info()
 	fmt.Fprintf(p.Stderr, "httpd: serving %s on %s:%d\n", dir, ulib.FormatIPv4(info.Addr), *port)
-	err = ts.ServeListen(p, listenAgain, func(_ *ulib.Proc, c *tcpserve.Conn) { srv.ServeConn(c) }) //nolint:errcheck // per connection; nobody to tell
+	err = ts.ServeListen(p, n, l, "httpd", func(_ *ulib.Proc, c *tcpserve.Conn) { srv.ServeConn(c) }) //nolint:errcheck // per connection; nobody to tell
 	return cli.Fail(p, "accept", err)
 }
 

@@ -57,24 +57,14 @@ func main(p *ulib.Proc) int {
 	if err != nil {
 		return cli.Fail(p, "network", err)
 	}
-	listen := func() (*ulib.Listener, error) { return n.Listen(uint16(*port), *maxConns) }
-	l, err := listen()
+	l, err := n.Listen(uint16(*port), *maxConns)
 	if err != nil {
 		return cli.Fail(p, fmt.Sprintf("listen on port %d", *port), err)
-	}
-	first := true
-	listenAgain := func() (*ulib.Listener, error) { // the first is open; later ones after a stack restart
-		if first {
-			first = false
-			return l, nil
-		}
-		fmt.Fprintf(p.Stderr, "kvstore: the network stack restarted: listening on port %d again\n", *port)
-		return listen()
 	}
 	srv := kvstore.NewServer(kvstore.Config{MaxBytes: int64(*mem) << 20, MaxConns: *maxConns, IdleTimeout: *idle})
 	ts := tcpserve.New(tcpserve.Config{MaxConns: *maxConns, Busy: []byte("SERVER_ERROR too many open connections\r\n")})
 	info, _ := n.Info()
 	fmt.Fprintf(p.Stderr, "kvstore: %d MiB on %s:%d\n", *mem, ulib.FormatIPv4(info.Addr), *port)
-	err = ts.ServeListen(p, listenAgain, func(_ *ulib.Proc, c *tcpserve.Conn) { srv.ServeConn(c) }) //nolint:errcheck // per connection; nobody to tell
+	err = ts.ServeListen(p, n, l, "kvstore", func(_ *ulib.Proc, c *tcpserve.Conn) { srv.ServeConn(c) }) //nolint:errcheck // per connection; nobody to tell
 	return cli.Fail(p, "accept", err)
 }

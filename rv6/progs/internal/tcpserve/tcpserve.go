@@ -12,6 +12,7 @@ package tcpserve
 
 import (
 	"errors"
+	"fmt"
 	"github.com/rlgo/redleaf/rv6/fs/errno"
 	"sync"
 	"sync/atomic"
@@ -176,25 +177,24 @@ func (s *Server) Serve(p *ulib.Proc, l *ulib.Listener, serve func(q *ulib.Proc, 
 	}
 }
 
-// ServeListen serves what listen opens as Serve does, and when the
-// network stack under the listener restarts (its sockets fail with
-// ENETRESET) opens it again and goes on: the connections the old stack
-// had end with the restart (their clients see a reset), the server does
-// not. It returns when listen or Accept fails otherwise, or when the
-// program is killed while it waits to listen again.
-func (s *Server) ServeListen(p *ulib.Proc, listen func() (*ulib.Listener, error), serve func(q *ulib.Proc, c *Conn)) error {
-	l, err := listen()
-	if err != nil {
-		return err
-	}
+// ServeListen serves l, a listener of stack n, as Serve does, and when
+// the stack restarts (its sockets fail with ENETRESET) listens on the same
+// port of the new instance and goes on, saying so on p's stderr as the
+// program name: the connections the old stack had end with the restart
+// (their clients see a reset), the server does not. It returns when
+// listening or Accept fails otherwise, or when the program is killed while
+// it waits to listen again.
+func (s *Server) ServeListen(p *ulib.Proc, n *ulib.Inet, l *ulib.Listener, name string, serve func(q *ulib.Proc, c *Conn)) error {
+	port := l.Port()
 	for {
 		err := s.Serve(p, l, serve)
 		l.Close()
 		if !errors.Is(err, errno.ENETRESET) {
 			return err
 		}
+		fmt.Fprintf(p.Stderr, "%s: the network stack restarted: listening on port %d again\n", name, port)
 		for {
-			if l, err = listen(); err == nil {
+			if l, err = n.Listen(port, s.cfg.MaxConns); err == nil {
 				break
 			}
 			// The new instance may still be coming up, or have no
