@@ -2,12 +2,10 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -36,31 +34,9 @@ func TestDHCPUserNet(t *testing.T) {
 	c.Cmdline += " rl.netaddr=dhcp" // the last rl.netaddr wins
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	var transcript bytes.Buffer
-	vm, err := qemu.Start(ctx, c, qemu.WithTranscript(&transcript))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vm.Close()
-	fail := func(format string, args ...any) {
-		t.Helper()
-		vm.Kill()
-		t.Fatalf("%s\nconsole:\n%s", fmt.Sprintf(format, args...), tail(transcript.String(), 6000))
-	}
-	expect := func(timeout time.Duration, re string) {
-		t.Helper()
-		ectx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		if _, err := vm.Console().Expect(ectx, regexp.MustCompile(re)); err != nil {
-			fail("%v", err)
-		}
-	}
-	send := func(line string) {
-		t.Helper()
-		if err := vm.Console().SendLine(line); err != nil {
-			fail("sending %q: %v", line, err)
-		}
-	}
+	bv := bootVM(t, ctx, c)
+	vm, fail, expect := bv.vm, bv.fail, bv.expect
+	send := bv.send
 	start := time.Now()
 	expect(4*time.Minute, `RedLeaf-Go domain kernel`)
 	expect(time.Minute, `netstack: TCP/IP on an address by DHCP`)

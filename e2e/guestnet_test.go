@@ -32,10 +32,7 @@ import (
 // Linux's on the baseline's NIC (--linux-forward), each with an HTTP and a
 // tcpbench port forwarded from the host's loopback.
 type guestNet struct {
-	tb         testing.TB
-	ctx        context.Context
-	vm         *qemu.VM
-	transcript *bytes.Buffer
+	*booted
 	// Host ports: the stack domain's (guest ports 80, 5001 and 11211 of
 	// 10.0.2.15) and Linux's (system.LinuxHTTPPort, LinuxTCPBenchPort
 	// and LinuxKVPort of 10.0.3.15).
@@ -46,7 +43,7 @@ type guestNet struct {
 // Linux baseline and Rv6's shell, and starts tcpbench in Rv6.
 func bootGuestNet(tb testing.TB, ctx context.Context, c qemu.Config) *guestNet {
 	tb.Helper()
-	g := &guestNet{tb: tb, ctx: ctx, transcript: &bytes.Buffer{}}
+	g := &guestNet{}
 	ports := freeTCPPorts(tb, 6)
 	g.rv6HTTP, g.rv6Bench, g.rv6KV, g.linuxHTTP, g.linuxBench, g.linuxKV = ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
 	fwds, err := qemu.ParseForwards([]string{fmt.Sprintf("%d:80", g.rv6HTTP), fmt.Sprintf("%d:5001", g.rv6Bench), fmt.Sprintf("%d:11211", g.rv6KV)})
@@ -64,10 +61,7 @@ func bootGuestNet(tb testing.TB, ctx context.Context, c qemu.Config) *guestNet {
 	if err := c.AddLinuxForwards(lfwds); err != nil {
 		tb.Fatal(err)
 	}
-	if g.vm, err = qemu.Start(ctx, c, qemu.WithTranscript(g.transcript)); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { g.vm.Close() })
+	g.booted = bootVM(tb, ctx, c)
 	start := time.Now()
 	g.expect(4*time.Minute, `RedLeaf-Go domain kernel`)
 	g.expect(2*time.Minute, `netstack: TCP/IP on 10\.0\.2\.15/24`)
@@ -82,30 +76,6 @@ func bootGuestNet(tb testing.TB, ctx context.Context, c qemu.Config) *guestNet {
 	g.send(`grant inet tcpbench -l 5001 &`)
 	g.expect(time.Minute, `tcpbench: listening on 10\.0\.2\.15:5001`)
 	return g
-}
-
-func (g *guestNet) fail(format string, args ...any) {
-	g.tb.Helper()
-	g.vm.Kill()
-	g.tb.Fatalf("%s\nconsole:\n%s", fmt.Sprintf(format, args...), tail(g.transcript.String(), 6000))
-}
-
-func (g *guestNet) expect(timeout time.Duration, re string) []string {
-	g.tb.Helper()
-	ctx, cancel := context.WithTimeout(g.ctx, timeout)
-	defer cancel()
-	m, err := g.vm.Console().Expect(ctx, regexp.MustCompile(re))
-	if err != nil {
-		g.fail("%v", err)
-	}
-	return m
-}
-
-func (g *guestNet) send(line string) {
-	g.tb.Helper()
-	if err := g.vm.Console().SendLine(line); err != nil {
-		g.fail("sending %q: %v", line, err)
-	}
 }
 
 // getRetry GETs url until the server behind the forward answers (QEMU

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -51,31 +50,9 @@ func TestHTTPAndKVStore(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	var transcript bytes.Buffer
-	vm, err := qemu.Start(ctx, c, qemu.WithTranscript(&transcript))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vm.Close()
-	fail := func(format string, args ...any) {
-		t.Helper()
-		vm.Kill()
-		t.Fatalf("%s\nconsole:\n%s", fmt.Sprintf(format, args...), tail(transcript.String(), 6000))
-	}
-	expect := func(timeout time.Duration, re string) {
-		t.Helper()
-		ectx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		if _, err := vm.Console().Expect(ectx, regexp.MustCompile(re)); err != nil {
-			fail("%v", err)
-		}
-	}
-	send := func(line string) {
-		t.Helper()
-		if err := vm.Console().SendLine(line); err != nil {
-			fail("sending %q: %v", line, err)
-		}
-	}
+	bv := bootVM(t, ctx, c)
+	vm, fail, expect := bv.vm, bv.fail, bv.expect
+	send := bv.send
 	// run runs a host command with a deadline and returns its output.
 	run := func(timeout time.Duration, name string, args ...string) (string, error) {
 		rctx, cancel := context.WithTimeout(ctx, timeout)

@@ -5,12 +5,9 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/rlgo/redleaf/qemu"
 )
 
 // The booted system, asked to (rl.net=virtio), takes QEMU's virtio-net
@@ -33,27 +30,8 @@ func TestVirtioNetEcho(t *testing.T) {
 		"-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	var transcript bytes.Buffer
-	vm, err := qemu.Start(ctx, c, qemu.WithTranscript(&transcript))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vm.Close()
-	fail := func(format string, args ...any) {
-		t.Helper()
-		vm.Kill()
-		t.Fatalf("%s\nconsole:\n%s", fmt.Sprintf(format, args...), tail(transcript.String(), 6000))
-	}
-	expect := func(timeout time.Duration, re string) []string {
-		t.Helper()
-		ectx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		m, err := vm.Console().Expect(ectx, regexp.MustCompile(re))
-		if err != nil {
-			fail("%v", err)
-		}
-		return m
-	}
+	bv := bootVM(t, ctx, c)
+	vm, fail, expect := bv.vm, bv.fail, bv.expect
 	start := time.Now()
 	expect(4*time.Minute, `RedLeaf-Go domain kernel`)
 	expect(2*time.Minute, `net: 0000:[0-9a-f:.]+ \(1af4:10(00|41)\) taken from .*: domain virtio-net \(shadowed\), 52:54:00:12:34:56, link up`)
