@@ -31,6 +31,27 @@ func pair(t *testing.T) (m *domain.Manager, a, b idl.Inet) {
 	return m, a, b
 }
 
+// guardedPair is pair with b's stack behind a shadow, g.
+func guardedPair(t *testing.T) (m *domain.Manager, a, b idl.Inet, g *shadow.Guard) {
+	t.Helper()
+	m = domain.NewManager()
+	t.Cleanup(m.Close)
+	da, db, err := netstacktest.StartPair(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err = shadow.New(m, db, shadow.Policy{}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err = domain.Connect[idl.Inet](m.Kernel(), da); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = domain.Connect[idl.Inet](m.Kernel(), g); err != nil {
+		t.Fatal(err)
+	}
+	return m, a, b, g
+}
+
 // wait waits (in MaxWait steps, at most 20 s) for one of events on sock.
 func wait(t *testing.T, n idl.Inet, sock int64, events uint8) uint8 {
 	t.Helper()
@@ -185,24 +206,7 @@ func TestBadArguments(t *testing.T) {
 // it held are gone (their numbers fail with ENETRESET, even once the new
 // instance has a socket in the same slot), and new ones work.
 func TestShadowRestart(t *testing.T) {
-	m := domain.NewManager()
-	t.Cleanup(m.Close)
-	da, db, err := netstacktest.StartPair(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := shadow.New(m, db, shadow.Policy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := domain.Connect[idl.Inet](m.Kernel(), da)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := domain.Connect[idl.Inet](m.Kernel(), g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, a, b, g := guardedPair(t)
 	l, err := b.Listen(80, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -247,24 +251,7 @@ func TestShadowRestart(t *testing.T) {
 // sockets fill the same slots, and the old numbers must still fail with
 // ENETRESET, not reach someone else's connection.
 func TestStaleSocketsAfterRestart(t *testing.T) {
-	m := domain.NewManager()
-	t.Cleanup(m.Close)
-	da, db, err := netstacktest.StartPair(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := shadow.New(m, db, shadow.Policy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := domain.Connect[idl.Inet](m.Kernel(), da)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := domain.Connect[idl.Inet](m.Kernel(), g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, a, b, g := guardedPair(t)
 	var old []int64
 	for port := uint16(80); port < 84; port++ {
 		l, err := b.Listen(port, 1)
