@@ -78,7 +78,7 @@ type InetInfo struct {
 	DHCPLeases, DHCPLosses     uint64 // leases got (new addresses) and lost (expired or refused)
 }
 
-// DHCP states of InetInfo.DHCPState (net/dhcp4's states, plus one).
+// DHCP states of InetInfo.DHCPState (dhcp4's states, plus one).
 const (
 	DHCPStatic     uint8 = iota // the address is static: no DHCP
 	DHCPInit                    // about to ask

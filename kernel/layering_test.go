@@ -19,9 +19,9 @@ var allowedAbove = []string{module + "/idl", module + "/version", module + "/boo
 // allowedLeaves are single packages (not their subpackages) of the module
 // that the trusted base may import because they are leaves, importing only
 // the standard library (TestLeavesAreLeaves checks that), with why:
-//   - net/dhcp4: the DHCP client logic kernel/netup shares with the
+//   - dhcp4: the DHCP client logic kernel/netup shares with the
 //     network stack domain, so that both speak DHCP the same way.
-var allowedLeaves = []string{module + "/net/dhcp4"}
+var allowedLeaves = []string{module + "/dhcp4"}
 
 type listed struct {
 	ImportPath string

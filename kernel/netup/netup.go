@@ -2,7 +2,7 @@
 // stack, so that the domain kernel can talk to the netboot server that
 // booted it: it picks the interface (the one whose MAC the server booted,
 // else the first with carrier), sets it up, gets an address by DHCP
-// (net/dhcp4's client, the one the network stack domain runs, over
+// (dhcp4's client, the one the network stack domain runs, over
 // github.com/insomniacslk/dhcp's nclient4 UDP on a packet socket, so the
 // interface needs no address first) and configures address and default
 // route with netlink. Report then posts to the server's API.
@@ -30,7 +30,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/rlgo/redleaf/net/dhcp4"
+	"github.com/rlgo/redleaf/dhcp4"
 )
 
 // Config configures Up. The zero value brings up the first interface
@@ -263,7 +263,7 @@ type lease struct {
 	time   time.Duration
 }
 
-// fromLease converts net/dhcp4's lease (an infinite one lasts the
+// fromLease converts dhcp4's lease (an infinite one lasts the
 // longest time.Duration).
 func fromLease(l dhcp4.Lease) lease {
 	out := lease{addr: netip.PrefixFrom(netip.AddrFrom4(l.Addr), l.PrefixLen), time: l.Time}
@@ -279,7 +279,7 @@ func fromLease(l dhcp4.Lease) lease {
 	return out
 }
 
-// getLease gets a lease on iface with net/dhcp4's client, the one the
+// getLease gets a lease on iface with dhcp4's client, the one the
 // network stack domain runs too, over nclient4's UDP on a packet socket
 // (the interface has no address yet). The client retransmits with
 // backoff and starts over after NAKs or unanswered REQUESTs, until ctx

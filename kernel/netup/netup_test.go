@@ -8,7 +8,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"github.com/rlgo/redleaf/net/dhcp4"
+	"github.com/rlgo/redleaf/dhcp4"
 )
 
 func TestChoose(t *testing.T) {
@@ -38,7 +38,7 @@ func TestChoose(t *testing.T) {
 
 // TestLeaseFromACK: an ACK built by insomniacslk/dhcp (as the netboot
 // server builds them) turns into the lease Up configures, through
-// net/dhcp4.
+// dhcp4.
 func TestLeaseFromACK(t *testing.T) {
 	parse := func(ack *dhcpv4.DHCPv4) (lease, error) {
 		m, err := dhcp4.Parse(ack.ToBytes())

@@ -6,7 +6,7 @@ import (
 )
 
 // The stack's address can change while it runs: a DHCP client (package
-// net/dhcp4, driven by the stack's owner) starts it without one
+// dhcp4, driven by the stack's owner) starts it without one
 // (Config.Unaddressed), sets the leased one with SetAddr, and drops it with
 // ClearAddr when the lease ends.
 //

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"time"
 
-	"github.com/rlgo/redleaf/net/dhcp4"
+	"github.com/rlgo/redleaf/dhcp4"
 )
 
-// A DHCP runs net/dhcp4's client on a stack: it owns UDP port 68, sends
+// A DHCP runs dhcp4's client on a stack: it owns UDP port 68, sends
 // the client's messages from it (from 0.0.0.0 to 255.255.255.255 while
 // the stack has no address), feeds it what arrives, and applies the
 // client's events: SetAddr on a lease (the router as the gateway),

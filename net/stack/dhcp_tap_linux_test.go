@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rlgo/redleaf/net/dhcp4"
+	"github.com/rlgo/redleaf/dhcp4"
 	"github.com/rlgo/redleaf/net/stack"
 	"github.com/rlgo/redleaf/netboot/dhcp"
 )

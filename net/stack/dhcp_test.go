@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
-	"github.com/rlgo/redleaf/net/dhcp4"
-	"github.com/rlgo/redleaf/net/dhcp4/dhcp4test"
+	"github.com/rlgo/redleaf/dhcp4"
+	"github.com/rlgo/redleaf/dhcp4/dhcp4test"
 )
 
 // serverLink is a stack's Link to a segment whose only other host is the

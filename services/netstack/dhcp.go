@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rlgo/redleaf/dhcp4"
 	"github.com/rlgo/redleaf/idl"
-	"github.com/rlgo/redleaf/net/dhcp4"
 )
 
 // The stack's address by DHCP (Config.DHCP, rl.netaddr=dhcp): the stack
-// starts without an address and net/dhcp4's client, run by net/stack's
+// starts without an address and dhcp4's client, run by net/stack's
 // DHCP on UDP port 68, gets one. The domain's polling thread drives the
 // client after every poll of the stack, so retransmissions, renewal at
 // T1, rebinding at T2 and expiry happen on that thread, with no thread or

@@ -8,18 +8,18 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"github.com/rlgo/redleaf/dhcp4"
+	"github.com/rlgo/redleaf/dhcp4/dhcp4test"
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/rref"
-	"github.com/rlgo/redleaf/net/dhcp4"
-	"github.com/rlgo/redleaf/net/dhcp4/dhcp4test"
 	"github.com/rlgo/redleaf/net/stack"
 	"github.com/rlgo/redleaf/rv6/fs/errno"
 	"github.com/rlgo/redleaf/services/netstack"
 	"github.com/rlgo/redleaf/services/netstack/netstacktest"
 )
 
-// TestDHCPStates: the idl's DHCP states are net/dhcp4's, shifted by one.
+// TestDHCPStates: the idl's DHCP states are dhcp4's, shifted by one.
 func TestDHCPStates(t *testing.T) {
 	for st := dhcp4.StateInit; st <= dhcp4.StateRebinding; st++ {
 		if got := idl.DHCPStateName(uint8(st) + idl.DHCPInit); got != st.String() {

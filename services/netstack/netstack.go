@@ -29,11 +29,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rlgo/redleaf/dhcp4"
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
 	"github.com/rlgo/redleaf/kernel/faults"
 	"github.com/rlgo/redleaf/kernel/rref"
-	"github.com/rlgo/redleaf/net/dhcp4"
 	"github.com/rlgo/redleaf/net/stack"
 	"github.com/rlgo/redleaf/net/stack/idlnet"
 	"github.com/rlgo/redleaf/rv6/fs/errno"

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rlgo/redleaf/dhcp4/dhcp4test"
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
-	"github.com/rlgo/redleaf/net/dhcp4/dhcp4test"
 	"github.com/rlgo/redleaf/net/stack"
 	"github.com/rlgo/redleaf/rv6/rv6test"
 	"github.com/rlgo/redleaf/services/netstack"

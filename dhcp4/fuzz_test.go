@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/rlgo/redleaf/net/dhcp4"
+	"github.com/rlgo/redleaf/dhcp4"
 )
 
 // FuzzParse: any bytes give a message or an error, never a panic; a parsed

@@ -8,8 +8,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"github.com/rlgo/redleaf/net/dhcp4"
-	"github.com/rlgo/redleaf/net/dhcp4/dhcp4test"
+	"github.com/rlgo/redleaf/dhcp4"
+	"github.com/rlgo/redleaf/dhcp4/dhcp4test"
 )
 
 var (
