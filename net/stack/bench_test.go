@@ -10,27 +10,8 @@ import (
 // one goroutine over the in-memory link (no loss): the cost of the stack
 // itself, both ends, per byte. After warm-up it allocates nothing.
 func BenchmarkTransfer(b *testing.B) {
-	p := newPair(b, 1, Config{RecvBuf: 1 << 20, SendBuf: 1 << 20})
-	client, server := p.connect(80)
 	chunk := stream(1, 64<<10)
-	buf := make([]byte, 64<<10)
-	move := func() {
-		off, got := 0, 0
-		for got < len(chunk) {
-			if off < len(chunk) {
-				n, _ := client.Write(chunk[off:])
-				off += n
-			}
-			p.round()
-			for {
-				n, err := server.Read(buf)
-				if err != nil {
-					break
-				}
-				got += n
-			}
-		}
-	}
+	move := mover(b, Config{RecvBuf: 1 << 20, SendBuf: 1 << 20}, chunk)
 	for range 64 { // warm up: buffers, pools, windows
 		move()
 	}
@@ -42,13 +23,13 @@ func BenchmarkTransfer(b *testing.B) {
 	}
 }
 
-// TestTransferAllocs checks the steady state allocates nothing per packet.
-func TestTransferAllocs(t *testing.T) {
-	p := newPair(t, 1, Config{RecvBuf: 256 << 10, SendBuf: 256 << 10})
+// mover connects two stacks of cfg over the in-memory link and returns a
+// function that moves chunk from one to the other, driving both.
+func mover(tb testing.TB, cfg Config, chunk []byte) func() {
+	p := newPair(tb, 1, cfg)
 	client, server := p.connect(80)
-	chunk := stream(1, 16<<10)
-	buf := make([]byte, 16<<10)
-	move := func() {
+	buf := make([]byte, len(chunk))
+	return func() {
 		off, got := 0, 0
 		for got < len(chunk) {
 			if off < len(chunk) {
@@ -65,6 +46,11 @@ func TestTransferAllocs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTransferAllocs checks the steady state allocates nothing per packet.
+func TestTransferAllocs(t *testing.T) {
+	move := mover(t, Config{RecvBuf: 256 << 10, SendBuf: 256 << 10}, stream(1, 16<<10))
 	for range 64 {
 		move()
 	}
