@@ -1,13 +1,11 @@
 package virtionet
 
 import (
-	"bytes"
 	"testing"
 	"time"
 
 	"github.com/rlgo/redleaf/idl"
 	"github.com/rlgo/redleaf/kernel/domain"
-	"github.com/rlgo/redleaf/kernel/rref"
 	"github.com/rlgo/redleaf/kernel/shadow"
 )
 
@@ -35,24 +33,7 @@ func TestDomainBehindShadow(t *testing.T) {
 	heap := m.Kernel().Heap()
 	roundTrip := func(seq int) {
 		t.Helper()
-		in := frame(testMAC, seq, 100+seq)
-		r.inject(t, in)
-		if got := receive(t, nic, heap, 1); !bytes.Equal(got[0], in) {
-			t.Fatalf("received %x", got[0])
-		}
-		out := frame([6]byte{2, 0, 0, 0, 0, 1}, seq, 200+seq)
-		pkts := rref.NewDeque[idl.Packet](heap, 1)
-		p := rref.New(heap, idl.Packet{Len: uint16(len(out))})
-		copy(p.Get().Data[:], out)
-		pkts.PushBack(p)
-		pkts, n, err := nic.TxBatch(0, pkts)
-		if err != nil || n != 1 {
-			t.Fatalf("TxBatch: %d %v", n, err)
-		}
-		pkts.Drop()
-		if got := r.capture(t); !bytes.Equal(got, out) {
-			t.Fatalf("sent %x", got)
-		}
+		r.roundTrip(t, nic, heap, seq, 100+seq, 200+seq)
 	}
 	roundTrip(1)
 	l, err := nic.LinkStatus()

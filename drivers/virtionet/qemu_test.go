@@ -340,3 +340,28 @@ func testHeap(t testing.TB) *rref.Account {
 	t.Cleanup(m.Close)
 	return m.Kernel().Heap()
 }
+
+// roundTrip injects a frame of size in (sequence seq) and checks that nic
+// receives it, then sends one of size out and checks that it reaches the
+// wire.
+func (r *rig) roundTrip(t *testing.T, nic idl.Net, heap *rref.Account, seq, in, out int) {
+	t.Helper()
+	f := frame(testMAC, seq, in)
+	r.inject(t, f)
+	if got := receive(t, nic, heap, 1); !bytes.Equal(got[0], f) {
+		t.Fatalf("received %x", got[0])
+	}
+	f = frame([6]byte{2, 0, 0, 0, 0, 1}, seq, out)
+	pkts := rref.NewDeque[idl.Packet](heap, 1)
+	p := rref.New(heap, idl.Packet{Len: uint16(len(f))})
+	copy(p.Get().Data[:], f)
+	pkts.PushBack(p)
+	pkts, n, err := nic.TxBatch(0, pkts)
+	if err != nil || n != 1 {
+		t.Fatalf("TxBatch: %d %v", n, err)
+	}
+	pkts.Drop()
+	if got := r.capture(t); !bytes.Equal(got, f) {
+		t.Fatalf("sent %x", got)
+	}
+}
